@@ -1,0 +1,45 @@
+/**
+ * One audit record: one per request, allowed or not. Holds no token, no secret and no body:
+ * only a SHA-256 digest of the body. Query values are omitted unless configured.
+ */
+export interface AuditRecord {
+  /** ISO-8601 time the request was received. */
+  readonly time: string;
+  /** Crypto-random request id (also sent to the client as `X-Request-Id`). */
+  readonly requestId: string;
+  /** Which door: `http` (routes), `mcp`, `well-known`. */
+  readonly door: string;
+  readonly route?: string;
+  readonly tool?: string;
+  readonly method: string;
+  /** Path; query values are replaced by `` unless `audit.includeQueryValues`. */
+  readonly path: string;
+  readonly user?: string;
+  readonly tenant?: string;
+  readonly client?: string;
+  readonly issuer?: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+  readonly ruleId?: string;
+  /** HTTP status sent to the client. */
+  readonly status: number;
+  readonly upstreamStatus?: number;
+  /** Milliseconds from receipt to the end of the response. */
+  readonly latencyMs: number;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  /** `sha256:<base64url>` of the forwarded request body, when there was one. */
+  readonly bodyDigest?: string;
+  /** Short non-secret detail for operators (why a token was rejected, ...). */
+  readonly detail?: string;
+}
+
+/** A record as stored: chained to its predecessor. */
+export interface StoredAuditRecord extends AuditRecord {
+  /** Position in the trail, starting at 1. */
+  readonly seq: number;
+  /** `hash` of the previous stored record (`''` for the first). */
+  readonly prev: string;
+  /** SHA-256 (hex) over the canonical JSON of this record including `seq` and `prev`. */
+  readonly hash: string;
+}

@@ -1,0 +1,38 @@
+/**
+ * The verified caller, normalised from whichever IdP issued the token. Built only by the
+ * authenticate stage from a verified token; never from a client-supplied header.
+ */
+export interface Identity {
+  /** Stable user id (usually `sub`, per the issuer's claim mapping). */
+  readonly id: string;
+  /** The `iss` of the verified token. */
+  readonly issuer: string;
+  /** The configured id of the issuer entry that verified the token. */
+  readonly issuerId: string;
+  readonly tenant?: string;
+  readonly email?: string;
+  readonly name?: string;
+  readonly roles: readonly string[];
+  readonly groups: readonly string[];
+  readonly scopes: readonly string[];
+  /** The acting client (the LLM or agent): `azp` or `client_id`. */
+  readonly client?: string;
+  /** The token's `jti`, when present (used for revocation, never logged with the token). */
+  readonly tokenId?: string;
+  /** Token expiry, epoch seconds. */
+  readonly expiresAt: number;
+}
+
+/** Directory attributes joined to an identity by the resolve stage. */
+export interface DirectoryEntry {
+  readonly id: string;
+  readonly name?: string;
+  readonly email?: string;
+  readonly manager?: string;
+  readonly department?: string;
+  readonly title?: string;
+  /** Direct reports (derived from everyone's `manager`). */
+  readonly reports: readonly string[];
+  /** Everyone below this person in the management chain (derived). */
+  readonly team: readonly string[];
+}

@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+
+/**
+ * The single source of truth for behalf's configuration. Types come from it (`Config`), a JSON
+ * Schema is generated from it (`behalf schema`), and a validated config is deeply frozen.
+ */
+
+const httpUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials');
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"');
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name');
+const method = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']));
+const pathPrefix = z.string().regex(/^\/[^?#\s]*$/, 'must start with "/" and hold no query, fragment or spaces');
+
+export const algorithmSchema = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+export const claimPresetSchema = z.enum(['generic', 'auth0', 'okta', 'entra', 'keycloak']);
+
+/** Claim names (dot paths allowed, e.g. `realm_access.roles`) that override a preset. */
+export const claimMappingSchema = z.strictObject({
+  id: z.string().optional(),
+  tenant: z.string().optional(),
+  email: z.string().optional(),
+  name: z.string().optional(),
+  roles: z.string().optional(),
+  groups: z.string().optional(),
+  scopes: z.string().optional(),
+  client: z.string().optional(),
+});
+
+export const issuerSchema = z
+  .strictObject({
+    id,
+    issuer: z.string().min(1),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((a) => (Array.isArray(a) ? a : [a])),
+    algorithms: z.array(algorithmSchema).min(1).default([...DEFAULTS.algorithms]),
+    /** Explicit JWKS URL; when absent, discovery (OIDC then RFC 8414) finds it. */
+    jwksUri: httpUrl.optional(),
+    /** Discovery document URL override; default `<issuer>/.well-known/openid-configuration`. */
+    discoveryUrl: httpUrl.optional(),
+    clockSkewSeconds: z.number().int().min(0).max(600).default(DEFAULTS.clockSkewSeconds),
+    requireType: z.enum(['at+jwt', 'application/at+jwt']).optional(),
+    claims: z
+      .strictObject({ preset: claimPresetSchema.default('generic'), map: claimMappingSchema.default({}) })
+      .default({ preset: 'generic', map: {} }),
+    /** Fixed tenant for every token of this issuer (single-tenant IdPs). */
+    tenant: z.string().optional(),
+  });
+
+export const identityHeadersSchema = z.record(headerName, z.string());
+
+export const routeSchema = z.strictObject({
+  id,
+  /** Path prefix on the gateway; matches `/prefix` and `/prefix/...`. */
+  path: pathPrefix,
+  methods: z.array(method).min(1).optional(),
+  /** Upstream base URL; its own path is kept: `/prefix/x` -> `<upstream path>/x`. */
+  upstream: httpUrl,
+  /** Ids of the issuers whose tokens this route accepts (default: all). */
+  issuers: z.array(id).min(1).optional(),
+  /** Audience put in the signed assertion (default: the upstream origin). */
+  audience: z.string().min(1).optional(),
+  assertion: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      header: headerName.default(DEFAULTS.assertionHeader),
+      ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
+    })
+    .default({ enabled: true, header: DEFAULTS.assertionHeader, ttlSeconds: DEFAULTS.assertionTtlSeconds }),
+  /** Headers injected from the verified identity, e.g. `X-User-Id: "{user.id}"`. */
+  identityHeaders: identityHeadersSchema.default({}),
+  /** Extra client headers removed before forwarding (the built-in list is always removed). */
+  stripHeaders: z.array(headerName).default([]),
+  forwardCookies: z.boolean().default(false),
+  timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
+  connectTimeoutMs: z.number().int().min(1).max(60_000).default(DEFAULTS.connectTimeoutMs),
+  maxBodyBytes: z.number().int().min(0).optional(),
+});
+
+export const policyMatchSchema = z.strictObject({
+  routes: z.array(id).min(1).optional(),
+  tools: z.array(z.string().min(1)).min(1).optional(),
+  methods: z.array(method).min(1).optional(),
+  /** Path pattern on the gateway: `/api/hr/reviews/:employee`, `*` matches the rest. */
+  paths: z.array(z.string().regex(/^\//, 'must start with "/"')).min(1).optional(),
+});
+
+export const policyRuleSchema = z.strictObject({
+  id,
+  description: z.string().optional(),
+  effect: z.enum(['allow', 'deny']),
+  match: policyMatchSchema.default({}),
+  scopes: z.array(z.string().min(1)).default([]),
+  roles: z.array(z.string().min(1)).default([]),
+  groups: z.array(z.string().min(1)).default([]),
+  /** CEL over `user`, `request`, `body`, `directory`. */
+  when: z.string().min(1).optional(),
+});
+
+export const directorySchema = z
+  .strictObject({
+    file: z.string().min(1).optional(),
+    url: httpUrl.optional(),
+    refreshMs: z.number().int().min(1_000).default(DEFAULTS.directoryRefreshMs),
+    /** Optional header for the HTTP source, e.g. `Authorization: "Bearer ${DIRECTORY_TOKEN}"`. */
+    headers: z.record(headerName, z.string()).default({}),
+  })
+  .refine((d) => (d.file === undefined) !== (d.url === undefined), 'set exactly one of "file" or "url"');
+
+export const signingSchema = z.strictObject({
+  algorithm: z.enum(['ES256', 'EdDSA']).default(DEFAULTS.signingAlgorithm),
+  /** JWK set file holding the private keys; generated on first start when absent. */
+  keyFile: z.string().min(1).default(DEFAULTS.signingKeyFile),
+  /** Rotate: generate a new key when the newest is older than this (0 = never). */
+  rotateAfterDays: z.number().min(0).default(0),
+  overlapSeconds: z.number().int().min(0).default(DEFAULTS.keyRotationOverlapSeconds),
+});
+
+export const auditSchema = z.strictObject({
+  /** `file:<dir>` or a directory path (embedded store). */
+  store: z.string().min(1).default(DEFAULTS.auditDir),
+  includeQueryValues: z.boolean().default(false),
+  /** When a record cannot be written: writes always fail closed (503); reads follow this. */
+  onFailureForReads: z.enum(['deny', 'allow']).default('deny'),
+  flushMs: z.number().int().min(0).max(1_000).default(DEFAULTS.auditFlushMs),
+});
+
+export const serverSchema = z.strictObject({
+  host: z.string().default(DEFAULTS.listenHost),
+  port: z.number().int().min(0).max(65_535).default(DEFAULTS.listenPort),
+  /** The gateway's external URL: the only source of it (never Host or X-Forwarded-*). */
+  publicUrl: httpUrl,
+  maxBodyBytes: z.number().int().min(0).default(DEFAULTS.maxBodyBytes),
+  maxTokenBytes: z.number().int().min(256).default(DEFAULTS.maxTokenBytes),
+  /** Authorization servers advertised in protected resource metadata (default: issuers). */
+  authorizationServers: z.array(z.string().min(1)).optional(),
+  /** Extra header names always removed before forwarding, on every route. */
+  stripHeaders: z.array(headerName).default([]),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: serverSchema,
+    issuers: z.array(issuerSchema).min(1),
+    directory: directorySchema.optional(),
+    signing: signingSchema.default({
+      algorithm: DEFAULTS.signingAlgorithm,
+      keyFile: DEFAULTS.signingKeyFile,
+      rotateAfterDays: 0,
+      overlapSeconds: DEFAULTS.keyRotationOverlapSeconds,
+    }),
+    routes: z.array(routeSchema).default([]),
+    policies: z.array(policyRuleSchema).default([]),
+    audit: auditSchema.default({
+      store: DEFAULTS.auditDir,
+      includeQueryValues: false,
+      onFailureForReads: 'deny',
+      flushMs: DEFAULTS.auditFlushMs,
+    }),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    const unique = (items: { id: string }[], key: string) => {
+      const seen = new Set<string>();
+      items.forEach((item, i) => {
+        if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id "${item.id}"` });
+        seen.add(item.id);
+      });
+    };
+    unique(c.issuers, 'issuers');
+    unique(c.routes, 'routes');
+    unique(c.policies, 'policies');
+    const issuerIds = new Set(c.issuers.map((i) => i.id));
+    c.routes.forEach((r, i) =>
+      r.issuers?.forEach((iss, j) => {
+        if (!issuerIds.has(iss)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'issuers', j], message: `unknown issuer "${iss}"` });
+      }),
+    );
+    const routeIds = new Set(c.routes.map((r) => r.id));
+    c.policies.forEach((p, i) =>
+      p.match.routes?.forEach((r, j) => {
+        if (!routeIds.has(r)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'routes', j], message: `unknown route "${r}"` });
+      }),
+    );
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type IssuerConfig = Config['issuers'][number];
+export type RouteConfig = Config['routes'][number];
+export type PolicyRule = Config['policies'][number];
+export type DirectoryConfig = NonNullable<Config['directory']>;
+export type SigningConfig = Config['signing'];
+export type AuditConfig = Config['audit'];
+export type ClaimPreset = z.infer<typeof claimPresetSchema>;

@@ -1,0 +1,40 @@
+import type { Reason } from './reasons.js';
+
+/** A stage lets the request through. `ruleId` names the policy rule that decided, when one did. */
+export interface Allow {
+  readonly allow: true;
+  readonly reason: Reason;
+  readonly ruleId?: string;
+}
+
+/**
+ * A stage stops the request. This is a value, not an exception: stages throw only for bugs and
+ * faults. `message` is the short generic text the client sees; `detail` is for the audit record
+ * and logs only, and never holds a token or secret.
+ */
+export interface Deny {
+  readonly allow: false;
+  readonly reason: Reason;
+  readonly status: number;
+  readonly message: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly ruleId?: string;
+  readonly detail?: string;
+  /** With reason `insufficient-scope`: every scope the operation needs (for the RFC 6750 challenge). */
+  readonly requiredScopes?: readonly string[];
+}
+
+export type Decision = Allow | Deny;
+
+export function allow(reason: Reason, ruleId?: string): Allow {
+  return ruleId === undefined ? { allow: true, reason } : { allow: true, reason, ruleId };
+}
+
+export function deny(
+  status: number,
+  reason: Reason,
+  message: string,
+  extra: { headers?: Record<string, string>; ruleId?: string; detail?: string; requiredScopes?: readonly string[] } = {},
+): Deny {
+  return { allow: false, status, reason, message, ...extra };
+}
