@@ -19,7 +19,7 @@ export const DEFAULTS = {
   keyRotationOverlapSeconds: 3_600, // old keys stay in the JWKS for 1 h after rotation
   directoryRefreshMs: 30_000, // HTTP directory: poll every 30 s
   auditDir: '.behalf/audit',
-  auditFlushMs: 5, // batch window
+  auditFlushMs: 0, // extra batch window; 0 = group commit: flush as soon as the previous flush ends
   auditBatchRecords: 256,
   auditSegmentBytes: 64 * 1_048_576, // 64 MiB per file
 } as const;

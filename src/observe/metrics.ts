@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The gateway's Prometheus metrics, on a registry of its own (several gateways can share a process in tests). */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'door' | 'route' | 'decision' | 'reason'>;
+  readonly duration: Histogram<'door' | 'decision'>;
+  readonly upstreamFailures: Counter<'route' | 'reason'>;
+  readonly auditFailures: Counter;
+  /** 1 while the last audit write failed, 0 once one succeeds again: the alarm. */
+  readonly auditUnhealthy: Gauge;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'behalf_' });
+  return {
+    registry,
+    requests: new Counter({ name: 'behalf_requests_total', help: 'Requests by door, route, decision and reason', labelNames: ['door', 'route', 'decision', 'reason'], registers: [registry] }),
+    duration: new Histogram({
+      name: 'behalf_request_duration_seconds',
+      help: 'Time from receipt to the end of the response',
+      labelNames: ['door', 'decision'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    upstreamFailures: new Counter({ name: 'behalf_upstream_failures_total', help: 'Upstream connection failures and timeouts', labelNames: ['route', 'reason'], registers: [registry] }),
+    auditFailures: new Counter({ name: 'behalf_audit_write_failures_total', help: 'Audit records that could not be written', registers: [registry] }),
+    auditUnhealthy: new Gauge({ name: 'behalf_audit_unhealthy', help: '1 while audit records cannot be written (alarm)', registers: [registry] }),
+  };
+}

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { deny, type Deny } from '../pipeline/decision.js';
+
+/** `sha256:<base64url>` of the bytes: the digest format used in assertions and audit records. */
+export function bodyDigest(body: Uint8Array | undefined): string {
+  return `sha256:${createHash('sha256').update(body ?? new Uint8Array(0)).digest('base64url')}`;
+}
+
+export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
+
+/**
+ * Reads a request body into memory, refusing it past `maxBytes` (413) without reading the rest.
+ * The body is buffered on purpose: the signed assertion carries its digest, which must be known
+ * before the first byte goes upstream. Responses are never buffered.
+ *
+ * This does NOT decode `Content-Encoding`: the bound applies to the bytes on the wire.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<ReadBodyResult> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    return Promise.resolve({ ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail: `content-length ${declared} > ${maxBytes}` }) });
+  }
+  const hasBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) {
+    // Drain anything unexpected so the connection stays usable.
+    req.resume();
+    return Promise.resolve({ ok: true, body: undefined });
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (result: ReadBodyResult) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.pause();
+        finish({ ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail: `body > ${maxBytes} bytes` }) });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish({ ok: true, body: size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+    const onError = () => finish({ ok: false, decision: deny(400, 'bad-request', 'request body could not be read', { detail: 'client stream error' }) });
+    const onAborted = onError;
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
+  });
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/** True for `application/json` and `application/*+json`. */
+export function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && JSON_TYPE.test(value);
+}
+
+/**
+ * Parses a JSON body for policy conditions. A body that claims to be JSON and is not is refused
+ * (400) rather than passed on unexamined: policy would otherwise decide on `body == null`.
+ */
+export function parseJsonBody(body: Buffer | undefined, contentType: string | undefined): { ok: true; json: unknown } | { ok: false; decision: Deny } {
+  if (body === undefined || !isJsonContentType(contentType)) return { ok: true, json: null };
+  try {
+    return { ok: true, json: JSON.parse(body.toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, decision: deny(400, 'bad-request', 'request body is not valid JSON', { detail: 'invalid JSON body' }) };
+  }
+}
