@@ -140,7 +140,11 @@ export const auditSchema = z.strictObject({
 
 export const serverSchema = z.strictObject({
   host: z.string().default(DEFAULTS.listenHost),
-  port: z.number().int().min(0).max(65_535).default(DEFAULTS.listenPort),
+  /** A number, or a numeric string (so `${PORT}` works). */
+  port: z
+    .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number)])
+    .pipe(z.number().int().min(0).max(65_535))
+    .default(DEFAULTS.listenPort),
   /** The gateway's external URL: the only source of it (never Host or X-Forwarded-*). */
   publicUrl: httpUrl,
   maxBodyBytes: z.number().int().min(0).default(DEFAULTS.maxBodyBytes),

@@ -1,0 +1,78 @@
+import { performance } from 'node:perf_hooks';
+import type { RequestContext } from '../pipeline/context.js';
+import { deny } from '../pipeline/decision.js';
+import type { PipelineDeps } from '../pipeline/deps.js';
+import type { Stage } from '../pipeline/pipeline.js';
+import { errorSummary } from '../pipeline/pipeline.js';
+import type { AuditRecord } from './record.js';
+import { redactPath } from './redact.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** True for methods that may change data: they fail closed when the audit trail cannot be written. */
+export function changesData(method: string): boolean {
+  return !SAFE_METHODS.has(method);
+}
+
+/**
+ * audit gate: runs just before forward. While the last audit write failed, a request that changes
+ * data gets 503 (fail closed); a read follows `audit.onFailureForReads`.
+ */
+export const auditGateStage: Stage = (ctx, deps) => {
+  if (deps.auditor.healthy) return undefined;
+  if (changesData(ctx.method) || deps.config.audit.onFailureForReads === 'deny') {
+    return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit trail cannot be written' });
+  }
+  return undefined;
+};
+
+/** Builds the record for a finished (or finishing) request: never a token, never a body. */
+export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRecord {
+  const d = ctx.decision;
+  const id = ctx.identity;
+  const status = ctx.res.headersSent ? ctx.res.statusCode : d !== undefined && !d.allow ? d.status : ctx.res.statusCode;
+  return {
+    time: ctx.time,
+    requestId: ctx.requestId,
+    door: ctx.door,
+    ...(ctx.route === undefined ? {} : { route: ctx.route.id }),
+    method: ctx.method,
+    path: redactPath(ctx.path + ctx.search, deps.config.audit.includeQueryValues),
+    ...(id === undefined ? {} : { user: id.id, issuer: id.issuer }),
+    ...(id?.tenant === undefined ? {} : { tenant: id.tenant }),
+    ...(id?.client === undefined ? {} : { client: id.client }),
+    decision: d?.allow === true ? 'allow' : 'deny',
+    reason: d?.reason ?? 'internal-error',
+    ...(d?.ruleId === undefined ? {} : { ruleId: d.ruleId }),
+    status,
+    ...(ctx.upstreamStatus === undefined ? {} : { upstreamStatus: ctx.upstreamStatus }),
+    latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+    bytesIn: ctx.bytesIn,
+    bytesOut: ctx.bytesOut,
+    ...(ctx.bodyDigest === undefined || ctx.body === undefined ? {} : { bodyDigest: ctx.bodyDigest }),
+    ...(d?.allow === false && d.detail !== undefined ? { detail: d.detail } : ctx.detail === undefined ? {} : { detail: ctx.detail }),
+  };
+}
+
+const audited = new WeakSet<RequestContext>();
+
+/**
+ * audit: appends one record per request and waits until it is durable. Idempotent per request
+ * (forward calls it before finishing the response; the pipeline calls it for denials).
+ * Returns false when the record could not be written (the alarm metric is raised).
+ */
+export async function auditStage(ctx: RequestContext, deps: PipelineDeps): Promise<boolean> {
+  if (audited.has(ctx)) return true;
+  audited.add(ctx);
+  const record = auditRecordOf(ctx, deps);
+  try {
+    await deps.auditor.record(record);
+    deps.metrics.auditUnhealthy.set(0);
+    return true;
+  } catch (err) {
+    deps.metrics.auditFailures.inc();
+    deps.metrics.auditUnhealthy.set(1);
+    deps.logger.error({ err: errorSummary(err), requestId: ctx.requestId }, 'audit record could not be written');
+    return false;
+  }
+}

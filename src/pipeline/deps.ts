@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Auditor } from '../audit/auditor.js';
+import type { Authenticator } from '../authenticate/index.js';
+import type { Policy } from '../authorize/policy.js';
+import type { Config } from '../config/schema.js';
+import type { AssertionSigner } from '../forward/signed-assertion.js';
+import type { Forwarder } from '../forward/proxy.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Directory } from '../resolve/directory.js';
+import type { RouteTable } from '../resolve/route-match.js';
+
+/** What the stages need, built once per gateway and injected (tests build their own). */
+export interface PipelineDeps {
+  readonly config: Config;
+  readonly routes: RouteTable;
+  readonly authenticator: Authenticator;
+  readonly directory: Directory;
+  readonly policy: Policy;
+  readonly signer: AssertionSigner;
+  readonly forwarder: Forwarder;
+  readonly auditor: Auditor;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
