@@ -1,11 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { deny, type Deny } from '../pipeline/decision.js';
-
-/** `sha256:<base64url>` of the bytes: the digest format used in assertions and audit records. */
-export function bodyDigest(body: Uint8Array | undefined): string {
-  return `sha256:${createHash('sha256').update(body ?? new Uint8Array(0)).digest('base64url')}`;
-}
 
 export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
 

@@ -1,7 +1,6 @@
+import { bodyDigest, EMPTY_BODY_DIGEST } from '../forward/assertion-claims.js';
 import type { Stage } from '../pipeline/pipeline.js';
-import { bodyDigest, parseJsonBody, readBody } from './read-body.js';
-
-const EMPTY_DIGEST = bodyDigest(undefined);
+import { parseJsonBody, readBody } from './read-body.js';
 
 /** screen(in): bounds and reads the request body, parses JSON for policy, and digests it. */
 export const screenInStage: Stage = async (ctx, deps) => {
@@ -10,7 +9,7 @@ export const screenInStage: Stage = async (ctx, deps) => {
   if (!read.ok) return read.decision;
   if (read.body === undefined) {
     ctx.json = null;
-    ctx.bodyDigest = EMPTY_DIGEST;
+    ctx.bodyDigest = EMPTY_BODY_DIGEST;
     return undefined;
   }
   ctx.body = read.body;

@@ -1,0 +1,98 @@
+/**
+ * Starts the whole HR demo on loopback: a DEV-ONLY identity provider, the HR backend, and behalf
+ * configured by `behalf.yaml` beside this file. Used by `npm start`, `npm run demo` and the e2e
+ * tests (which pass port 0 everywhere).
+ */
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../../src/config/load.js';
+import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { startHrBackend, type HrBackend } from './hr-backend.js';
+
+export const DEMO_DIR = dirname(fileURLToPath(import.meta.url));
+
+export const DEMO_USERS = [
+  { id: 'alice', name: 'Alice Anders', email: 'alice@example.test', roles: ['manager'], groups: ['platform'] },
+  { id: 'bob', name: 'Bob Berg', email: 'bob@example.test', roles: ['engineer'], groups: ['platform'] },
+  { id: 'carol', name: 'Carol Chen', email: 'carol@example.test', roles: ['engineer'], groups: ['platform'] },
+  { id: 'mallory', name: 'Mallory Meyer', email: 'mallory@example.test', roles: ['analyst'], groups: ['finance'] },
+];
+
+/** The key that LLM integrations share today; only the "before" half of the demo uses it. */
+export const SHARED_API_KEY = 'demo-shared-key-everyone-uses';
+
+export interface DemoPorts {
+  gateway: number;
+  idp: number;
+  hr: number;
+}
+
+export interface Demo {
+  gatewayUrl: string;
+  idp: DevIdp;
+  hr: HrBackend;
+  gateway: Gateway;
+  stateDir: string;
+  configFile: string;
+  close(): Promise<void>;
+}
+
+export async function launchDemo(opts: { ports?: Partial<DemoPorts>; stateDir?: string; logger?: Logger } = {}): Promise<Demo> {
+  const stateDir = resolve(opts.stateDir ?? '.behalf/demo');
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const gatewayPort = opts.ports?.gateway ?? (await freePort());
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+  const idp = await startDevIdp({
+    port: opts.ports?.idp ?? 0,
+    users: DEMO_USERS,
+    audience: gatewayUrl,
+    defaultScopes: ['reviews:read', 'reviews:write'],
+  });
+  const hr = await startHrBackend({ gatewayUrl, audience: 'hr-backend', legacyApiKey: SHARED_API_KEY, port: opts.ports?.hr ?? 0 });
+  const configFile = join(DEMO_DIR, 'behalf.yaml');
+  try {
+    const loaded = await loadConfigFile(configFile, {
+      BEHALF_PORT_NUMBER: String(gatewayPort),
+      BEHALF_PUBLIC_URL: gatewayUrl,
+      DEMO_IDP_URL: idp.issuer,
+      DEMO_HR_URL: hr.url,
+      DEMO_STATE_DIR: stateDir,
+    });
+    const gateway = await startGateway(loaded, opts.logger ? { logger: opts.logger } : {});
+    return {
+      gatewayUrl,
+      idp,
+      hr,
+      gateway,
+      stateDir,
+      configFile,
+      close: async () => {
+        await gateway.close();
+        await hr.close();
+        await idp.close();
+      },
+    };
+  } catch (err) {
+    await hr.close();
+    await idp.close();
+    throw err;
+  }
+}
+
+/** A port that was free a moment ago (the gateway's public URL must be known before it listens). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}

@@ -1,0 +1,119 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { pino, type Logger } from 'pino';
+import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
+import { createAuthenticator, type Authenticator } from './authenticate/index.js';
+import { compilePolicy, type Policy } from './authorize/policy.js';
+import type { LoadedConfig } from './config/load.js';
+import { createHttpServer, closeServer, listen } from './doors/http/server.js';
+import { createWellKnownHandler } from './doors/well-known-handler.js';
+import { createAssertionSigner } from './forward/signed-assertion.js';
+import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
+import { createForwarder, type Forwarder } from './forward/proxy.js';
+import { createMetrics, type Metrics } from './observe/metrics.js';
+import { createHttpPipeline, errorSummary } from './pipeline/pipeline.js';
+import type { PipelineDeps } from './pipeline/deps.js';
+import { createDirectory, type Directory } from './resolve/directory.js';
+import { compileRoutes } from './resolve/route-match.js';
+
+/** Injectable edges: tests pass their own clock or logger; nothing here reads `process.env`. */
+export interface GatewayOptions {
+  logger?: Logger;
+  /** For discovery, JWKS and the HTTP directory source (default: global fetch). */
+  fetch?: typeof globalThis.fetch;
+  /** Wall clock, ms since epoch. */
+  now?: () => number;
+  /** Override the configured listen port (0 = pick a free one; tests). */
+  port?: number;
+}
+
+export interface ReadyStatus {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The bound address, e.g. `http://127.0.0.1:8080` (not the public URL). */
+  readonly address: string;
+  readonly server: Server;
+  readonly metrics: Metrics;
+  readonly signingKeys: SigningKeys;
+  ready(): Promise<ReadyStatus>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds every component from a validated config and starts listening. Fails (throws a coded
+ * `BehalfError`) before listening if anything it needs at start cannot be had: signing keys, the
+ * directory, the audit store, a policy condition that does not compile.
+ */
+export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const { config, baseDir } = loaded;
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'behalf' } });
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const metrics = createMetrics();
+    const policy: Policy = compilePolicy(config.policies);
+    const directory: Directory = createDirectory(config.directory, { baseDir, logger, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    await directory.start();
+    closers.push(() => directory.close());
+    const signingKeys = await loadSigningKeys(config.signing, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
+    const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, ...(opts.now ? { now: opts.now } : {}) });
+    const store = await openAuditStore(config.audit, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
+    const auditor: Auditor = createAuditor(store, {
+      logger,
+      onFailure: () => {
+        metrics.auditFailures.inc();
+        metrics.auditUnhealthy.set(1);
+      },
+    });
+    closers.push(() => auditor.close());
+    const authenticator: Authenticator = createAuthenticator({
+      issuers: config.issuers,
+      maxTokenBytes: config.server.maxTokenBytes,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    const forwarder: Forwarder = createForwarder();
+    closers.push(() => forwarder.close());
+
+    const deps: PipelineDeps = { config, routes: compileRoutes(config.routes), authenticator, directory, policy, signer, forwarder, auditor, metrics, logger };
+    const pipeline = createHttpPipeline(deps);
+    const ready = async (): Promise<ReadyStatus> => {
+      const checks: ReadyStatus['checks'] = {};
+      for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
+      checks['signing-keys'] = { ok: true };
+      checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
+      return { ready: Object.values(checks).every((c) => c.ok), checks };
+    };
+    const wellKnown = createWellKnownHandler({ config, policy, signingKeys, metrics, ready });
+    const handler = async (req: IncomingMessage, res: ServerResponse) => {
+      if (wellKnown.handles(req)) return wellKnown.handle(req, res);
+      return pipeline(req, res);
+    };
+    const server = createHttpServer(handler, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }, logger);
+    const address = await listen(server, config.server.host, opts.port ?? config.server.port);
+    closers.push(() => closeServer(server, 5_000));
+    logger.info({ address, publicUrl: config.server.publicUrl, routes: config.routes.length, policies: config.policies.length }, 'behalf listening');
+    // Fetch IdP keys in the background so the first request does not pay for it.
+    void authenticator.warm().then((results) => {
+      for (const r of results) if (!r.ok) logger.warn({ issuer: r.issuerId, error: r.error }, 'identity provider keys not available yet');
+    });
+    return {
+      address,
+      server,
+      metrics,
+      signingKeys,
+      ready,
+      close: () => closeAll(closers),
+    };
+  } catch (err) {
+    await closeAll(closers).catch((closeErr: unknown) => logger.error({ err: errorSummary(closeErr) }, 'cleanup after failed start'));
+    throw err;
+  }
+}
+
+async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
+  // Reverse order: stop taking requests first, flush the audit trail last.
+  for (const close of closers.splice(0).reverse()) await close();
+}
