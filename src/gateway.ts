@@ -9,6 +9,7 @@ import { createWellKnownHandler } from './doors/well-known-handler.js';
 import { createAssertionSigner } from './forward/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
 import { createForwarder, type Forwarder } from './forward/proxy.js';
+import { compileForwardPlans } from './forward/stage.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { createHttpPipeline, errorSummary } from './pipeline/pipeline.js';
 import type { PipelineDeps } from './pipeline/deps.js';
@@ -77,7 +78,19 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     const forwarder: Forwarder = createForwarder();
     closers.push(() => forwarder.close());
 
-    const deps: PipelineDeps = { config, routes: compileRoutes(config.routes), authenticator, directory, policy, signer, forwarder, auditor, metrics, logger };
+    const deps: PipelineDeps = {
+      config,
+      routes: compileRoutes(config.routes),
+      authenticator,
+      directory,
+      policy,
+      signer,
+      forwarder,
+      forwardPlans: compileForwardPlans(config),
+      auditor,
+      metrics,
+      logger,
+    };
     const pipeline = createHttpPipeline(deps);
     const ready = async (): Promise<ReadyStatus> => {
       const checks: ReadyStatus['checks'] = {};

@@ -5,6 +5,7 @@ import type { Policy } from '../authorize/policy.js';
 import type { Config } from '../config/schema.js';
 import type { AssertionSigner } from '../forward/signed-assertion.js';
 import type { Forwarder } from '../forward/proxy.js';
+import type { ForwardPlan } from '../forward/stage.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Directory } from '../resolve/directory.js';
 import type { RouteTable } from '../resolve/route-match.js';
@@ -18,6 +19,8 @@ export interface PipelineDeps {
   readonly policy: Policy;
   readonly signer: AssertionSigner;
   readonly forwarder: Forwarder;
+  /** Per route id: header rules and assertion audience, compiled at start. */
+  readonly forwardPlans: ReadonlyMap<string, ForwardPlan>;
   readonly auditor: Auditor;
   readonly metrics: Metrics;
   readonly logger: Logger;

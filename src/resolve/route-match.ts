@@ -59,15 +59,3 @@ export function routeAllowsMethod(route: RouteConfig, method: string): boolean {
   if (methods === undefined) return true;
   return methods.includes(method) || (method === 'HEAD' && methods.includes('GET'));
 }
-
-/**
- * The path the upstream receives: the upstream base path joined with what follows the route
- * prefix. `/api/hr/reviews` on route `/api/hr` with upstream `http://hr/v1` -> `/v1/reviews`.
- */
-export function upstreamPath(route: RouteConfig, gatewayPath: string, search: string): string {
-  const prefix = route.path.endsWith('/') && route.path.length > 1 ? route.path.slice(0, -1) : route.path;
-  const rest = prefix === '/' ? gatewayPath : gatewayPath.slice(prefix.length);
-  const base = new URL(route.upstream).pathname.replace(/\/$/, '');
-  const joined = base + (rest === '' ? '' : rest.startsWith('/') ? rest : `/${rest}`);
-  return (joined === '' ? '/' : joined) + search;
-}
