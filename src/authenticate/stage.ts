@@ -2,11 +2,16 @@ import type { Stage } from '../pipeline/pipeline.js';
 
 /**
  * authenticate: verifies the bearer token and sets `ctx.identity`. The route is looked up first
- * only so that a 401 names the right protected resource; resolve decides what the route means.
+ * (a pure table lookup) so that a 401 names the right protected resource and a token from an
+ * issuer the route does not accept is refused here; resolve decides what else the route means.
  */
 export const authenticateStage: Stage = async (ctx, deps) => {
-  ctx.route = deps.routes.match(ctx.path);
-  const result = await deps.authenticator.authenticate({ headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, url: ctx.req.url ?? '/' });
+  const route = deps.routes.match(ctx.path);
+  ctx.route = route;
+  const result = await deps.authenticator.authenticate(
+    { headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, url: ctx.req.url ?? '/' },
+    route?.issuers === undefined ? undefined : { allowedIssuers: route.issuers },
+  );
   if (!result.ok) return result.decision;
   ctx.identity = result.identity;
   return undefined;

@@ -3,8 +3,8 @@ import type { Stage } from '../pipeline/pipeline.js';
 import { routeAllowsMethod, unsafePath } from './route-match.js';
 
 /**
- * resolve: refuses paths a backend could read differently, checks the route exists, accepts the
- * method and accepts the token's issuer, then joins the directory entry to the identity.
+ * resolve: refuses paths a backend could read differently, checks the route exists and accepts
+ * the method, then joins the directory entry to the identity.
  */
 export const resolveStage: Stage = (ctx, deps) => {
   const unsafe = unsafePath(ctx.path);
@@ -17,9 +17,6 @@ export const resolveStage: Stage = (ctx, deps) => {
   }
   const identity = ctx.identity;
   if (identity === undefined) return deny(500, 'internal-error', 'internal error', { detail: 'resolve ran without an identity' });
-  if (route.issuers !== undefined && !route.issuers.includes(identity.issuerId)) {
-    return deny(401, 'issuer-not-allowed', 'invalid token', { detail: `issuer ${identity.issuerId} not allowed on route ${route.id}` });
-  }
   const user = deps.directory.snapshot().get(identity.id);
   if (user !== undefined) ctx.user = user;
   return undefined;

@@ -1,0 +1,179 @@
+import { decodeJwt } from 'jose';
+import type { IssuerConfig } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { BehalfError } from '../errors.js';
+import { deny, type Deny } from '../pipeline/decision.js';
+import { extractBearerToken, type AuthRequest } from './extract-token.js';
+import { DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT_MS } from './fetch-json.js';
+import type { Identity } from './identity.js';
+import { IssuerKeys } from './issuer-keys.js';
+import { mapClaims } from './map-claims.js';
+import { TokenCache, tokenKey } from './token-cache.js';
+import { INVALID_TOKEN_MESSAGE, isForbiddenAlgorithm, verifyToken } from './verify-token.js';
+
+/** How the authenticator is built. Durations in milliseconds. */
+export interface AuthenticatorOptions {
+  /** Validated, defaulted issuer entries (`config.issuers`). */
+  issuers: readonly IssuerConfig[];
+  /** Bound on the bearer token, in bytes (`server.maxTokenBytes`); checked before any decoding. */
+  maxTokenBytes: number;
+  /** Used for discovery and JWKS requests. Default: `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Clock, ms since epoch. Default: `Date.now`. */
+  now?: () => number;
+  /** Bound on the verified-token cache. Default `DEFAULTS.tokenCacheEntries` (10 000); 0 disables it. */
+  cacheEntries?: number;
+  /** Minimum interval between JWKS refreshes caused by an unknown `kid`. Default `DEFAULTS.jwksCooldownMs` (30 s). */
+  jwksCooldownMs?: number;
+  /** Age after which a JWK set is refetched. Default `DEFAULTS.jwksCacheMaxAgeMs` (10 min). */
+  jwksMaxAgeMs?: number;
+  /** Bound on each discovery/JWKS request. Default 5 000 (5 s). */
+  fetchTimeoutMs?: number;
+}
+
+export type { AuthRequest } from './extract-token.js';
+
+/** The outcome of `authenticate`: an identity, or a denial the caller turns into a response. */
+export type AuthResult = { ok: true; identity: Identity } | { ok: false; decision: Deny };
+
+/** The authenticate stage. */
+export interface Authenticator {
+  /**
+   * Verify the request's bearer token and map it to an Identity.
+   * @param opts.allowedIssuers issuer ids accepted on this route (undefined = all configured).
+   * @param opts.audience accepted audiences, replacing the issuer's configured list (the MCP door
+   *   passes its public `/mcp` URL, RFC 8707).
+   */
+  authenticate(req: AuthRequest, opts?: { allowedIssuers?: readonly string[]; audience?: readonly string[] }): Promise<AuthResult>;
+  /** Load discovery and JWKS for every issuer (at start and for /readyz). Never throws. */
+  warm(): Promise<{ issuerId: string; ok: boolean; error?: string }[]>;
+}
+
+/**
+ * Create the authenticate stage: bearer token extraction, issuer routing by the unverified `iss`
+ * (exact match; the token is then verified against that issuer only), JWT verification, claim
+ * mapping and a bounded cache of verified tokens keyed by SHA-256.
+ *
+ * Denials: 401 with a reason from REASONS, except `idp-unavailable` (the issuer's discovery or
+ * JWKS cannot be fetched and no keys are cached), which is 503: an IdP outage is not the
+ * client's fault and must not make clients throw their tokens away. No denial carries headers;
+ * the caller adds `WWW-Authenticate` (`bearerChallenge` + `challengeErrorFor`).
+ *
+ * This does NOT check revocation, scopes or policy (later stages do), does NOT support opaque
+ * tokens (introspection) or DPoP-bound tokens, and never logs: nothing here writes the token
+ * anywhere; the cache holds only its hash.
+ *
+ * @throws BehalfError `config-invalid` if an issuer is left with no acceptable algorithm or two
+ *   entries share an id.
+ */
+export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
+  const now = opts.now ?? Date.now;
+  const fetchImpl = opts.fetch ?? globalThis.fetch;
+  const byIss = new Map<string, IssuerConfig[]>();
+  const byId = new Map<string, IssuerConfig>();
+  const keys = new Map<string, IssuerKeys>();
+  for (const issuer of opts.issuers) {
+    if (byId.has(issuer.id)) throw new BehalfError('config-invalid', `issuers: duplicate id "${issuer.id}"`);
+    if (issuer.algorithms.every(isForbiddenAlgorithm)) {
+      throw new BehalfError('config-invalid', `issuers.${issuer.id}.algorithms: none is acceptable (none and HS* are never accepted)`);
+    }
+    byId.set(issuer.id, issuer);
+    byIss.set(issuer.issuer, [...(byIss.get(issuer.issuer) ?? []), issuer]);
+    keys.set(
+      issuer.id,
+      new IssuerKeys({
+        issuer: issuer.issuer,
+        ...(issuer.jwksUri === undefined ? {} : { jwksUri: issuer.jwksUri }),
+        ...(issuer.discoveryUrl === undefined ? {} : { discoveryUrl: issuer.discoveryUrl }),
+        fetch: fetchImpl,
+        now,
+        timeoutMs: opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+        maxBytes: DEFAULT_FETCH_MAX_BYTES,
+        cooldownMs: opts.jwksCooldownMs ?? DEFAULTS.jwksCooldownMs,
+        maxAgeMs: opts.jwksMaxAgeMs ?? DEFAULTS.jwksCacheMaxAgeMs,
+      }),
+    );
+  }
+  const cache = new TokenCache(opts.cacheEntries ?? DEFAULTS.tokenCacheEntries, now);
+
+  const acceptable = (identity: Identity, audiences: readonly string[], allowedIssuers?: readonly string[], audience?: readonly string[]) => {
+    if (allowedIssuers !== undefined && !allowedIssuers.includes(identity.issuerId)) return false;
+    const expected = audience ?? byId.get(identity.issuerId)?.audience ?? [];
+    return audiences.some((a) => expected.includes(a));
+  };
+
+  async function authenticate(req: AuthRequest, ropts: { allowedIssuers?: readonly string[]; audience?: readonly string[] } = {}): Promise<AuthResult> {
+    const extracted = extractBearerToken(req, opts.maxTokenBytes);
+    if (!extracted.ok) return extracted;
+    const token = extracted.token;
+    const key = tokenKey(token);
+    const hit = cache.get(key);
+    // A hit that fails this route's constraints is verified in full below, which gives the
+    // precise reason (and handles two issuer entries sharing one `iss`).
+    if (hit !== undefined && acceptable(hit.identity, hit.audiences, ropts.allowedIssuers, ropts.audience)) {
+      return { ok: true, identity: hit.identity };
+    }
+
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return fail('token-invalid', 'not a compact JWS with a JSON claims set');
+    }
+    if (typeof iss !== 'string') return fail('token-invalid', 'iss claim missing');
+    const candidates = byIss.get(iss);
+    if (candidates === undefined) return fail('issuer-unknown', `issuer not configured: ${printable(iss)}`);
+    const allowed = ropts.allowedIssuers === undefined ? candidates : candidates.filter((c) => ropts.allowedIssuers!.includes(c.id));
+    if (allowed.length === 0) return fail('issuer-not-allowed', `issuer ${candidates.map((c) => c.id).join(',')} not allowed on this route`);
+
+    let firstDenial: Deny | undefined;
+    for (const issuer of allowed) {
+      const result = await verifyToken(token, issuer, keys.get(issuer.id)!, ropts.audience ?? issuer.audience, now());
+      if (!result.ok) {
+        firstDenial ??= result.decision;
+        continue;
+      }
+      const identity = mapClaims(result.payload, issuer);
+      if (identity === undefined) {
+        firstDenial ??= deny(401, 'token-invalid', INVALID_TOKEN_MESSAGE, { detail: 'no user id claim' });
+        continue;
+      }
+      const frozen = freeze(identity);
+      const aud = result.payload.aud;
+      cache.set(key, { identity: frozen, audiences: typeof aud === 'string' ? [aud] : (aud ?? []), expiresAtMs: frozen.expiresAt * 1000 });
+      return { ok: true, identity: frozen };
+    }
+    return { ok: false, decision: firstDenial! };
+  }
+
+  async function warm() {
+    return Promise.all(
+      [...keys].map(async ([issuerId, k]) => {
+        try {
+          await k.warm();
+          return { issuerId, ok: true };
+        } catch (err) {
+          return { issuerId, ok: false, error: err instanceof Error ? err.message : 'unknown error' };
+        }
+      }),
+    );
+  }
+
+  return { authenticate, warm };
+}
+
+function fail(reason: 'token-invalid' | 'issuer-unknown' | 'issuer-not-allowed', detail: string): AuthResult {
+  return { ok: false, decision: deny(401, reason, INVALID_TOKEN_MESSAGE, { detail }) };
+}
+
+function printable(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+}
+
+/** Cached identities are shared by concurrent requests: no stage may change one. */
+function freeze(identity: Identity): Identity {
+  Object.freeze(identity.roles);
+  Object.freeze(identity.groups);
+  Object.freeze(identity.scopes);
+  return Object.freeze(identity);
+}
