@@ -1,0 +1,94 @@
+/** Test helpers: a gateway from a config object, and a recording backend, both on 127.0.0.1. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { openAuditStore } from '../../src/audit/auditor.js';
+import type { StoredAuditRecord } from '../../src/audit/record.js';
+import { validateConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  dir: string;
+  auditRecords(): Promise<StoredAuditRecord[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a gateway from a config object. `publicUrl` must be known before listening, so the
+ * caller passes a port from `freePort()` in both `server.port` and `server.publicUrl`.
+ */
+export async function startTestGateway(input: ConfigInput): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'behalf-e2e-'));
+  const withState: ConfigInput = {
+    ...input,
+    signing: { keyFile: join(dir, 'keys.json'), ...input.signing },
+    audit: { store: join(dir, 'audit'), ...input.audit },
+  };
+  const result = validateConfig(withState);
+  if (!result.ok) throw new Error(`test config invalid: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  const gateway = await startGateway({ config: result.config, baseDir: dir, file: join(dir, 'behalf.yaml') }, { logger: pino({ level: 'silent' }) });
+  return {
+    gateway,
+    url: result.config.server.publicUrl,
+    dir,
+    async auditRecords() {
+      const store = await openAuditStore(result.config.audit, { baseDir: dir });
+      const out: StoredAuditRecord[] = [];
+      for await (const r of store.query({})) out.push(r);
+      await store.close();
+      return out.sort((a, b) => a.seq - b.seq);
+    },
+    async close() {
+      await gateway.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface RecordingBackend {
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** A backend that records every request and answers with `respond` (default: 200 `{"ok":true}`). */
+export async function startRecordingBackend(respond?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void): Promise<RecordingBackend> {
+  const seen: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (respond) respond(req, res, body);
+      else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
