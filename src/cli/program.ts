@@ -28,7 +28,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await buildProgram(io).parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.exitCode !== 0) io.exit(2);
+      // A command's own failure (`command.error`) keeps its exit code; a usage error is 2.
+      if (err.code === 'commander.error') io.exit(err.exitCode);
+      else if (err.exitCode !== 0) io.exit(2);
       return;
     }
     io.err(err instanceof Error ? `${(err as { code?: string }).code ?? 'error'}: ${err.message}` : String(err));
