@@ -1,0 +1,155 @@
+// `npm run bench`: the cost of behalf on loopback, measured against a bare proxy.
+//   (a) direct to a trivial upstream, (b) a bare node:http + undici proxy, (c) behalf with
+//   authentication (cached verified token), policy with a CEL condition, a signed ES256
+//   assertion, and a durable audit record per request.
+// req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
+// Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDevIdp } from '../src/dev-idp/index.js';
+import { runLoad, type LoadResult } from './load.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const SECONDS = arg('seconds', 10);
+const MEMORY_SECONDS = arg('memory-seconds', 60);
+const children: ChildProcess[] = [];
+
+function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) {
+        try {
+          resolve({ child, port: (JSON.parse(line) as { port: number }).port });
+        } catch {
+          /* not the port line */
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became healthy`);
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const fmt = (r: LoadResult) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms${r.errors + r.non2xx > 0 ? `  (errors ${r.errors}, non-2xx ${r.non2xx})` : ''}`;
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'behalf-bench-'));
+  try {
+    const upstream = await startChild(['--import', 'tsx', join(here, 'upstream.ts')]);
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+    const bare = await startChild(['--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
+    const bareUrl = `http://127.0.0.1:${bare.port}`;
+
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: publicUrl, defaultScopes: ['reviews:read'], log: () => {} });
+    await writeFile(join(work, 'directory.yaml'), 'users:\n  - { id: alice, department: Platform }\n  - { id: bob, manager: alice, department: Platform }\n');
+    await writeFile(
+      join(work, 'behalf.yaml'),
+      `server: { port: ${port}, publicUrl: "${publicUrl}" }
+issuers: [{ id: idp, issuer: "${idp.issuer}", audience: "${publicUrl}", requireType: at+jwt }]
+directory: { file: directory.yaml }
+signing: { keyFile: keys.json }
+routes: [{ id: hr, path: /api/hr, upstream: "${upstreamUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" } }]
+policies:
+  - id: manager-reads-reports
+    effect: allow
+    match: { routes: [hr], methods: [GET], paths: ["/api/hr/reviews/:employee"] }
+    scopes: [reviews:read]
+    when: request.params.employee in user.reports
+audit: { store: audit }
+log: { level: warn }
+`,
+    );
+    await mkdir(join(work, 'audit'), { recursive: true });
+    const profileArgs = process.env['BEHALF_BENCH_PROFILE'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BEHALF_BENCH_PROFILE']}`];
+    const behalf = spawn(process.execPath, [...profileArgs, join(root, 'dist', 'cli', 'main.js'), 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(behalf);
+    await waitHealthy(publicUrl);
+
+    const token = await idp.mint('alice');
+    const targets: { name: string; url: string; path: string; headers: Record<string, string> }[] = [
+      { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {} },
+      { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {} },
+      { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` } },
+    ];
+    const results: Record<string, Record<number, LoadResult>> = {};
+    console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
+    for (const connections of [1, 32]) {
+      for (const t of targets) {
+        await runLoad({ ...t, connections, seconds: Math.min(2, SECONDS) }); // warm-up
+        const r = await runLoad({ ...t, connections, seconds: SECONDS });
+        (results[t.name] ??= {})[connections] = r;
+        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}`);
+      }
+    }
+    const a = results['(a) direct']!, b = results['(b) bare proxy']!, c = results['(c) behalf']!;
+    const ratios = {
+      rpsBehalfOverBare32: c[32]!.rps / b[32]!.rps,
+      rpsBehalfOverDirect32: c[32]!.rps / a[32]!.rps,
+      p50AddedOverBare1Ms: c[1]!.p50Ms - b[1]!.p50Ms,
+    };
+    console.log(`\n(c)/(b) req/s at 32 connections: ${ratios.rpsBehalfOverBare32.toFixed(2)}   (target >= 0.70)`);
+    console.log(`(c)/(a) req/s at 32 connections: ${ratios.rpsBehalfOverDirect32.toFixed(2)}`);
+    console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
+
+    let memory: { seconds: number; samplesMb: number[] } | undefined;
+    if (MEMORY_SECONDS > 0 && behalf.pid !== undefined) {
+      const samples: number[] = [];
+      const pid = behalf.pid;
+      const sampler = setInterval(() => void rssMb(pid).then((mb) => samples.push(mb)), 5_000);
+      const r = await runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS });
+      clearInterval(sampler);
+      samples.push(await rssMb(pid));
+      memory = { seconds: MEMORY_SECONDS, samplesMb: samples };
+      console.log(`\nmemory over ${MEMORY_SECONDS} s at 32 connections (${r.rps.toFixed(0)} req/s): RSS ${samples.map((s) => s.toFixed(0)).join(' ')} MB`);
+    }
+    await mkdir(join(here, 'results'), { recursive: true });
+    await writeFile(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, memory }, null, 2));
+    await idp.close();
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

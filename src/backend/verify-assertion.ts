@@ -1,0 +1,220 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { BehalfError, type ErrorCode } from '../errors.js';
+import {
+  ASSERTION_ALGORITHMS,
+  ASSERTION_TYPE,
+  BODY_DIGEST_PREFIX,
+  bodyDigest,
+  DEFAULT_ASSERTION_HEADER,
+  EMPTY_BODY_DIGEST,
+  MAX_ASSERTION_LIFETIME_SECONDS,
+  REQUIRED_CLAIMS,
+} from '../forward/assertion-claims.js';
+import type { ReplayCache } from './replay-cache.js';
+
+/** How a backend checks behalf assertions. */
+export interface VerifyOptions {
+  /** The gateway's `server.publicUrl`, compared exactly with `iss`. */
+  issuer: string;
+  /** This backend's audience, as configured on the gateway route (default there: the upstream origin). */
+  audience: string;
+  /** Where the gateway's public keys are; default `<issuer>/.well-known/jwks.json`. Fetched lazily, cached. */
+  jwksUrl?: string;
+  /** A local public key set instead of fetching one (tests, air-gapped backends). Wins over `jwksUrl`. */
+  keys?: JSONWebKeySet;
+  /** Request header holding the assertion; default `X-Behalf-Assertion`. */
+  header?: string;
+  /** Allowed clock difference with the gateway, seconds; default 5. */
+  clockToleranceSeconds?: number;
+  /** Optional `jti` cache: a second use of one assertion is refused (see `createMemoryReplayCache`). */
+  replayCache?: ReplayCache;
+  /** Clock, epoch milliseconds; default `Date.now`. */
+  now?: () => number;
+}
+
+/** The caller the gateway vouched for, as read from a verified assertion. */
+export interface VerifiedCaller {
+  /** The user id (`sub`). */
+  user: string;
+  tenant?: string;
+  email?: string;
+  name?: string;
+  roles: string[];
+  groups: string[];
+  /** The user token's scopes (from the space-separated `scope`). */
+  scopes: string[];
+  /** The acting client (LLM or agent), from `act.sub` or `azp`. */
+  client?: string;
+  /** The user's identity provider (`idp_iss`), not the gateway. */
+  issuer: string;
+  /** The MCP tool, for tool calls. */
+  tool?: string;
+  /** The assertion id. */
+  jti: string;
+  /** Every claim, for anything not mapped above. */
+  claims: JWTPayload;
+}
+
+/** The parts of a request the verifier reads; a node:http `IncomingMessage` fits. */
+export interface RequestLike {
+  method?: string | undefined;
+  /** Request target as received (`req.url`; in Express use `req.originalUrl`). */
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+}
+
+/** A verifier bound to one gateway and audience. */
+export interface Verifier {
+  /**
+   * Verifies the assertion on `req`. `body` MUST be the raw bytes received (before any JSON
+   * parsing; a string is taken as UTF-8) whenever the request has a body.
+   * Resolves the caller, or rejects with a `BehalfError`.
+   */
+  verify(req: RequestLike, body?: Uint8Array | string): Promise<VerifiedCaller>;
+}
+
+/** Largest assertion accepted before any crypto, in characters (16 KiB). */
+const MAX_ASSERTION_CHARS = 16_384;
+
+const fail = (code: ErrorCode, message: string): BehalfError => new BehalfError(code, message);
+
+function mapJoseError(err: unknown): BehalfError {
+  if (err instanceof errors.JWTExpired) return new BehalfError('assertion-expired', 'the assertion has expired', { cause: err });
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return new BehalfError('assertion-audience-mismatch', 'the assertion is for another audience', { cause: err });
+    return new BehalfError('assertion-invalid', `the assertion claim "${err.claim}" is invalid`, { cause: err });
+  }
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC') {
+    // The key set could not be had: a fault of this backend's setup or of the gateway, not a bad caller.
+    return new BehalfError('jwks-fetch-failed', 'the gateway key set could not be fetched', { cause: err });
+  }
+  return new BehalfError('assertion-invalid', 'the assertion signature or format is invalid', { cause: err });
+}
+
+function stringList(value: unknown, claim: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw fail('assertion-invalid', `the assertion claim "${claim}" is not a list of strings`);
+  return value as string[];
+}
+
+function optionalString(claims: JWTPayload, name: string): string | undefined {
+  const v = claims[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw fail('assertion-invalid', `the assertion claim "${name}" is not a string`);
+  return v;
+}
+
+/** Origin-form target of `url`: an absolute-form target (`http://h/p?q`) is reduced to `/p?q`. */
+function requestTarget(url: string): string {
+  if (url.startsWith('/')) return url;
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Creates a verifier for assertions from one gateway (`issuer`) to one backend (`audience`).
+ * The remote key set is created once here and cached by jose (refetched at most every 30 s on an
+ * unknown `kid`, and every 10 min otherwise).
+ *
+ * `verify` checks, in order: exactly one assertion header (else `assertion-missing` /
+ * `assertion-invalid`); the signature with a key from the gateway's JWKS, `alg` limited to ES256
+ * and EdDSA (so never `none` or an HMAC), header `typ` = `behalf-assertion+jwt`, `iss`, the
+ * required claims (`assertion-invalid`); `aud` (`assertion-audience-mismatch`); `exp`, and `iat`
+ * neither in the future nor more than 60 s old, with the clock tolerance (`assertion-expired` or
+ * `assertion-invalid`) and a lifetime `exp - iat` of at most 60 s; the method and the request
+ * target (path + query) equal to `htm`/`htu` (`assertion-request-mismatch`); the SHA-256 of
+ * `body` equal to `bdg` (`assertion-body-mismatch`; calling without `body` for an assertion that
+ * binds a non-empty body is also `assertion-body-mismatch`, never a silent pass); and last, when
+ * a replay cache is given, that the `jti` is new (`assertion-replayed`). A JWKS that cannot be
+ * fetched is `jwks-fetch-failed` (answer 503, not 401).
+ *
+ * This does NOT check authorization: that the user may do what the request asks is still the
+ * backend's decision (the gateway already applied its own policy). It does NOT check headers
+ * other than the assertion, nor the request's Host or scheme (`aud` binds the backend). It does
+ * NOT decode Content-Encoding: the digest is over the body bytes as received. It does NOT detect
+ * replays unless a `replayCache` is given, and a memory cache only within one process. A proxy
+ * between the gateway and the backend that rewrites the path or body makes verification fail by
+ * design.
+ */
+export function createVerifier(opts: VerifyOptions): Verifier {
+  const header = (opts.header ?? DEFAULT_ASSERTION_HEADER).toLowerCase();
+  const tolerance = opts.clockToleranceSeconds ?? 5;
+  const now = opts.now ?? Date.now;
+  const jwksUrl = opts.jwksUrl ?? `${opts.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+  const getKey: JWTVerifyGetKey = opts.keys !== undefined ? createLocalJWKSet(opts.keys) : createRemoteJWKSet(new URL(jwksUrl));
+
+  return {
+    async verify(req, body) {
+      const raw = req.headers[header];
+      if (raw === undefined || raw === '') throw fail('assertion-missing', `no ${opts.header ?? DEFAULT_ASSERTION_HEADER} header`);
+      if (Array.isArray(raw) || raw.includes(',')) throw fail('assertion-invalid', 'more than one assertion was sent');
+      if (raw.length > MAX_ASSERTION_CHARS) throw fail('assertion-invalid', 'the assertion is too large');
+
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(raw, getKey, {
+          issuer: opts.issuer,
+          audience: opts.audience,
+          algorithms: [...ASSERTION_ALGORITHMS],
+          typ: ASSERTION_TYPE,
+          clockTolerance: tolerance,
+          maxTokenAge: MAX_ASSERTION_LIFETIME_SECONDS,
+          requiredClaims: [...REQUIRED_CLAIMS],
+          currentDate: new Date(now()),
+        }));
+      } catch (err) {
+        throw mapJoseError(err);
+      }
+      const { iat, exp, htm, htu, bdg, sub, jti } = claims as Record<string, unknown>;
+      if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) {
+        throw fail('assertion-invalid', `the assertion lives longer than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
+      }
+      if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '') throw fail('assertion-invalid', 'the assertion lacks a subject or id');
+      if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bdg !== 'string' || !bdg.startsWith(BODY_DIGEST_PREFIX)) {
+        throw fail('assertion-invalid', 'the assertion does not bind a request');
+      }
+      if ((req.method ?? '').toUpperCase() !== htm || requestTarget(req.url ?? '') !== htu) {
+        throw fail('assertion-request-mismatch', 'the assertion was issued for another method or path');
+      }
+      if (body === undefined) {
+        if (bdg !== EMPTY_BODY_DIGEST) throw fail('assertion-body-mismatch', 'the assertion binds a body: pass the raw request body to verify()');
+      } else if (bodyDigest(body) !== bdg) {
+        throw fail('assertion-body-mismatch', 'the request body differs from the one the assertion was issued for');
+      }
+
+      const scope = optionalString(claims, 'scope') ?? '';
+      const act = claims['act'];
+      const actSub = typeof act === 'object' && act !== null && typeof (act as { sub?: unknown }).sub === 'string' ? (act as { sub: string }).sub : undefined;
+      const client = actSub ?? optionalString(claims, 'azp');
+      const caller: VerifiedCaller = {
+        user: sub,
+        roles: stringList(claims['roles'], 'roles'),
+        groups: stringList(claims['groups'], 'groups'),
+        scopes: scope === '' ? [] : scope.split(' ').filter((s) => s !== ''),
+        issuer: optionalString(claims, 'idp_iss') ?? '',
+        jti,
+        claims,
+      };
+      const tenant = optionalString(claims, 'tenant');
+      const email = optionalString(claims, 'email');
+      const name = optionalString(claims, 'name');
+      const tool = optionalString(claims, 'tool');
+      if (tenant !== undefined) caller.tenant = tenant;
+      if (email !== undefined) caller.email = email;
+      if (name !== undefined) caller.name = name;
+      if (client !== undefined) caller.client = client;
+      if (tool !== undefined) caller.tool = tool;
+
+      // Last, so that a forged or mismatched assertion never takes a slot in the cache.
+      if (opts.replayCache !== undefined && (await opts.replayCache.seen(jti, exp + tolerance))) {
+        throw fail('assertion-replayed', 'the assertion was already used');
+      }
+      return caller;
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { deny } from '../pipeline/decision.js';
+import type { ForwardInput, ForwardResult } from './proxy.js';
+import { HOP_BY_HOP } from './stripped-headers.js';
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const HOP = new Set<string>(HOP_BY_HOP);
+
+/** A short name for an error (its code, else its class), never its message: undici's parser errors carry the upstream's bytes. */
+export function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.cause?.code ?? e?.code ?? e?.name;
+  return typeof code === 'string' ? code : 'error';
+}
+
+/**
+ * Response headers for the client: the upstream's (undici already grouped repeated ones, e.g.
+ * several Set-Cookie, into arrays) less hop-by-hop ones and those named in Connection, with the
+ * gateway's request id instead of the upstream's.
+ */
+function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string[] | undefined): OutgoingHttpHeaders {
+  const named = upstream.connection === undefined ? undefined : new Set(String(upstream.connection).toLowerCase().split(',').map((s) => s.trim()));
+  const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
+    if (value === undefined || HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
+    out[name] = value;
+  }
+  if (typeof requestId === 'string') out['x-request-id'] = requestId;
+  return out;
+}
+
+/**
+ * One forwarded request: the undici dispatch handler that streams the upstream response into the
+ * client response, plus the whole-exchange timer and the client-disconnect watch. `done`
+ * resolves exactly once; nothing here throws. See `createForwarder` for the behaviour.
+ *
+ * With `beforeEnd`, the client must not see a complete response before `beforeEnd` agreed, so:
+ * a bodiless response's head is held back until then; a fixed-length body's last byte is held
+ * back (its Content-Length would otherwise make the response look complete); a chunked body is
+ * streamed whole, its end being the terminating chunk that `res.end()` sends.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly done: Promise<ForwardResult>;
+  private resolve!: (r: ForwardResult) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  private pendingAbort: Error | undefined;
+  /** The response head went to the client. */
+  private started = false;
+  private status: number | undefined;
+  private bytesOut = 0;
+  private settled = false;
+  private waitingDrain = false;
+  private expectedLength = -1;
+  private held: Buffer | undefined;
+  private deferredHead: OutgoingHttpHeaders | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly input: ForwardInput) {
+    this.done = new Promise((r) => (this.resolve = r));
+    const { res, signal, route } = input;
+    this.timer = setTimeout(() => {
+      if (this.started) this.failStarted('upstream-timeout', `no complete response in ${route.timeoutMs} ms`);
+      else this.failEarly(true, `no response headers in ${route.timeoutMs} ms`);
+      this.abortUpstream('timeout');
+    }, route.timeoutMs);
+    if (res.destroyed || signal?.aborted === true) {
+      this.finish({ ok: false, bytesOut: 0, aborted: 'client' });
+      return;
+    }
+    res.on('close', this.onClientClose);
+    signal?.addEventListener('abort', this.onClientClose, { once: true });
+  }
+
+  /** The outcome is decided (the client was already gone, or undici refused the request). */
+  get finished(): boolean {
+    return this.settled;
+  }
+
+  /** Ends the exchange before anything was sent upstream (undici refused the request). */
+  refused(err: unknown): void {
+    this.finish({ ok: false, bytesOut: 0, decision: deny(500, 'internal-error', 'internal error', { detail: `request not sent (${errorCode(err)})` }) });
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.pendingAbort !== undefined) c.abort(this.pendingAbort);
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.settled || statusCode < 200) return;
+    this.status = statusCode;
+    const head = clientHeaders(headers, this.input.headers['x-request-id']);
+    if (this.input.beforeEnd !== undefined) {
+      const length = headers['content-length'];
+      if (this.input.req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || length === '0') {
+        this.deferredHead = head;
+        return;
+      }
+      const n = typeof length === 'string' ? Number(length) : Number.NaN;
+      if (Number.isSafeInteger(n) && n > 0) this.expectedLength = n;
+    }
+    try {
+      this.input.res.writeHead(statusCode, head);
+      // Send the head now: a slow upstream body (an event stream) must not hold back the status.
+      this.input.res.flushHeaders();
+    } catch (err) {
+      this.failEarly(false, `invalid upstream response head (${errorCode(err)})`);
+      c.abort(err as Error);
+      return;
+    }
+    this.started = true;
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    this.bytesOut += chunk.length;
+    let out = chunk;
+    if (this.expectedLength > 0 && this.bytesOut >= this.expectedLength) {
+      out = chunk.subarray(0, chunk.length - 1);
+      this.held = chunk.subarray(chunk.length - 1);
+    }
+    if (out.length > 0 && !this.input.res.write(out) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      c.pause();
+      this.input.res.once('drain', this.onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    const beforeEnd = this.input.beforeEnd;
+    if (beforeEnd === undefined) return this.complete();
+    clearTimeout(this.timer);
+    const done = { upstreamStatus: this.status ?? 0, bytesOut: this.bytesOut };
+    Promise.resolve()
+      .then(() => beforeEnd(done))
+      .catch(() => false)
+      .then((proceed) => {
+        if (this.settled) return;
+        if (proceed) return this.complete();
+        this.input.res.destroy();
+        this.finish({ ok: false, ...this.base(), aborted: 'gateway' });
+      });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    const code = errorCode(err);
+    if (this.started) this.failStarted(TIMEOUT_CODES.has(code) ? 'upstream-timeout' : 'upstream-error', code);
+    else this.failEarly(TIMEOUT_CODES.has(code), code);
+  }
+
+  private complete(): void {
+    const { res } = this.input;
+    if (this.deferredHead !== undefined) {
+      try {
+        res.writeHead(this.status ?? 502, this.deferredHead);
+      } catch (err) {
+        return this.failEarly(false, `invalid upstream response head (${errorCode(err)})`);
+      }
+    }
+    res.end(this.held);
+    this.finish({ ok: true, ...this.base() });
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.settled || this.input.res.writableFinished) return;
+    if (this.started && !this.input.res.destroyed) this.input.res.destroy();
+    // Settle first, then abort: undici reports the abort back through onResponseError at once,
+    // and that report must not decide the outcome.
+    this.finish({ ok: false, ...this.base(), aborted: 'client' });
+    this.abortUpstream('client closed');
+  };
+
+  private readonly onDrain = (): void => {
+    this.waitingDrain = false;
+    this.controller?.resume();
+  };
+
+  private abortUpstream(why: string): void {
+    const err = new Error(`behalf: ${why}`);
+    if (this.controller === undefined) this.pendingAbort ??= err;
+    else if (!this.controller.aborted) this.controller.abort(err);
+  }
+
+  private base(): { bytesOut: number; upstreamStatus?: number } {
+    return this.status === undefined ? { bytesOut: this.bytesOut } : { bytesOut: this.bytesOut, upstreamStatus: this.status };
+  }
+
+  private failStarted(reason: 'upstream-timeout' | 'upstream-error', detail: string): void {
+    this.input.res.destroy();
+    this.finish({ ok: false, ...this.base(), aborted: 'upstream', reason, detail });
+  }
+
+  private failEarly(timedOut: boolean, detail: string): void {
+    this.finish({
+      ok: false,
+      bytesOut: 0,
+      decision: timedOut ? deny(504, 'upstream-timeout', 'gateway timeout', { detail }) : deny(502, 'upstream-unavailable', 'bad gateway', { detail }),
+    });
+  }
+
+  private finish(r: ForwardResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.input.res.off('close', this.onClientClose);
+    this.input.res.off('drain', this.onDrain);
+    this.input.signal?.removeEventListener('abort', this.onClientClose);
+    this.resolve(r);
+  }
+}

@@ -1,0 +1,113 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
+import type { RouteConfig } from '../config/schema.js';
+import { compileHeaderTemplate, isSafeHeaderValue, type HeaderTemplate } from './header-templates.js';
+import { classifyHeader } from './stripped-headers.js';
+
+/** Upstream request headers, lower-case names; arrays for repeated headers. */
+export type UpstreamHeaders = Record<string, string | string[]>;
+
+/** What one request contributes to its upstream headers. */
+export interface OutgoingHeadersInput {
+  /** The client's headers as node parsed them (`req.headers`, lower-case names). */
+  readonly incoming: IncomingHttpHeaders;
+  /** The verified caller. */
+  readonly identity: Identity;
+  /** Directory entry of the caller, for `{user.department}` and friends. */
+  readonly directory?: DirectoryEntry;
+  /** The gateway's request id, sent as `X-Request-Id`. */
+  readonly requestId: string;
+  /** The signed assertion, sent in `route.assertion.header`; omitted when `undefined`. */
+  readonly assertion?: string;
+  /** Length in bytes of the body that will be forwarded; `undefined` when there is none. */
+  readonly bodyLength?: number;
+  /** The client's address as the gateway's socket saw it (`req.socket.remoteAddress`). */
+  readonly clientAddress?: string;
+}
+
+/** The upstream headers, plus what was removed or could not be injected (for the audit record). */
+export interface OutgoingHeaders {
+  readonly headers: UpstreamHeaders;
+  /** Names of identity-looking, configured-strip or injected-name headers the client sent, which were removed. */
+  readonly stripped: string[];
+  /** Identity headers not sent: a placeholder had no value (`missing`) or an unsafe one (`invalid`). */
+  readonly dropped: { header: string; problem: 'missing' | 'invalid' }[];
+}
+
+/** Builds the upstream headers of one route; see {@link compileOutgoingHeaders}. */
+export interface OutgoingHeaderBuilder {
+  build(input: OutgoingHeadersInput): OutgoingHeaders;
+}
+
+/**
+ * Compiles the header rules of `route` once (templates, strip sets). `opts.publicUrl` is the
+ * gateway's `server.publicUrl`; `opts.serverStripHeaders` is `server.stripHeaders`.
+ * Throws `config-invalid` for a bad identity header template.
+ *
+ * Each build removes, case-insensitively: hop-by-hop headers and every header named in
+ * `Connection`; Host (the upstream's is set by the HTTP client); Content-Length (recomputed from
+ * the buffered body); Expect; Authorization and Proxy-Authorization (the user's token never
+ * reaches a backend); Cookie unless `route.forwardCookies`; the built-in identity list of
+ * `stripped-headers.ts`; `server.stripHeaders` and `route.stripHeaders`; and the assertion header
+ * and every injected identity header name, so a client can never pre-set one. Then it sets
+ * the identity headers, the assertion, `X-Request-Id`, and `X-Forwarded-For` (the client's
+ * socket address only), `X-Forwarded-Proto` and `X-Forwarded-Host` (from `publicUrl`). The
+ * gateway is the trust boundary: client-supplied X-Forwarded-* and Forwarded values are
+ * replaced, never appended to. Content-Encoding and the body are passed as they are.
+ *
+ * This does NOT trust a load balancer in front of the gateway: its X-Forwarded-For is dropped
+ * too, and the backend sees the balancer's address as the client. It does NOT remove a backend's
+ * own custom identity headers unless they are configured in a strip list. It does NOT validate
+ * the values of headers it passes through (node's parser already refused CR/LF/NUL).
+ */
+export function compileOutgoingHeaders(
+  route: Pick<RouteConfig, 'id' | 'identityHeaders' | 'stripHeaders' | 'forwardCookies' | 'assertion'>,
+  opts: { publicUrl: string; serverStripHeaders?: readonly string[] },
+): OutgoingHeaderBuilder {
+  const templates: HeaderTemplate[] = Object.entries(route.identityHeaders).map(([name, t]) => compileHeaderTemplate(route.id, name, t));
+  const assertionHeader = route.assertion.header.toLowerCase();
+  // Names the client may never set: the client's copy is removed and reported.
+  const reserved = new Set<string>([...templates.map((t) => t.name), assertionHeader]);
+  const configured = new Set<string>([...(opts.serverStripHeaders ?? []), ...route.stripHeaders].map((h) => h.toLowerCase()));
+  const forwardCookies = route.forwardCookies;
+  const publicUrl = new URL(opts.publicUrl);
+  const proto = publicUrl.protocol.slice(0, -1);
+  const host = publicUrl.host;
+
+  return {
+    build(input) {
+      const headers: UpstreamHeaders = Object.create(null) as UpstreamHeaders;
+      const stripped: string[] = [];
+      const dropped: { header: string; problem: 'missing' | 'invalid' }[] = [];
+      const connection = input.incoming.connection;
+      const named = connection === undefined ? undefined : new Set(String(connection).toLowerCase().split(',').map((s) => s.trim()));
+
+      for (const rawName of Object.keys(input.incoming)) {
+        const value = input.incoming[rawName];
+        if (value === undefined) continue;
+        const name = rawName.toLowerCase();
+        const cls = classifyHeader(name);
+        if (cls === 'routine') continue;
+        if (cls === 'identity' || reserved.has(name) || configured.has(name)) {
+          stripped.push(name);
+          continue;
+        }
+        if (named?.has(name) || (name === 'cookie' && !forwardCookies)) continue;
+        headers[name] = value;
+      }
+
+      for (const t of templates) {
+        const r = t.render(input.identity, input.directory);
+        if ('value' in r) headers[t.name] = r.value;
+        else dropped.push({ header: t.name, problem: r.problem });
+      }
+      if (input.assertion !== undefined) headers[assertionHeader] = input.assertion;
+      if (isSafeHeaderValue(input.requestId)) headers['x-request-id'] = input.requestId;
+      if (input.clientAddress !== undefined && isSafeHeaderValue(input.clientAddress)) headers['x-forwarded-for'] = input.clientAddress;
+      headers['x-forwarded-proto'] = proto;
+      headers['x-forwarded-host'] = host;
+      if (input.bodyLength !== undefined) headers['content-length'] = String(input.bodyLength);
+      return { headers, stripped, dropped };
+    },
+  };
+}

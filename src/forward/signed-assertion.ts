@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Identity } from '../authenticate/identity.js';
+import type { RouteConfig } from '../config/schema.js';
+import { ASSERTION_TYPE, bodyDigest, MAX_ASSERTION_LIFETIME_SECONDS, type AssertionClaims } from './assertion-claims.js';
+import type { SigningKeys } from './signing-keys.js';
+
+/** What one assertion is about: who, for which backend, and which exact request. */
+export interface AssertionInput {
+  /** The verified caller (from the authenticate stage, never from client headers). */
+  readonly identity: Identity;
+  /** The backend audience: see {@link routeAudience}. */
+  readonly audience: string;
+  /** HTTP method of the upstream request (upper-cased here). */
+  readonly method: string;
+  /** Upstream request target, path plus query, exactly as it will be sent (see `joinUpstreamPath`). */
+  readonly path: string;
+  /** The exact body bytes to be forwarded; `undefined` for none. Ignored when `bodyDigest` is given. */
+  readonly body?: Uint8Array | undefined;
+  /** Precomputed {@link bodyDigest} of the body (the caller usually has it for the audit record). */
+  readonly bodyDigest?: string;
+  /** MCP tool name, for tool calls. */
+  readonly tool?: string;
+  /** Lifetime in seconds, 1-60 (`route.assertion.ttlSeconds`); default and ceiling 60. */
+  readonly ttlSeconds?: number;
+}
+
+/** Signs assertions with the current gateway key. */
+export interface AssertionSigner {
+  /** Returns the compact JWT to put in the route's assertion header. */
+  sign(input: AssertionInput): Promise<string>;
+}
+
+/**
+ * The audience for a route's assertions: `route.audience`, default the upstream's origin
+ * (`https://hr.internal:8443`). A backend configures the same string in its verifier.
+ */
+export function routeAudience(route: Pick<RouteConfig, 'audience' | 'upstream'>): string {
+  return route.audience ?? new URL(route.upstream).origin;
+}
+
+/**
+ * Builds the assertion signer. `opts.issuer` is the gateway's `server.publicUrl` (the `iss`
+ * backends expect); `opts.now` is the clock in epoch milliseconds (default `Date.now`).
+ *
+ * Each assertion carries the user (`sub`, `tenant`, `email`, `name`, `roles`, `groups`, `scope`),
+ * the acting client (`act.sub`, `azp`), the user's IdP (`idp_iss`), the request it is bound to
+ * (`htm`, `htu`, `bdg`), the tool, a random `jti`, and `iat`/`exp` (lifetime at most 60 s).
+ * See `assertion-claims.ts` for each claim's exact meaning. The work per call is one random UUID,
+ * one SHA-256 when no digest is passed, and one signature (ES256 about 40 µs).
+ *
+ * This does NOT decide whether the request is allowed, nor check that `path` and `body` are what
+ * will really be sent: the forward stage must sign exactly the bytes and target it forwards.
+ * It does NOT add `nbf`: a backend should accept an assertion from `iat` (minus its clock
+ * tolerance) on.
+ */
+export function createAssertionSigner(keys: SigningKeys, opts: { issuer: string; now?: () => number }): AssertionSigner {
+  const now = opts.now ?? Date.now;
+  const { issuer } = opts;
+  const alg = keys.alg;
+  return {
+    async sign(input) {
+      const id = input.identity;
+      const iat = Math.floor(now() / 1_000);
+      const ttl = Math.min(Math.max(Math.floor(input.ttlSeconds ?? MAX_ASSERTION_LIFETIME_SECONDS), 1), MAX_ASSERTION_LIFETIME_SECONDS);
+      const claims: AssertionClaims = {
+        iss: issuer,
+        aud: input.audience,
+        sub: id.id,
+        roles: [...id.roles],
+        scope: id.scopes.join(' '),
+        idp_iss: id.issuer,
+        htm: input.method.toUpperCase(),
+        htu: input.path,
+        bdg: input.bodyDigest ?? bodyDigest(input.body),
+        jti: randomUUID(),
+        iat,
+        exp: iat + ttl,
+      };
+      if (id.tenant !== undefined) claims.tenant = id.tenant;
+      if (id.email !== undefined) claims.email = id.email;
+      if (id.name !== undefined) claims.name = id.name;
+      if (id.groups.length > 0) claims.groups = [...id.groups];
+      if (id.client !== undefined) {
+        claims.act = { sub: id.client };
+        claims.azp = id.client;
+      }
+      if (input.tool !== undefined) claims.tool = input.tool;
+      const { kid, key } = keys.current();
+      return new SignJWT(claims as unknown as Record<string, unknown>).setProtectedHeader({ alg, kid, typ: ASSERTION_TYPE }).sign(key);
+    },
+  };
+}
