@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'upstream-unavailable',
   'upstream-timeout',
   'internal',
+  'audit-store-locked',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type { AuditConfig } from '../config/schema.js';
+import { BehalfError, isBehalfError } from '../errors.js';
+import type { AuditStore } from '../stores/types.js';
+import { openFileAuditStore } from './file-store.js';
+import type { AuditRecord } from './record.js';
+import { resolveAuditDir } from './store-location.js';
+
+/** The pipeline's handle on the audit trail. */
+export interface Auditor {
+  /**
+   * Append one record; resolves when it is durable (fsynced with its batch). Rejects with
+   * `BehalfError('audit-write-failed')` when it could not be written: the caller fails closed.
+   * Cheap to call: hashing and I/O happen in the store's batch flush.
+   */
+  record(rec: AuditRecord): Promise<void>;
+  /** False after the last write failed; true again after the next one succeeds. Starts true. */
+  readonly healthy: boolean;
+  /** Flush pending records and close the store. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createAuditor}. */
+export interface AuditorOptions {
+  /** Failures are logged at `error` with the error code and request id (never the record). */
+  logger?: Logger;
+  /** Alarm hook, called once per failed record (the gateway counts these in a metric). */
+  onFailure?: (err: Error) => void;
+}
+
+/**
+ * Wrap a store for the pipeline: tracks health, logs and signals failures.
+ *
+ * This does NOT decide what to do when a record cannot be written (fail closed for writes,
+ * `audit.onFailureForReads` for reads): the pipeline does, from the rejection.
+ */
+export function createAuditor(store: AuditStore, opts: AuditorOptions = {}): Auditor {
+  let healthy = true;
+  const failed = (rec: AuditRecord, err: unknown): never => {
+    healthy = false;
+    const e = isBehalfError(err) ? err : new BehalfError('audit-write-failed', 'the audit record could not be written', { cause: err });
+    opts.logger?.error({ code: e.code, requestId: rec.requestId, detail: e.message }, 'audit record could not be written');
+    try {
+      opts.onFailure?.(e);
+    } catch {
+      // an alarm hook must not turn one failure into two
+    }
+    throw e;
+  };
+  return {
+    get healthy() {
+      return healthy;
+    },
+    record(rec) {
+      return store.append([rec]).then(
+        () => {
+          healthy = true;
+        },
+        (err: unknown) => failed(rec, err),
+      );
+    },
+    close: () => store.close(),
+  };
+}
+
+/** Options of {@link openAuditStore}. */
+export interface OpenAuditStoreOptions {
+  /** Folder relative store paths are resolved against (the config file's folder). */
+  baseDir: string;
+  /** Clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Recovery notices (e.g. a torn final line removed after a crash) go here at `warn`. */
+  logger?: Logger;
+  /**
+   * Open for reading only (query, verify, follow): no writer lock, so it works next to a running
+   * gateway; `append` rejects. Default false.
+   */
+  readOnly?: boolean;
+}
+
+/**
+ * Open the audit store named by `cfg.store` (today: the embedded file store; see
+ * store-location.ts for accepted values). A writer takes the directory's single-writer lock, so
+ * a second writer on the same directory (even in the same process) fails with
+ * `audit-store-locked`; readers pass `readOnly: true`.
+ *
+ * This does NOT verify the existing trail; run `behalf audit verify` for that.
+ *
+ * @throws BehalfError `config-invalid`, `audit-store-locked`, `audit-chain-broken`, `audit-write-failed`.
+ */
+export async function openAuditStore(cfg: AuditConfig, opts: OpenAuditStoreOptions): Promise<AuditStore> {
+  const dir = resolveAuditDir(cfg.store, opts.baseDir);
+  const logger = opts.logger;
+  return openFileAuditStore(dir, {
+    readOnly: opts.readOnly === true,
+    flushMs: cfg.flushMs,
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
+    ...(logger !== undefined ? { onWarning: (message: string) => logger.warn(message) } : {}),
+  });
+}

@@ -1,0 +1,164 @@
+import { dirname, resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { openFileAuditStore, type FileAuditStore } from '../../audit/file-store.js';
+import { formatHeaderLine, formatRecordLine, printable } from '../../audit/format-record.js';
+import { resolveAuditDir } from '../../audit/store-location.js';
+import { parseTimeBound, TIME_BOUND_HELP } from '../../audit/time-bound.js';
+import type { Config } from '../../config/schema.js';
+import { BehalfError } from '../../errors.js';
+import type { AuditQuery, VerifyResult } from '../../stores/types.js';
+
+/**
+ * `behalf audit tail | query | verify`: read the trail without the gateway's lock (the store is
+ * opened read-only), so they work while it is writing.
+ *
+ * Exit codes (with the program's error mapping in cli/program.ts): 0 success; 1 `verify` found a
+ * problem or the store could not be read (a `BehalfError` is thrown); 2 a bad flag value
+ * (commander's `InvalidArgumentError`).
+ */
+
+interface StoreFlags {
+  config: string;
+  store?: string;
+}
+
+/** A flag value parser that rejects with commander's usage error (exit 2). */
+function usage(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(message);
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw usage('expected a whole number of at least 1.');
+  return Number(value);
+}
+
+function timeBound(value: string): Date {
+  const d = parseTimeBound(value, Date.now());
+  if (d === undefined) throw usage(`expected ${TIME_BOUND_HELP}.`);
+  return d;
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === '') throw usage('expected a non-empty value.');
+  return value;
+}
+
+async function openForReading(flags: StoreFlags, loadConfig: (file: string) => Promise<Config>): Promise<FileAuditStore> {
+  let dir: string;
+  if (flags.store !== undefined) {
+    dir = resolveAuditDir(flags.store, process.cwd());
+  } else {
+    const config = await loadConfig(flags.config);
+    // Same base as the gateway: relative paths in a config file are relative to that file.
+    dir = resolveAuditDir(config.audit.store, dirname(resolve(flags.config)));
+  }
+  return openFileAuditStore(dir, { readOnly: true });
+}
+
+function withStoreFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file whose audit.store names the trail', 'behalf.yaml')
+    .option('--store <dir>', 'the audit directory (file:<dir> or a path), instead of --config');
+}
+
+function describeProblem(result: VerifyResult): string[] {
+  const p = result.problem;
+  if (p === undefined) return [];
+  const where = p.file === undefined ? '' : ` at ${p.file}${p.line === undefined ? '' : `:${p.line}`}`;
+  return [`audit trail BROKEN: ${p.kind} at seq ${p.seq}${where}`, `  ${p.message}`, `  ${result.records} record(s) before it verified`];
+}
+
+/**
+ * Add `audit tail`, `audit query` and `audit verify` to `program`. Output goes through the
+ * program's configured `writeOut`/`writeErr` (so tests capture it in-process); `loadConfig`
+ * reads and validates the file named by `--config`.
+ */
+export function registerAuditCommands(program: Command, loadConfig: (file: string) => Promise<Config>): void {
+  const audit = program.command('audit').description('read and verify the audit trail');
+  const out = (cmd: Command, line: string): void => {
+    cmd.configureOutput().writeOut?.(`${line}\n`);
+  };
+  const err = (cmd: Command, line: string): void => {
+    cmd.configureOutput().writeErr?.(`${line}\n`);
+  };
+
+  withStoreFlags(audit.command('tail').description('print the newest records, one line each'))
+    .option('-n, --lines <count>', 'how many records', positiveInt, 20)
+    .option('-f, --follow', 'keep printing new records until interrupted')
+    .action(async (opts: StoreFlags & { lines: number; follow?: boolean }, cmd: Command) => {
+      const store = await openForReading(opts, loadConfig);
+      try {
+        if (opts.follow !== true) {
+          for await (const rec of store.query({ limit: opts.lines })) out(cmd, formatRecordLine(rec));
+          return;
+        }
+        const stop = new AbortController();
+        const onSignal = (): void => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          for await (const rec of store.follow({ last: opts.lines, signal: stop.signal })) out(cmd, formatRecordLine(rec));
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  withStoreFlags(audit.command('query').description('search the trail (all filters must match)'))
+    .option('--user <id>', 'user id', nonEmpty)
+    .option('--route <id>', 'route id', nonEmpty)
+    .option('--tool <name>', 'tool name', nonEmpty)
+    .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
+    .option('--reason <code>', 'reason code, e.g. no-matching-rule', nonEmpty)
+    .option('--since <when>', `from (inclusive): ${TIME_BOUND_HELP}`, timeBound)
+    .option('--until <when>', 'to (exclusive), same forms as --since', timeBound)
+    .option('--limit <count>', 'only the newest N matches', positiveInt)
+    .option('--json', 'print JSON Lines (one stored record per line)')
+    .action(async (opts: StoreFlags & AuditQuery & { json?: boolean }, cmd: Command) => {
+      if (opts.since !== undefined && opts.until !== undefined && opts.since >= opts.until) {
+        cmd.error('error: --since must be before --until', { exitCode: 2, code: 'behalf.audit.bad-range' });
+      }
+      const store = await openForReading(opts, loadConfig);
+      try {
+        const q: AuditQuery = {};
+        for (const key of ['user', 'route', 'tool', 'decision', 'reason', 'since', 'until', 'limit'] as const) {
+          if (opts[key] !== undefined) (q as Record<string, unknown>)[key] = opts[key];
+        }
+        let n = 0;
+        for await (const rec of store.query(q)) {
+          if (opts.json === true) out(cmd, JSON.stringify(rec));
+          else {
+            if (n === 0) out(cmd, formatHeaderLine());
+            out(cmd, formatRecordLine(rec));
+          }
+          n++;
+        }
+        if (n === 0 && opts.json !== true) err(cmd, 'no matching audit records');
+      } finally {
+        await store.close();
+      }
+    });
+
+  withStoreFlags(audit.command('verify').description('recompute the hash chain and report the first problem'))
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: StoreFlags & { json?: boolean }, cmd: Command) => {
+      const store = await openForReading(opts, loadConfig);
+      let result: VerifyResult;
+      try {
+        result = await store.verify();
+      } finally {
+        await store.close();
+      }
+      if (opts.json === true) out(cmd, JSON.stringify(result));
+      else if (result.ok) out(cmd, `audit trail OK: ${result.records} records`);
+      else for (const line of describeProblem(result)) out(cmd, printable(line));
+      if (opts.json !== true) for (const w of result.warnings ?? []) err(cmd, `warning: ${w}`);
+      const p = result.problem;
+      if (!result.ok && p !== undefined) {
+        throw new BehalfError('audit-chain-broken', `audit trail broken: ${p.kind} at seq ${p.seq}${p.file === undefined ? '' : ` (${p.file}${p.line === undefined ? '' : `:${p.line}`})`}`);
+      }
+    });
+}

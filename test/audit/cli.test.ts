@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from '../../src/cli/commands/audit.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { isBehalfError } from '../../src/errors.js';
+import { openStore, readLinesOf, rec, tempDir, writeLines, writeTrail } from './helpers.js';
+
+/**
+ * Runs `behalf <args>` in-process with the error mapping of cli/program.ts `main`: commander
+ * usage errors exit 2, a thrown fault prints `code: message` and exits 1.
+ */
+async function run(args: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const program = new Command('behalf').exitOverride().configureOutput({ writeOut: (s) => void out.push(s.trimEnd()), writeErr: (s) => void err.push(s.trimEnd()) });
+  registerAuditCommands(program, async (file) => (await loadConfigFile(file, {})).config);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return { code: 0, out, err: err.join('\n') };
+  } catch (e) {
+    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err: err.join('\n') };
+    err.push(isBehalfError(e) ? `${e.code}: ${e.message}` : String(e));
+    return { code: 1, out, err: err.join('\n') };
+  }
+}
+
+async function trail(n = 10): Promise<string> {
+  const dir = join(await tempDir(), 'audit');
+  await writeTrail(dir, n);
+  return dir;
+}
+
+test('audit tail prints the newest N records, one readable line each, oldest first', async () => {
+  const dir = await trail();
+  const r = await run(['audit', 'tail', '-n', '3', '--store', dir]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.length, 3);
+  assert.match(r.out[0]!, /^2025-05-01T10:00:08\.000Z\s+mallory\s+chatgpt\s+GET \/api\/hr\/reviews\/mallory\s+deny\s+denied-by-rule\s+no-cross-department\s+403\s+13ms$/);
+  assert.match(r.out[2]!, /10:00:10.*bob.*allow.*allowed-by-rule.*200/);
+});
+
+test('audit tail escapes control characters a token could smuggle into a user id', async () => {
+  const dir = join(await tempDir(), 'audit');
+  const store = await openStore(dir);
+  await store.append([rec(1, { user: 'evil\u001b[2J\nroot' })]);
+  await store.close();
+  const r = await run(['audit', 'tail', '--store', dir]);
+  assert.equal(r.out.length, 1);
+  assert.ok(!r.out[0]!.includes('\u001b') && r.out[0]!.includes('evil\\x1b[2J\\x0aroot'), r.out[0]);
+});
+
+test('audit query filters, reads the store from --config, and prints JSON Lines with --json', async () => {
+  const base = await tempDir();
+  await writeTrail(join(base, 'state', 'audit'), 12);
+  const config = join(base, 'behalf.yaml');
+  await writeFile(
+    config,
+    ['server: { publicUrl: "https://gw.example" }', 'issuers: [{ id: idp, issuer: "https://idp.example", audience: gw }]', 'audit: { store: "file:state/audit" }', ''].join('\n'),
+  );
+  const human = await run(['audit', 'query', '--config', config, '--user', 'mallory', '--decision', 'deny', '--since', '2025-05-01T10:00:05Z']);
+  assert.equal(human.code, 0, human.err);
+  assert.match(human.out[0]!, /^TIME\s+USER\s+CLIENT\s+REQUEST\s+DECISION\s+REASON\s+RULE\s+STATUS\s+LATENCY$/);
+  assert.equal(human.out.length, 3);
+  const json = await run(['audit', 'query', '--config', config, '--decision', 'allow', '--limit', '2', '--json']);
+  assert.deepEqual(json.out.map((l) => JSON.parse(l).seq), [10, 11]);
+  const none = await run(['audit', 'query', '--config', config, '--user', 'nobody']);
+  assert.equal(none.code, 0);
+  assert.deepEqual(none.out, []);
+  assert.match(none.err, /no matching audit records/);
+});
+
+test('bad flag values are usage errors: exit 2 with a message naming the flag', async () => {
+  const dir = await trail(1);
+  for (const [args, flag] of [
+    [['--since', '3x'], /--since.*duration/],
+    [['--until', '2025-02-30'], /--until/],
+    [['--decision', 'maybe'], /--decision/],
+    [['--limit', '0'], /--limit/],
+    [['--user', ''], /--user/],
+    [['--since', '2025-05-02', '--until', '2025-05-01'], /before --until/],
+  ] as const) {
+    const r = await run(['audit', 'query', '--store', dir, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, flag);
+  }
+});
+
+test('audit verify: OK exits 0; an edited record exits 1 naming seq, file:line and kind', async () => {
+  const dir = await trail();
+  const ok = await run(['audit', 'verify', '--store', dir]);
+  assert.equal(ok.code, 0);
+  assert.deepEqual(ok.out, ['audit trail OK: 10 records']);
+  const file = join(dir, 'segment-0000000000000001.jsonl');
+  const lines = await readLinesOf(file);
+  lines[4] = lines[4]!.replace('"status":200', '"status":404');
+  await writeLines(file, lines);
+  const bad = await run(['audit', 'verify', '--store', dir]);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.out[0], 'audit trail BROKEN: edited at seq 5 at segment-0000000000000001.jsonl:5');
+  assert.match(bad.err, /audit-chain-broken/);
+  const json = await run(['audit', 'verify', '--store', dir, '--json']);
+  assert.equal(json.code, 1);
+  assert.deepEqual(JSON.parse(json.out[0]!).problem, { seq: 5, kind: 'edited', file: 'segment-0000000000000001.jsonl', line: 5, message: 'record 5 was changed after it was written: its hash does not match its content' });
+});
+
+test('audit verify on a directory that does not exist fails instead of reporting an empty trail', async () => {
+  const r = await run(['audit', 'verify', '--store', join(await tempDir(), 'missing')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /audit-read-failed: no audit store/);
+});
+
+test('audit tail -f keeps printing records the gateway writes, until interrupted', { timeout: 20_000 }, async () => {
+  const dir = await trail(2);
+  const entry = fileURLToPath(new URL('../../src/cli/commands/audit.ts', import.meta.url));
+  const script = `import { Command } from 'commander'; import { registerAuditCommands } from ${JSON.stringify(entry)};
+    const p = new Command('behalf'); registerAuditCommands(p, async () => { throw new Error('no config'); });
+    await p.parseAsync(['audit', 'tail', '-f', '-n', '1', '--store', ${JSON.stringify(dir)}], { from: 'user' });`;
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  let stdout = '';
+  let stderr = '';
+  let exitCode: number | null | undefined;
+  const waiters: (() => void)[] = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    wake();
+  });
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exitCode = code;
+      wake();
+      resolve(code);
+    }),
+  );
+  const seen = async (pattern: RegExp) => {
+    while (!pattern.test(stdout)) {
+      if (exitCode !== undefined) assert.fail(`tail -f exited early (${exitCode}): ${stderr}`);
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  await seen(/10:00:02/);
+  const writer = await openStore(dir);
+  await writer.append([rec(3), rec(4)]);
+  await seen(/10:00:04/);
+  await writer.close();
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
+  const lines = stdout.trim().split('\n');
+  assert.deepEqual(lines.map((l) => l.slice(0, 24)), ['2025-05-01T10:00:02.000Z', '2025-05-01T10:00:03.000Z', '2025-05-01T10:00:04.000Z']);
+  assert.ok((await readFile(join(dir, 'head.json'), 'utf8')).includes('"seq":4'));
+});
