@@ -60,7 +60,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => directory.close());
     const signingKeys = await loadSigningKeys(config.signing, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
     const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, ...(opts.now ? { now: opts.now } : {}) });
-    const store = await openAuditStore(config.audit, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
+    const store = await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) });
     const auditor: Auditor = createAuditor(store, {
       logger,
       onFailure: () => {

@@ -40,7 +40,7 @@ export const forwardStage: Stage = async (ctx, deps) => {
   if (target === undefined) return deny(400, 'bad-request', 'malformed request path', { detail: 'path not forwardable' });
 
   const assertion = route.assertion.enabled
-    ? await deps.signer.sign({
+    ? deps.signer.signSync({
         identity,
         audience: plan.audience,
         method: ctx.method,

@@ -37,7 +37,7 @@ export async function startTestGateway(input: ConfigInput): Promise<TestGateway>
     url: result.config.server.publicUrl,
     dir,
     async auditRecords() {
-      const store = await openAuditStore(result.config.audit, { baseDir: dir });
+      const store = await openAuditStore(result.config.audit, { baseDir: dir, readOnly: true });
       const out: StoredAuditRecord[] = [];
       for await (const r of store.query({})) out.push(r);
       await store.close();

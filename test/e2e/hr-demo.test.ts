@@ -29,7 +29,7 @@ const bearer = async (user: string, opts?: Parameters<Demo['idp']['mint']>[1]) =
 const employees = (json: Record<string, unknown>) => ((json['reviews'] as { employee: string }[]) ?? []).map((r) => r.employee).sort();
 
 async function auditRecords(): Promise<StoredAuditRecord[]> {
-  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir });
+  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir, readOnly: true });
   const out: StoredAuditRecord[] = [];
   for await (const r of store.query({})) out.push(r);
   await store.close();
@@ -153,7 +153,7 @@ test('malformed JSON and oversized bodies are refused before the backend', async
 
 test('every request above is in the audit trail, which verifies; no token is in it', async () => {
   const records = await auditRecords();
-  assert.ok(records.length >= 20, `only ${records.length} records`);
+  assert.ok(records.length >= 18, `only ${records.length} records`);
   const denied = records.filter((r) => r.decision === 'deny');
   assert.ok(denied.some((r) => r.reason === 'token-expired' && r.status === 401));
   assert.ok(denied.some((r) => r.reason === 'token-missing'));
@@ -168,7 +168,7 @@ test('every request above is in the audit trail, which verifies; no token is in 
     assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.eyJ/, 'a JWT leaked into the audit trail');
     assert.doesNotMatch(text, /Led the incident review/, 'a body leaked into the audit trail');
   }
-  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir });
+  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir, readOnly: true });
   const verdict = await store.verify();
   await store.close();
   assert.equal(verdict.ok, true);
