@@ -10,6 +10,8 @@ export interface LoadResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Filled in by the caller: CPU the server process used per request, µs. */
+  cpuUsPerRequest?: number;
 }
 
 export async function runLoad(opts: { url: string; path: string; headers: Record<string, string>; connections: number; seconds: number }): Promise<LoadResult> {

@@ -3,7 +3,8 @@
 //   authentication (cached verified token), policy with a CEL condition, a signed ES256
 //   assertion, and a durable audit record per request.
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
-// Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip).
+// Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
+//   --targets a,b,c and --connections 1,32 to run a subset.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,8 +20,21 @@ const arg = (name: string, fallback: number) => {
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 };
 const SECONDS = arg('seconds', 10);
+const ONLY = (() => {
+  const i = process.argv.indexOf('--targets');
+  return i === -1 ? undefined : (process.argv[i + 1] ?? '').split(',');
+})();
+const CONNECTIONS = (() => {
+  const i = process.argv.indexOf('--connections');
+  return i === -1 ? [1, 32] : (process.argv[i + 1] ?? '').split(',').map(Number);
+})();
 const MEMORY_SECONDS = arg('memory-seconds', 60);
 const children: ChildProcess[] = [];
+/** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf). */
+const profileArgs = (name: string): string[] => {
+  const dir = process.env['BEHALF_BENCH_PROFILE'];
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
+};
 
 function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
@@ -64,6 +78,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** CPU time (user + system) a process has used so far, ms. */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+  return ticks * 10;
+}
+
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -76,7 +98,7 @@ async function main(): Promise<void> {
   try {
     const upstream = await startChild(['--import', 'tsx', join(here, 'upstream.ts')]);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
-    const bare = await startChild(['--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
+    const bare = await startChild([...profileArgs('bare'), '--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
     const bareUrl = `http://127.0.0.1:${bare.port}`;
 
     const port = await freePort();
@@ -101,36 +123,46 @@ log: { level: warn }
 `,
     );
     await mkdir(join(work, 'audit'), { recursive: true });
-    const profileArgs = process.env['BEHALF_BENCH_PROFILE'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BEHALF_BENCH_PROFILE']}`];
-    const behalf = spawn(process.execPath, [...profileArgs, join(root, 'dist', 'cli', 'main.js'), 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+        const behalf = spawn(process.execPath, [...profileArgs('behalf'), join(root, 'dist', 'cli', 'main.js'), 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(behalf);
     await waitHealthy(publicUrl);
 
     const token = await idp.mint('alice');
-    const targets: { name: string; url: string; path: string; headers: Record<string, string> }[] = [
-      { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {} },
-      { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {} },
-      { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` } },
+    const targets: { name: string; url: string; path: string; headers: Record<string, string>; pid: number | undefined }[] = [
+      { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
+      { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
+      { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
     const results: Record<string, Record<number, LoadResult>> = {};
     console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
-    for (const connections of [1, 32]) {
+    for (const connections of CONNECTIONS) {
       for (const t of targets) {
+        if (ONLY !== undefined && !ONLY.includes(t.name.slice(1, 2))) continue;
         await runLoad({ ...t, connections, seconds: Math.min(2, SECONDS) }); // warm-up
+        const cpu0 = await cpuMs(t.pid);
         const r = await runLoad({ ...t, connections, seconds: SECONDS });
+        // CPU the server process spent per request: steadier than req/s on a machine whose
+        // cores the load generator and the upstream share.
+        r.cpuUsPerRequest = ((await cpuMs(t.pid)) - cpu0) * 1000 / r.requests;
         (results[t.name] ??= {})[connections] = r;
-        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}`);
+        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req`);
       }
     }
-    const a = results['(a) direct']!, b = results['(b) bare proxy']!, c = results['(c) behalf']!;
+    const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
+    if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
+      await idp.close();
+      return;
+    }
     const ratios = {
-      rpsBehalfOverBare32: c[32]!.rps / b[32]!.rps,
-      rpsBehalfOverDirect32: c[32]!.rps / a[32]!.rps,
-      p50AddedOverBare1Ms: c[1]!.p50Ms - b[1]!.p50Ms,
+      rpsBehalfOverBare32: c[32].rps / b[32].rps,
+      rpsBehalfOverDirect32: c[32].rps / a[32].rps,
+      p50AddedOverBare1Ms: c[1].p50Ms - b[1].p50Ms,
+      cpuAddedOverBareUs: (c[32].cpuUsPerRequest ?? NaN) - (b[32].cpuUsPerRequest ?? NaN),
     };
     console.log(`\n(c)/(b) req/s at 32 connections: ${ratios.rpsBehalfOverBare32.toFixed(2)}   (target >= 0.70)`);
     console.log(`(c)/(a) req/s at 32 connections: ${ratios.rpsBehalfOverDirect32.toFixed(2)}`);
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
+    console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
 
     let memory: { seconds: number; samplesMb: number[] } | undefined;
     if (MEMORY_SECONDS > 0 && behalf.pid !== undefined) {

@@ -67,6 +67,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         metrics.auditFailures.inc();
         metrics.auditUnhealthy.set(1);
       },
+      onRecovery: () => metrics.auditUnhealthy.set(0),
     });
     closers.push(() => auditor.close());
     const authenticator: Authenticator = createAuthenticator({

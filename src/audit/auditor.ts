@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditConfig } from '../config/schema.js';
 import { BehalfError, isBehalfError } from '../errors.js';
-import type { AuditStore } from '../stores/types.js';
+import type { AppendOptions, AuditStore } from '../stores/types.js';
 import { openFileAuditStore } from './file-store.js';
 import type { AuditRecord } from './record.js';
 import { resolveAuditDir } from './store-location.js';
@@ -9,11 +9,12 @@ import { resolveAuditDir } from './store-location.js';
 /** The pipeline's handle on the audit trail. */
 export interface Auditor {
   /**
-   * Append one record; resolves when it is durable (fsynced with its batch). Rejects with
-   * `BehalfError('audit-write-failed')` when it could not be written: the caller fails closed.
-   * Cheap to call: hashing and I/O happen in the store's batch flush.
+   * Append one record; resolves at the requested durability (default `synced`: fsynced with its
+   * batch; `written`: safe from a crash of this process, synced with the batch without waiting).
+   * Rejects with `BehalfError('audit-write-failed')` when it could not be written: the caller
+   * fails closed. Cheap to call: hashing and I/O happen in the store's batch flush.
    */
-  record(rec: AuditRecord): Promise<void>;
+  record(rec: AuditRecord, opts?: AppendOptions): Promise<void>;
   /** False after the last write failed; true again after the next one succeeds. Starts true. */
   readonly healthy: boolean;
   /** Flush pending records and close the store. */
@@ -26,6 +27,8 @@ export interface AuditorOptions {
   logger?: Logger;
   /** Alarm hook, called once per failed record (the gateway counts these in a metric). */
   onFailure?: (err: Error) => void;
+  /** Called when a record is written again after a failure (the gateway clears the alarm). */
+  onRecovery?: () => void;
 }
 
 /**
@@ -51,10 +54,13 @@ export function createAuditor(store: AuditStore, opts: AuditorOptions = {}): Aud
     get healthy() {
       return healthy;
     },
-    record(rec) {
-      return store.append([rec]).then(
+    record(rec, appendOptions) {
+      return store.append([rec], appendOptions).then(
         () => {
-          healthy = true;
+          if (!healthy) {
+            healthy = true;
+            opts.onRecovery?.();
+          }
         },
         (err: unknown) => failed(rec, err),
       );
@@ -88,12 +94,13 @@ export interface OpenAuditStoreOptions {
  *
  * @throws BehalfError `config-invalid`, `audit-store-locked`, `audit-chain-broken`, `audit-write-failed`.
  */
-export async function openAuditStore(cfg: AuditConfig, opts: OpenAuditStoreOptions): Promise<AuditStore> {
+export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<Pick<AuditConfig, 'flushMs' | 'syncIntervalMs'>>, opts: OpenAuditStoreOptions): Promise<AuditStore> {
   const dir = resolveAuditDir(cfg.store, opts.baseDir);
   const logger = opts.logger;
   return openFileAuditStore(dir, {
     readOnly: opts.readOnly === true,
-    flushMs: cfg.flushMs,
+    ...(cfg.flushMs !== undefined ? { flushMs: cfg.flushMs } : {}),
+    ...(cfg.syncIntervalMs !== undefined ? { syncIntervalMs: cfg.syncIntervalMs } : {}),
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(logger !== undefined ? { onWarning: (message: string) => logger.warn(message) } : {}),
   });

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -6,9 +7,14 @@ import { open } from 'node:fs/promises';
  * permissions, so a read-only directory cannot make a write fail in CI).
  */
 
-/** The operations the writer performs on an open segment file (a subset of node's FileHandle). */
+/** The operations the writer performs on an open segment file. */
 export interface SegmentHandle {
-  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  /**
+   * write(2) on the calling thread; returns the bytes written, throws on error. Synchronous on
+   * purpose: a write into the page cache takes microseconds, less than a thread-pool round trip
+   * and the event-loop wake-up that ends it. The fsync, which waits for the disk, is async.
+   */
+  write(buffer: Uint8Array, offset: number, length: number): number;
   /** fdatasync(2). */
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -23,7 +29,15 @@ export interface SegmentFs {
 
 /** The real filesystem: O_WRONLY | O_CREAT | O_APPEND, mode 0600. */
 export const nodeSegmentFs: SegmentFs = {
-  openForAppend: (path) => open(path, 'a', 0o600),
+  openForAppend: async (path) => {
+    const fh = await open(path, 'a', 0o600);
+    return {
+      write: (buffer, offset, length) => writeSync(fh.fd, buffer, offset, length),
+      datasync: () => fh.datasync(),
+      truncate: (length) => fh.truncate(length),
+      close: () => fh.close(),
+    };
+  },
 };
 
 /** Directory fsync, so a newly created segment file's name survives a power loss. */
@@ -37,10 +51,10 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** Write all of `buffer` (a regular file may accept less than asked in one call). */
-export async function writeFully(fh: SegmentHandle, buffer: Uint8Array): Promise<void> {
+export function writeFully(fh: SegmentHandle, buffer: Uint8Array): void {
   let offset = 0;
   while (offset < buffer.length) {
-    const { bytesWritten } = await fh.write(buffer, offset, buffer.length - offset);
+    const bytesWritten = fh.write(buffer, offset, buffer.length - offset);
     if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
     offset += bytesWritten;
   }

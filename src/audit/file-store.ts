@@ -2,7 +2,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AuditQuery, AuditStore, VerifyResult } from '../stores/types.js';
+import type { AppendOptions, AuditQuery, AuditStore, VerifyResult } from '../stores/types.js';
 import { BatchQueue } from './batch-queue.js';
 import { parseStoredLine, sealRecord } from './chain.js';
 import { nodeSegmentFs, syncDirectory, writeFully, type SegmentFs, type SegmentHandle } from './file-io.js';
@@ -18,9 +18,11 @@ import { acquireWriterLock } from './writer-lock.js';
 export interface FileAuditStoreOptions {
   /** Open for reading only: no lock, no recovery, `append` rejects. Default false. */
   readonly readOnly?: boolean;
-  /** Batch window, ms. Default `DEFAULTS.auditFlushMs` (5 ms). */
+  /** Extra batch window, ms. Default `DEFAULTS.auditFlushMs` (0: the next event-loop turn). */
   readonly flushMs?: number;
-  /** Largest batch (one write + one fsync). Default `DEFAULTS.auditBatchRecords` (256). */
+  /** Records nobody waits to be synced are fsynced within this time, ms. Default `DEFAULTS.auditSyncIntervalMs` (20 ms). */
+  readonly syncIntervalMs?: number;
+  /** Largest batch (one write). Default `DEFAULTS.auditBatchRecords` (256). */
   readonly batchRecords?: number;
   /** A new segment starts once the current one reaches this size, bytes. Default 64 MiB. */
   readonly segmentBytes?: number;
@@ -41,6 +43,8 @@ interface Writer {
   size: number;
   fh: SegmentHandle;
   headStale: boolean;
+  /** Written since the last fdatasync. */
+  unsynced: boolean;
 }
 
 /**
@@ -79,8 +83,10 @@ export class FileAuditStore implements AuditStore {
     this.warn = opts.onWarning ?? (() => {});
     this.queue = new BatchQueue({
       flushMs: opts.flushMs ?? DEFAULTS.auditFlushMs,
+      syncIntervalMs: opts.syncIntervalMs ?? DEFAULTS.auditSyncIntervalMs,
       maxBatch: opts.batchRecords ?? DEFAULTS.auditBatchRecords,
-      flush: (records) => this.writeBatch(records),
+      write: (records) => this.writeBatch(records),
+      sync: () => this.syncBatch(),
     });
   }
 
@@ -89,9 +95,9 @@ export class FileAuditStore implements AuditStore {
     await this.openWriter();
   }
 
-  append(records: readonly AuditRecord[]): Promise<void> {
+  append(records: readonly AuditRecord[], opts: AppendOptions = {}): Promise<void> {
     if (this.releaseLock === undefined) return Promise.reject(new BehalfError('audit-write-failed', `audit store ${this.dir} is open read-only`));
-    return this.queue.push(records);
+    return this.queue.push(records, opts.durability ?? 'synced');
   }
 
   query(q: AuditQuery): AsyncIterable<StoredAuditRecord> {
@@ -151,15 +157,18 @@ export class FileAuditStore implements AuditStore {
       await this.head.fixSize();
     }
     const fh = await this.fs.openForAppend(join(this.dir, state.segment));
+    // Records a previous writer wrote but did not sync are whole and chained: sync them before
+    // the head may name them.
+    await fh.datasync();
     await syncDirectory(this.dir);
-    this.writer = { ...state, fh };
-    if (state.headStale) await this.updateHead(this.writer);
+    this.writer = { ...state, fh, unsynced: false };
+    if (state.headStale) this.updateHead(this.writer);
     return this.writer;
   }
 
-  private async updateHead(w: Writer): Promise<void> {
+  private updateHead(w: Writer): void {
     if (this.head === undefined) throw new BehalfError('audit-write-failed', 'the audit head file is not open');
-    await this.head.write({ seq: w.seq, hash: w.hash });
+    this.head.write({ seq: w.seq, hash: w.hash });
     w.headStale = false;
   }
 
@@ -189,22 +198,39 @@ export class FileAuditStore implements AuditStore {
     }
     const buffer = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     try {
-      await writeFully(w.fh, buffer);
-      await w.fh.datasync();
+      writeFully(w.fh, buffer);
     } catch (err) {
       await this.abandon(w.size);
       throw this.writeFailed(`audit records could not be written to ${w.segment}`, err);
     }
     this.stats.batches++;
-    this.stats.fsyncs++;
     this.stats.records += records.length;
-    Object.assign(w, { seq, hash, size: w.size + buffer.length, headStale: true });
+    Object.assign(w, { seq, hash, size: w.size + buffer.length, unsynced: true });
+  }
+
+  /**
+   * fdatasync what `writeBatch` wrote, then move the head to it. `written` appends of the batch
+   * have already been answered, so a failed sync must not cut their records off: the file is
+   * left as it is (the records are whole and chained) and the next batch re-reads its end.
+   * The head is not fsynced: it may lag the trail after a power loss, and is never ahead of
+   * what was synced. A head that cannot be written fails the batch's `synced` appends.
+   */
+  private async syncBatch(): Promise<void> {
+    const w = this.writer;
+    if (w === undefined || !w.unsynced) return;
     try {
-      await this.updateHead(w);
+      await w.fh.datasync();
     } catch (err) {
-      // The records are durable and chained; only tail-cut detection lags. Fail the batch
-      // anyway (fail closed) and retry the head with the next batch.
-      throw this.writeFailed(`the audit head file could not be updated`, err);
+      await this.abandon(undefined);
+      throw this.writeFailed(`audit records could not be synced to ${w.segment}`, err);
+    }
+    this.stats.fsyncs++;
+    w.unsynced = false;
+    w.headStale = true;
+    try {
+      this.updateHead(w);
+    } catch (err) {
+      throw this.writeFailed('the audit head file could not be updated', err);
     }
   }
 

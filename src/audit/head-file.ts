@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -89,10 +90,10 @@ export class HeadWriter {
     return new HeadWriter(fh);
   }
 
-  /** Overwrite the head with one positioned write. */
-  async write(head: AuditHead): Promise<void> {
+  /** Overwrite the head with one positioned write (128 bytes, on the calling thread). */
+  write(head: AuditHead): void {
     const bytes = encodeHead(head);
-    await this.fh.write(bytes, 0, bytes.length, 0);
+    writeSync(this.fh.fd, bytes, 0, bytes.length, 0);
   }
 
   /** Cut anything past the fixed size (a file written by something else). */

@@ -3,7 +3,6 @@ import type { RequestContext } from '../pipeline/context.js';
 import { deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
 import type { Stage } from '../pipeline/pipeline.js';
-import { errorSummary } from '../pipeline/pipeline.js';
 import type { AuditRecord } from './record.js';
 import { redactPath } from './redact.js';
 
@@ -57,22 +56,22 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
 const audited = new WeakSet<RequestContext>();
 
 /**
- * audit: appends one record per request and waits until it is durable. Idempotent per request
- * (forward calls it before finishing the response; the pipeline calls it for denials).
- * Returns false when the record could not be written (the alarm metric is raised).
+ * audit: appends one record per request and waits until it is written (and, per
+ * `audit.syncBeforeResponse`, fsynced). Idempotent per request (forward calls it before finishing
+ * the response; the pipeline calls it for denials). Returns false when the record could not be
+ * written (the auditor logs it and raises the alarm metric).
  */
 export async function auditStage(ctx: RequestContext, deps: PipelineDeps): Promise<boolean> {
   if (audited.has(ctx)) return true;
   audited.add(ctx);
   const record = auditRecordOf(ctx, deps);
+  const mode = deps.config.audit.syncBeforeResponse;
+  const durability = mode === 'all' || (mode === 'changes' && changesData(ctx.method)) ? 'synced' : 'written';
   try {
-    await deps.auditor.record(record);
-    deps.metrics.auditUnhealthy.set(0);
+    await deps.auditor.record(record, { durability });
     return true;
-  } catch (err) {
-    deps.metrics.auditFailures.inc();
-    deps.metrics.auditUnhealthy.set(1);
-    deps.logger.error({ err: errorSummary(err), requestId: ctx.requestId }, 'audit record could not be written');
+  } catch {
+    // The auditor has logged it and raised the alarm (metrics hook in gateway.ts).
     return false;
   }
 }

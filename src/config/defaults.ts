@@ -20,6 +20,7 @@ export const DEFAULTS = {
   directoryRefreshMs: 30_000, // HTTP directory: poll every 30 s
   auditDir: '.behalf/audit',
   auditFlushMs: 0, // extra batch window; 0 = group commit: flush as soon as the previous flush ends
+  auditSyncIntervalMs: 20, // records nobody waits for are fsynced within 20 ms
   auditBatchRecords: 256,
   auditSegmentBytes: 64 * 1_048_576, // 64 MiB per file
 } as const;

@@ -135,7 +135,18 @@ export const auditSchema = z.strictObject({
   includeQueryValues: z.boolean().default(false),
   /** When a record cannot be written: writes always fail closed (503); reads follow this. */
   onFailureForReads: z.enum(['deny', 'allow']).default('deny'),
+  /**
+   * Which responses wait for their record to be fsynced (safe from a power loss). Every response
+   * waits for its record to be written (safe from a crash of the gateway), and every batch is
+   * fsynced. `changes`: requests that may change data (not GET/HEAD/OPTIONS); `all`; `none`.
+   */
+  syncBeforeResponse: z.enum(['changes', 'all', 'none']).default('changes'),
   flushMs: z.number().int().min(0).max(1_000).default(DEFAULTS.auditFlushMs),
+  /**
+   * Records whose response does not wait for the fsync are fsynced within this time, ms: the
+   * most a power loss (not a crash of the gateway) can take from the trail.
+   */
+  syncIntervalMs: z.number().int().min(0).max(10_000).default(DEFAULTS.auditSyncIntervalMs),
 });
 
 export const serverSchema = z.strictObject({
@@ -172,7 +183,9 @@ export const configSchema = z
       store: DEFAULTS.auditDir,
       includeQueryValues: false,
       onFailureForReads: 'deny',
+      syncBeforeResponse: 'changes',
       flushMs: DEFAULTS.auditFlushMs,
+      syncIntervalMs: DEFAULTS.auditSyncIntervalMs,
     }),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   })

@@ -37,7 +37,7 @@ function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string
  * resolves exactly once; nothing here throws. See `createForwarder` for the behaviour.
  *
  * With `beforeEnd`, the client must not see a complete response before `beforeEnd` agreed, so:
- * a bodiless response's head is held back until then; a fixed-length body's last byte is held
+ * a bodiless response's head is held back until then; a fixed-length body's last chunk is held
  * back (its Content-Length would otherwise make the response look complete); a chunked body is
  * streamed whole, its end being the terminating chunk that `res.end()` sends.
  */
@@ -92,19 +92,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled || statusCode < 200) return;
     this.status = statusCode;
     const head = clientHeaders(headers, this.input.headers['x-request-id']);
+    const length = headers['content-length'];
+    const n = typeof length === 'string' ? Number(length) : Number.NaN;
+    const fixedLength = Number.isSafeInteger(n) && n > 0;
     if (this.input.beforeEnd !== undefined) {
-      const length = headers['content-length'];
       if (this.input.req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || length === '0') {
         this.deferredHead = head;
         return;
       }
-      const n = typeof length === 'string' ? Number(length) : Number.NaN;
-      if (Number.isSafeInteger(n) && n > 0) this.expectedLength = n;
+      if (fixedLength) this.expectedLength = n;
     }
     try {
       this.input.res.writeHead(statusCode, head);
-      // Send the head now: a slow upstream body (an event stream) must not hold back the status.
-      this.input.res.flushHeaders();
+      // A streamed body (an event stream) must not hold back the status: send the head now. A
+      // fixed-length head goes out with the first body bytes, in the same write.
+      if (!fixedLength) this.input.res.flushHeaders();
     } catch (err) {
       this.failEarly(false, `invalid upstream response head (${errorCode(err)})`);
       c.abort(err as Error);
@@ -116,12 +118,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
     this.bytesOut += chunk.length;
-    let out = chunk;
     if (this.expectedLength > 0 && this.bytesOut >= this.expectedLength) {
-      out = chunk.subarray(0, chunk.length - 1);
-      this.held = chunk.subarray(chunk.length - 1);
+      // The last chunk of a fixed-length body: hold it whole until `beforeEnd` agrees, then send
+      // it with the end (for a small response: head, body and end in one write).
+      this.held = chunk;
+      return;
     }
-    if (out.length > 0 && !this.input.res.write(out) && !this.waitingDrain) {
+    if (!this.input.res.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
       c.pause();
       this.input.res.once('drain', this.onDrain);

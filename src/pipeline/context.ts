@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
 import type { RouteConfig } from '../config/schema.js';
@@ -43,9 +43,21 @@ export interface RequestContext {
   detail?: string;
 }
 
-/** 128-bit crypto-random request id, base64url (22 chars). */
+const POOL_IDS = 256;
+const pool = Buffer.alloc(16 * POOL_IDS);
+let next = POOL_IDS;
+
+/**
+ * 128-bit crypto-random request id, base64url (22 chars). Random bytes are drawn 4 KiB at a
+ * time (one system call per 256 ids instead of one per request); each id uses its own bytes.
+ */
 export function newRequestId(): string {
-  return randomBytes(16).toString('base64url');
+  if (next === POOL_IDS) {
+    randomFillSync(pool);
+    next = 0;
+  }
+  const start = next++ * 16;
+  return pool.toString('base64url', start, start + 16);
 }
 
 /** Splits `req.url` into path and search without URL parsing (hot path); the URL is origin-form. */

@@ -57,13 +57,24 @@ export interface VerifyResult {
   warnings?: string[];
 }
 
+/** Options of {@link AuditStore.append}. */
+export interface AppendOptions {
+  /**
+   * `synced` (default): resolve once the records would survive a power loss (fsynced, or a
+   * committed transaction). `written`: resolve once they would survive a crash of this process
+   * (handed to the operating system, or to the database server); the store still syncs them
+   * with the batch, without making the caller wait for it.
+   */
+  durability?: 'written' | 'synced';
+}
+
 /** The audit trail's storage. Records are chained (`seq`, `prev`, `hash`) by the store. */
 export interface AuditStore {
   /**
-   * Append records in order; resolves when they are durable (fsynced). Rejects with
-   * `BehalfError('audit-write-failed')` if they could not be written.
+   * Append records in order; resolves at the requested durability (default fsynced). Rejects
+   * with `BehalfError('audit-write-failed')` if they could not be written.
    */
-  append(records: readonly AuditRecord[]): Promise<void>;
+  append(records: readonly AuditRecord[], opts?: AppendOptions): Promise<void>;
   /** Stream matching records, oldest first (see {@link AuditQuery.limit}). */
   query(q: AuditQuery): AsyncIterable<StoredAuditRecord>;
   /** Recompute the whole chain and report the first problem. Never throws for tampering. */

@@ -40,7 +40,10 @@ test('a failed write rejects record(), marks the auditor unhealthy and raises th
       async openForAppend(path) {
         const fh = await nodeSegmentFs.openForAppend(path);
         return {
-          write: (b, o, l) => (failNext ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : fh.write(b, o, l)),
+          write: (b, o, l) => {
+            if (failNext) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+            return fh.write(b, o, l);
+          },
           datasync: () => fh.datasync(),
           truncate: (n) => fh.truncate(n),
           close: () => fh.close(),

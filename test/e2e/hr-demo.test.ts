@@ -29,7 +29,7 @@ const bearer = async (user: string, opts?: Parameters<Demo['idp']['mint']>[1]) =
 const employees = (json: Record<string, unknown>) => ((json['reviews'] as { employee: string }[]) ?? []).map((r) => r.employee).sort();
 
 async function auditRecords(): Promise<StoredAuditRecord[]> {
-  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir, readOnly: true });
+  const store = await openAuditStore({ store: join(stateDir, 'audit') }, { baseDir: stateDir, readOnly: true });
   const out: StoredAuditRecord[] = [];
   for await (const r of store.query({})) out.push(r);
   await store.close();
@@ -168,7 +168,7 @@ test('every request above is in the audit trail, which verifies; no token is in 
     assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.eyJ/, 'a JWT leaked into the audit trail');
     assert.doesNotMatch(text, /Led the incident review/, 'a body leaked into the audit trail');
   }
-  const store = await openAuditStore({ store: join(stateDir, 'audit'), includeQueryValues: false, onFailureForReads: 'deny', flushMs: 0 }, { baseDir: stateDir, readOnly: true });
+  const store = await openAuditStore({ store: join(stateDir, 'audit') }, { baseDir: stateDir, readOnly: true });
   const verdict = await store.verify();
   await store.close();
   assert.equal(verdict.ok, true);
