@@ -4,7 +4,7 @@
 //   assertion, and a durable audit record per request.
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,c and --connections 1,32 to run a subset.
+//   --targets a,b,c and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,8 @@ const CONNECTIONS = (() => {
   return i === -1 ? [1, 32] : (process.argv[i + 1] ?? '').split(',').map(Number);
 })();
 const MEMORY_SECONDS = arg('memory-seconds', 60);
+/** Diagnosis only: measure behalf without the signed assertion, to see what signing costs. */
+const NO_ASSERTION = process.argv.includes('--no-assertion');
 const children: ChildProcess[] = [];
 /** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf). */
 const profileArgs = (name: string): string[] => {
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
 issuers: [{ id: idp, issuer: "${idp.issuer}", audience: "${publicUrl}", requireType: at+jwt }]
 directory: { file: directory.yaml }
 signing: { keyFile: keys.json }
-routes: [{ id: hr, path: /api/hr, upstream: "${upstreamUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" } }]
+routes: [{ id: hr, path: /api/hr, upstream: "${upstreamUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" }${NO_ASSERTION ? ', assertion: { enabled: false }' : ''} }]
 policies:
   - id: manager-reads-reports
     effect: allow

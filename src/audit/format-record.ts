@@ -22,11 +22,11 @@ export function printable(s: string | number | undefined): string {
 const COLUMNS = [
   ['TIME', 24],
   ['USER', 10],
-  ['CLIENT', 10],
+  ['CLIENT', 16],
   ['REQUEST', 36],
   ['DECISION', 8],
   ['REASON', 18],
-  ['RULE', 14],
+  ['RULE', 26],
   ['STATUS', 6],
   ['LATENCY', 0],
 ] as const;
