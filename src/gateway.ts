@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
+import type { AuditStore } from './stores/types.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
 import type { LoadedConfig } from './config/load.js';
@@ -25,7 +26,12 @@ export interface GatewayOptions {
   now?: () => number;
   /** Override the configured listen port (0 = pick a free one; tests). */
   port?: number;
+  /** Use this audit store instead of opening the configured one (tests, embedding). */
+  auditStore?: AuditStore;
 }
+
+/** How often the signing key's age is checked against `signing.rotateAfterDays`. */
+const ROTATION_CHECK_MS = 3_600_000; // 1 h
 
 export interface ReadyStatus {
   ready: boolean;
@@ -60,7 +66,17 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => directory.close());
     const signingKeys = await loadSigningKeys(config.signing, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
     const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, ...(opts.now ? { now: opts.now } : {}) });
-    const store = await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) });
+    if (config.signing.rotateAfterDays > 0) {
+      const rotation = setInterval(() => {
+        signingKeys.maybeRotate().then(
+          (rotated) => rotated && logger.info({ kid: signingKeys.current().kid }, 'signing key rotated'),
+          (err: unknown) => logger.error({ err: errorSummary(err) }, 'signing key rotation failed'),
+        );
+      }, ROTATION_CHECK_MS);
+      rotation.unref();
+      closers.push(async () => clearInterval(rotation));
+    }
+    const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) }));
     const auditor: Auditor = createAuditor(store, {
       logger,
       onFailure: () => {

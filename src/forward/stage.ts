@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/pipeline.js';
-import { auditStage } from '../audit/stage.js';
+import { auditStage, changesData } from '../audit/stage.js';
 import { compileOutgoingHeaders, type OutgoingHeaderBuilder } from './outgoing-headers.js';
 import { routeAudience } from './signed-assertion.js';
 import { joinUpstreamPath } from './upstream-path.js';
@@ -70,7 +70,10 @@ export const forwardStage: Stage = async (ctx, deps) => {
     beforeEnd: async (done) => {
       ctx.upstreamStatus = done.upstreamStatus;
       ctx.bytesOut = done.bytesOut;
-      return auditStage(ctx, deps);
+      if (await auditStage(ctx, deps)) return true;
+      // No record: a read may still be answered when so configured (the alarm is raised);
+      // anything else is cut short, so the client never sees it as a complete answer.
+      return !changesData(ctx.method) && deps.config.audit.onFailureForReads === 'allow';
     },
   });
   if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;

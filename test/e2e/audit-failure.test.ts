@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { freePort } from '../../examples/hr-demo/launch.js';
+import { nodeSegmentFs, type SegmentFs } from '../../src/audit/file-io.js';
+import { openFileAuditStore } from '../../src/audit/file-store.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { startRecordingBackend, type RecordingBackend } from './harness.js';
+
+// The audit trail cannot be written (a full disk, injected at the store's filesystem seam):
+// requests that change data fail closed with 503 and never reach the backend; reads follow
+// audit.onFailureForReads; the alarm metric is raised; the gateway recovers by itself.
+
+interface Setup {
+  gateway: Gateway;
+  url: string;
+  disk: { full: boolean };
+  close(): Promise<void>;
+}
+
+let idp: DevIdp;
+let backend: RecordingBackend;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'behalf-audit-fail-'));
+  backend = await startRecordingBackend();
+  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
+});
+after(async () => {
+  await idp.close();
+  await backend.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function setup(name: string, onFailureForReads: 'deny' | 'allow'): Promise<Setup> {
+  const disk = { full: false };
+  const fullDisk: SegmentFs = {
+    async openForAppend(path) {
+      const fh = await nodeSegmentFs.openForAppend(path);
+      return {
+        ...fh,
+        write: (buffer, offset, length) => {
+          if (disk.full) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          return fh.write(buffer, offset, length);
+        },
+        datasync: () => fh.datasync(),
+        truncate: (n) => fh.truncate(n),
+        close: () => fh.close(),
+      };
+    },
+  };
+  const store = await openFileAuditStore(join(dir, name, 'audit'), { fs: fullDisk });
+  const port = await freePort();
+  const result = validateConfig({
+    server: { port, publicUrl: `http://127.0.0.1:${port}` },
+    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(dir, name, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
+    audit: { onFailureForReads },
+  });
+  assert.ok(result.ok);
+  const gateway = await startGateway({ config: result.config, baseDir: join(dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }), auditStore: store });
+  return { gateway, url: `http://127.0.0.1:${port}`, disk, close: () => gateway.close() };
+}
+
+async function call(s: Setup, method: 'GET' | 'POST'): Promise<number> {
+  try {
+    const res = await fetch(`${s.url}/api/items`, {
+      method,
+      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0; // the response was cut short: the client never saw a complete answer
+  }
+}
+
+async function alarm(s: Setup): Promise<string | undefined> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  return /^behalf_audit_unhealthy (\d+)$/m.exec(text)?.[1];
+}
+
+test('audit unwritable, reads denied (default): writes and reads fail closed, nothing changes upstream, then it recovers', async () => {
+  const s = await setup('deny', 'deny');
+  try {
+    assert.equal(await call(s, 'GET'), 200);
+    s.disk.full = true;
+    // This read was let through before the failure was known: its response is not completed.
+    assert.equal(await call(s, 'GET'), 0);
+    assert.equal(await alarm(s), '1');
+    const postsBefore = backend.seen.filter((r) => r.method === 'POST').length;
+    assert.equal(await call(s, 'POST'), 503);
+    assert.equal(await call(s, 'GET'), 503);
+    assert.equal(backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
+    s.disk.full = false;
+    // The next denial's record is written, so the gateway is healthy again after it.
+    assert.equal(await call(s, 'GET'), 503);
+    assert.equal(await call(s, 'POST'), 200);
+    assert.equal(await alarm(s), '0');
+  } finally {
+    await s.close();
+  }
+});
+
+test('audit unwritable, reads allowed: reads pass with the alarm raised, writes still fail closed', async () => {
+  const s = await setup('allow', 'allow');
+  try {
+    s.disk.full = true;
+    await call(s, 'GET'); // discovers the failure
+    assert.equal(await alarm(s), '1');
+    assert.equal(await call(s, 'GET'), 200);
+    assert.equal(await call(s, 'POST'), 503);
+  } finally {
+    s.disk.full = false;
+    await s.close();
+  }
+});
