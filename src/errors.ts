@@ -5,7 +5,6 @@
  */
 export const ERROR_CODES = [
   'config-invalid',
-  'config-env-missing',
   'config-read-failed',
   'jwks-fetch-failed',
   'discovery-failed',
@@ -22,8 +21,6 @@ export const ERROR_CODES = [
   'assertion-request-mismatch',
   'assertion-body-mismatch',
   'assertion-replayed',
-  'upstream-unavailable',
-  'upstream-timeout',
   'internal',
   'audit-store-locked',
 ] as const;

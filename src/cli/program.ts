@@ -28,8 +28,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await buildProgram(io).parseAsync([...argv], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      // A command's own failure (`command.error`) keeps its exit code; a usage error is 2.
-      if (err.code === 'commander.error') io.exit(err.exitCode);
+      // A command's own failure (`command.error`, with or without its own `behalf.*` code) keeps
+      // its exit code; commander's own errors (`commander.*`) are usage errors: 2.
+      if (err.code === 'commander.error' || !err.code.startsWith('commander.')) io.exit(err.exitCode);
       else if (err.exitCode !== 0) io.exit(2);
       return;
     }

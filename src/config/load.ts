@@ -42,6 +42,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+const MAX_SYNTAX_PROBLEMS = 5;
+
 const ENV_REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
@@ -92,12 +94,15 @@ export function validateConfig(raw: unknown): { ok: true; config: Config } | { o
 
 /** Parses YAML text, interpolates `${ENV}` and validates. Collects every problem before failing. */
 export function parseConfigText(text: string, env: Readonly<Record<string, string | undefined>>): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      problems: doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: e.message.split('\n')[0] ?? e.message })),
-    };
+    // One misplaced bracket can cascade into dozens of errors: the first few locate it.
+    const shown = doc.errors.slice(0, MAX_SYNTAX_PROBLEMS).map((e) => ({
+      path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
+      message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
+    }));
+    const more = doc.errors.length - shown.length;
+    return { ok: false, problems: more > 0 ? [...shown, { path: '', message: `(${more} more YAML syntax errors after these)` }] : shown };
   }
   const problems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(doc.toJS({ maxAliasCount: 100 }), env, problems);

@@ -36,8 +36,8 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
 
   return {
     handles(req: IncomingMessage): boolean {
-      const url = req.url ?? '/';
-      return url.startsWith('/.well-known/') || url === '/healthz' || url === '/readyz' || url === '/metrics';
+      const { path } = splitUrl(req.url ?? '/');
+      return path.startsWith('/.well-known/') || path === '/healthz' || path === '/readyz' || path === '/metrics';
     },
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const { path } = splitUrl(req.url ?? '/');

@@ -55,6 +55,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private expectedLength = -1;
   private held: Buffer | undefined;
   private deferredHead: OutgoingHttpHeaders | undefined;
+  /** A fixed-length response's head, sent with its first body bytes. */
+  private bodyHead: OutgoingHttpHeaders | undefined;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly input: ForwardInput) {
@@ -94,29 +96,45 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const head = clientHeaders(headers, this.input.headers['x-request-id']);
     const length = headers['content-length'];
     const n = typeof length === 'string' ? Number(length) : Number.NaN;
-    const fixedLength = Number.isSafeInteger(n) && n > 0;
+    const bodiless = this.input.req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || length === '0';
+    const fixedLength = !bodiless && Number.isSafeInteger(n) && n > 0;
     if (this.input.beforeEnd !== undefined) {
-      if (this.input.req.method === 'HEAD' || statusCode === 204 || statusCode === 304 || length === '0') {
+      if (bodiless) {
         this.deferredHead = head;
         return;
       }
       if (fixedLength) this.expectedLength = n;
     }
-    try {
-      this.input.res.writeHead(statusCode, head);
-      // A streamed body (an event stream) must not hold back the status: send the head now. A
-      // fixed-length head goes out with the first body bytes, in the same write.
-      if (!fixedLength) this.input.res.flushHeaders();
-    } catch (err) {
-      this.failEarly(false, `invalid upstream response head (${errorCode(err)})`);
-      c.abort(err as Error);
+    if (fixedLength) {
+      // The head goes out with the first body bytes, in the same write. Until then nothing has
+      // been sent, so a backend that stalls or fails now still gets a clean 504 / 502.
+      this.bodyHead = head;
       return;
     }
+    // A streamed body (an event stream) must not hold back the status: send the head now.
+    if (this.sendHead(c, head)) this.input.res.flushHeaders();
+  }
+
+  /** Writes the response head; false (and the exchange failed) when node refuses it. */
+  private sendHead(c: Dispatcher.DispatchController | undefined, head: OutgoingHttpHeaders): boolean {
+    try {
+      this.input.res.writeHead(this.status ?? 502, head);
+    } catch (err) {
+      this.failEarly(false, `invalid upstream response head (${errorCode(err)})`);
+      c?.abort(err as Error);
+      return false;
+    }
     this.started = true;
+    return true;
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
+    if (this.bodyHead !== undefined) {
+      const head = this.bodyHead;
+      this.bodyHead = undefined;
+      if (!this.sendHead(c, head)) return;
+    }
     this.bytesOut += chunk.length;
     if (this.expectedLength > 0 && this.bytesOut >= this.expectedLength) {
       // The last chunk of a fixed-length body: hold it whole until `beforeEnd` agrees, then send
@@ -157,6 +175,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private complete(): void {
     const { res } = this.input;
+    if (this.bodyHead !== undefined) {
+      // The upstream ended without the body its Content-Length announced: not a response to pass on.
+      return this.failEarly(false, 'upstream response ended before its body');
+    }
     if (this.deferredHead !== undefined) {
       try {
         res.writeHead(this.status ?? 502, this.deferredHead);

@@ -15,12 +15,19 @@ function baseOf(upstream: string): { path: string; query: string } {
 
 /** A segment a backend could resolve as "this" or "parent" directory, or split into several. */
 function isUnsafeSegment(segment: string): boolean {
-  if (segment.includes('%')) {
-    if (/%2f|%5c|%00/i.test(segment)) return true;
-    const dotted = segment.replace(/%2e/gi, '.');
-    if (dotted === '.' || dotted === '..') return true;
-  }
-  return segment === '.' || segment === '..' || segment.includes('\\');
+  if (segment.includes('\\')) return true;
+  if (segment.includes('%') && /%2f|%5c|%00/i.test(segment)) return true;
+  return isDotSegment(segment.replace(/%2e/gi, '.'));
+}
+
+/**
+ * `.` or `..`, also with path parameters (`..;x`): servlet containers (Tomcat, Jetty) strip
+ * `;...` from a segment before resolving it, so `/a/..;/b` reaches `/b` there.
+ */
+function isDotSegment(segment: string): boolean {
+  const semi = segment.indexOf(';');
+  const name = semi === -1 ? segment : segment.slice(0, semi);
+  return name === '.' || name === '..';
 }
 
 /**

@@ -16,7 +16,6 @@ export const REASONS = {
   'issuer-not-allowed': 'the token issuer is not allowed on this route',
   'audience-mismatch': 'the token audience does not include this resource',
   'token-type-invalid': 'the token type (typ) is not the one required',
-  'token-revoked': 'the token, user or client was revoked',
   'idp-unavailable': 'the identity provider keys could not be fetched',
   // resolve
   'route-not-found': 'no route or tool matches',

@@ -28,7 +28,10 @@ export function unsafePath(path: string): UnsafePathReason | undefined {
   }
   if (CONTROL.test(decoded)) return 'control-character';
   for (const segment of decoded.split('/')) {
-    if (segment === '.' || segment === '..') return 'dot-segment';
+    // `..;x` too: servlet containers strip `;...` from a segment before resolving it.
+    const semi = segment.indexOf(';');
+    const name = semi === -1 ? segment : segment.slice(0, semi);
+    if (name === '.' || name === '..') return 'dot-segment';
   }
   return undefined;
 }

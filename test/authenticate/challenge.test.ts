@@ -32,7 +32,7 @@ describe('challengeErrorFor', () => {
     for (const r of ['token-malformed', 'token-in-query', 'token-duplicate', 'token-too-large'] as const) {
       assert.equal(challengeErrorFor(r), 'invalid_request', r);
     }
-    for (const r of ['token-invalid', 'token-expired', 'token-not-yet-valid', 'issuer-unknown', 'issuer-not-allowed', 'audience-mismatch', 'token-type-invalid', 'token-revoked'] as const) {
+    for (const r of ['token-invalid', 'token-expired', 'token-not-yet-valid', 'issuer-unknown', 'issuer-not-allowed', 'audience-mismatch', 'token-type-invalid'] as const) {
       assert.equal(challengeErrorFor(r), 'invalid_token', r);
     }
     assert.equal(challengeErrorFor('idp-unavailable'), undefined);

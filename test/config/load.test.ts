@@ -77,9 +77,11 @@ test('an env value cannot inject YAML structure', () => {
   assert.ok(r.problems.some((p) => p.path === 'issuers[0].id'));
 });
 
-test('YAML syntax errors and duplicate keys are reported, not thrown', () => {
-  assert.ok(problemsOf('server: [').length > 0);
-  assert.ok(problemsOf(`${minimal}\nserver: {}\n`).length > 0);
+test('YAML syntax errors and duplicate keys are reported with line and column, not thrown', () => {
+  assert.deepEqual(problemsOf('server:\n  port: 1\n  port: 2\n'), ['line 3, column 3: Map keys must be unique']);
+  const cascade = problemsOf(`server: [\n${'  - a: {\n'.repeat(40)}`);
+  assert.ok(cascade.length >= 1 && cascade.length <= 6, cascade.join('\n'));
+  assert.match(cascade[0] ?? '', /^line \d+, column \d+: /);
 });
 
 test('cross references: unknown issuer on a route, unknown route in a policy, duplicate ids', () => {

@@ -1,12 +1,18 @@
 import type { Command } from 'commander';
+import { resolveAuditDir } from '../../audit/store-location.js';
 import { compilePolicy } from '../../authorize/policy.js';
-import { ConfigError, formatProblem, loadConfigFile } from '../../config/load.js';
+import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../../config/load.js';
 import { isBehalfError } from '../../errors.js';
+import { compileOutgoingHeaders } from '../../forward/outgoing-headers.js';
 import type { CliIo } from '../io.js';
 
 /**
- * `behalf check <file>`: validates a config file (schema, env variables, policy conditions) and
- * prints every problem with its path. Exit 0 when valid, 1 when not.
+ * `behalf check <file>`: validates a config file (schema, env variables, policy conditions,
+ * identity header templates, the audit store location) and prints every problem with its path.
+ * Exit 0 when valid, 1 when not.
+ *
+ * This does NOT load the directory, the signing key file or the audit trail, nor contact an
+ * identity provider: `behalf serve` can still refuse to start for those.
  */
 export function registerCheckCommand(program: Command, io: CliIo): void {
   program
@@ -27,13 +33,30 @@ export function registerCheckCommand(program: Command, io: CliIo): void {
 
 /** Every problem in a config file as `path: message` lines (empty when valid). */
 export async function checkConfigFile(file: string, env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+  let loaded: LoadedConfig;
   try {
-    const loaded = await loadConfigFile(file, env);
-    compilePolicy(loaded.config.policies);
-    return [];
+    loaded = await loadConfigFile(file, env);
   } catch (err) {
     if (err instanceof ConfigError) return err.problems.map(formatProblem);
     if (isBehalfError(err)) return [err.message];
     throw err;
   }
+  const { config, baseDir } = loaded;
+  // The checks `serve` makes at start that need no I/O, each run on its own so one failure
+  // does not hide the next: a file `check` passes must not be refused by `serve` for these.
+  const checks: (() => unknown)[] = [
+    () => compilePolicy(config.policies),
+    ...config.routes.map((route) => () => compileOutgoingHeaders(route, { publicUrl: config.server.publicUrl, serverStripHeaders: config.server.stripHeaders })),
+    () => resolveAuditDir(config.audit.store, baseDir),
+  ];
+  const problems: string[] = [];
+  for (const check of checks) {
+    try {
+      check();
+    } catch (err) {
+      if (!isBehalfError(err)) throw err;
+      problems.push(...err.message.split('\n'));
+    }
+  }
+  return problems;
 }
