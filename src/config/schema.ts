@@ -166,6 +166,87 @@ export const serverSchema = z.strictObject({
   stripHeaders: z.array(headerName).default([]),
 });
 
+/** The MCP endpoint (Streamable HTTP). */
+export const mcpSchema = z.strictObject({
+  /** Path of the endpoint on the gateway. */
+  path: pathPrefix.default('/mcp'),
+  /**
+   * Browser origins allowed to call the endpoint (`Origin` header). A request without `Origin`
+   * (not a browser) is allowed; one with an origin not listed (nor the public URL's) gets 403.
+   */
+  allowedOrigins: z.array(httpUrl).default([]),
+  /** A session idle this long is forgotten, s. */
+  sessionIdleSeconds: z.number().int().min(10).max(86_400).default(3_600),
+  /** Most sessions held at once (oldest idle ones are dropped first). */
+  maxSessions: z.number().int().min(1).default(10_000),
+  /** Request body bound for the endpoint (default `server.maxBodyBytes`). */
+  maxBodyBytes: z.number().int().min(0).optional(),
+  /** Issuer ids whose tokens the endpoint accepts (default: all). */
+  issuers: z.array(id).min(1).optional(),
+});
+
+const toolName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "." or "-"');
+
+export const toolAnnotationsSchema = z.strictObject({
+  title: z.string().optional(),
+  readOnlyHint: z.boolean().optional(),
+  destructiveHint: z.boolean().optional(),
+  idempotentHint: z.boolean().optional(),
+  openWorldHint: z.boolean().optional(),
+});
+
+/** A tool declared in the config: an HTTP call to a route's backend, with identity injected. */
+export const toolSchema = z.strictObject({
+  name: toolName,
+  title: z.string().optional(),
+  description: z.string().default(''),
+  /** JSON Schema of the arguments (an object schema); validated with ajv at start. */
+  inputSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
+  outputSchema: z.record(z.string(), z.unknown()).optional(),
+  annotations: toolAnnotationsSchema.optional(),
+  call: z.strictObject({
+    /** The route whose upstream, audience, identity headers, assertion and timeouts apply. */
+    route: id,
+    method: method.default('GET'),
+    /** Path under the route's upstream base path; `{arg}` is replaced by the percent-encoded argument. */
+    path: z.string().regex(/^\//, 'must start with "/"'),
+    /** Query parameters: `{arg}` templates; a parameter whose argument is absent is left out. */
+    query: z.record(z.string(), z.string()).default({}),
+    /** JSON body: `"$args"` (all arguments), or an object whose string values may be `{arg}` templates. */
+    body: z.union([z.literal('$args'), z.record(z.string(), z.unknown())]).optional(),
+  }),
+});
+
+/** An upstream MCP server that behalf fronts. */
+export const upstreamSchema = z
+  .strictObject({
+    id,
+    transport: z.enum(['http', 'stdio']).default('http'),
+    /** Streamable HTTP endpoint (transport http). */
+    url: httpUrl.optional(),
+    /** Command and arguments (transport stdio): started by the gateway, never by a client. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    /** Prefix of its tools' names: `<namespace>.<tool>` (default: the id). */
+    namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    /** The gateway's own credential for this upstream (e.g. `Authorization: "Bearer ${HR_MCP_KEY}"`); never the user's token. */
+    headers: z.record(headerName, z.string()).default({}),
+    /** Where the signed assertion goes: an HTTP header, the request's `_meta`, or both. */
+    identity: z
+      .strictObject({
+        header: headerName.optional().default(DEFAULTS.assertionHeader),
+        meta: z.boolean().default(true),
+        audience: z.string().min(1).optional(),
+        ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
+      })
+      .default({ header: DEFAULTS.assertionHeader, meta: true, ttlSeconds: DEFAULTS.assertionTtlSeconds }),
+    /** A tool whose definition changed since it was pinned: `block` it, `flag` it (audited, still served), or `off`. */
+    pinning: z.enum(['block', 'flag', 'off']).default('block'),
+    timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
+  })
+  .refine((u) => (u.transport === 'http' ? u.url !== undefined : u.command !== undefined), 'http needs "url"; stdio needs "command"');
+
 export const configSchema = z
   .strictObject({
     server: serverSchema,
@@ -178,6 +259,9 @@ export const configSchema = z
       overlapSeconds: DEFAULTS.keyRotationOverlapSeconds,
     }),
     routes: z.array(routeSchema).default([]),
+    mcp: mcpSchema.optional(),
+    tools: z.array(toolSchema).default([]),
+    upstreams: z.array(upstreamSchema).default([]),
     policies: z.array(policyRuleSchema).default([]),
     audit: auditSchema.default({
       store: DEFAULTS.auditDir,
@@ -200,6 +284,12 @@ export const configSchema = z
     unique(c.issuers, 'issuers');
     unique(c.routes, 'routes');
     unique(c.policies, 'policies');
+    unique(c.upstreams, 'upstreams');
+    const toolNames = new Set<string>();
+    c.tools.forEach((t, i) => {
+      if (toolNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tools', i, 'name'], message: `duplicate tool "${t.name}"` });
+      toolNames.add(t.name);
+    });
     const issuerIds = new Set(c.issuers.map((i) => i.id));
     c.routes.forEach((r, i) =>
       r.issuers?.forEach((iss, j) => {
@@ -207,6 +297,12 @@ export const configSchema = z
       }),
     );
     const routeIds = new Set(c.routes.map((r) => r.id));
+    c.tools.forEach((t, i) => {
+      if (!routeIds.has(t.call.route)) ctx.addIssue({ code: 'custom', path: ['tools', i, 'call', 'route'], message: `unknown route "${t.call.route}"` });
+    });
+    c.mcp?.issuers?.forEach((iss, j) => {
+      if (!issuerIds.has(iss)) ctx.addIssue({ code: 'custom', path: ['mcp', 'issuers', j], message: `unknown issuer "${iss}"` });
+    });
     c.policies.forEach((p, i) =>
       p.match.routes?.forEach((r, j) => {
         if (!routeIds.has(r)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'routes', j], message: `unknown route "${r}"` });
@@ -223,3 +319,6 @@ export type DirectoryConfig = NonNullable<Config['directory']>;
 export type SigningConfig = Config['signing'];
 export type AuditConfig = Config['audit'];
 export type ClaimPreset = z.infer<typeof claimPresetSchema>;
+export type McpConfig = z.output<typeof mcpSchema>;
+export type ToolConfig = Config['tools'][number];
+export type UpstreamConfig = Config['upstreams'][number];
