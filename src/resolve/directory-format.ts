@@ -1,3 +1,4 @@
+import type { DirectoryEntry } from '../authenticate/identity.js';
 import { z } from 'zod';
 
 /**
@@ -15,14 +16,7 @@ import { z } from 'zod';
  */
 
 /** One user as written in the source, before `reports` and `team` are derived. */
-export interface RawDirectoryUser {
-  readonly id: string;
-  readonly name?: string;
-  readonly email?: string;
-  readonly manager?: string;
-  readonly department?: string;
-  readonly title?: string;
-}
+export type RawDirectoryUser = Omit<DirectoryEntry, 'reports' | 'team'>;
 
 /** A problem found while reading a directory document, with the path of the value at fault. */
 export interface DirectoryProblem {
