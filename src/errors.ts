@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'assertion-replayed',
   'internal',
   'audit-store-locked',
+  'tool-pins-invalid',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -4,8 +4,12 @@ import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js'
 import type { AuditStore } from './stores/types.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
+import { canList } from './authorize/tool-listing.js';
 import type { LoadedConfig } from './config/load.js';
 import { createHttpServer, closeServer, listen } from './doors/http/server.js';
+import type { ArgumentValidator } from './doors/mcp/context.js';
+import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoor } from './doors/mcp/door.js';
+import { startToolSources } from './doors/mcp/tool-sources.js';
 import { createWellKnownHandler } from './doors/well-known-handler.js';
 import { createAssertionSigner } from './forward/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
@@ -16,6 +20,8 @@ import { createHttpPipeline, errorSummary } from './pipeline/pipeline.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { createDirectory, type Directory } from './resolve/directory.js';
 import { compileRoutes } from './resolve/route-match.js';
+import type { ToolCatalog } from './resolve/tools.js';
+import { compileArgumentValidators } from './screen/validate-arguments.js';
 
 /** Injectable edges: tests pass their own clock or logger; nothing here reads `process.env`. */
 export interface GatewayOptions {
@@ -28,6 +34,11 @@ export interface GatewayOptions {
   port?: number;
   /** Use this audit store instead of opening the configured one (tests, embedding). */
   auditStore?: AuditStore;
+  /**
+   * Serve these tools on the MCP endpoint instead of the configured tools and upstreams (tests,
+   * embedding); the endpoint is then mounted even without `mcp`, `tools` or `upstreams`.
+   */
+  toolCatalog?: ToolCatalog;
 }
 
 /** How often the signing key's age is checked against `signing.rotateAfterDays`. */
@@ -109,6 +120,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       logger,
     };
     const pipeline = createHttpPipeline(deps);
+    const mcpDoor = await startMcpDoor(loaded, deps, opts, closers);
     const ready = async (): Promise<ReadyStatus> => {
       const checks: ReadyStatus['checks'] = {};
       for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
@@ -116,15 +128,26 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
       return { ready: Object.values(checks).every((c) => c.ok), checks };
     };
-    const wellKnown = createWellKnownHandler({ config, policy, signingKeys, metrics, ready });
+    const wellKnown = createWellKnownHandler({
+      config,
+      policy,
+      signingKeys,
+      metrics,
+      ready,
+      ...(mcpDoor === undefined ? {} : { extraResources: new Map([[mcpDoor.path, mcpScopes(config)]]) }),
+    });
     const handler = async (req: IncomingMessage, res: ServerResponse) => {
       if (wellKnown.handles(req)) return wellKnown.handle(req, res);
+      if (mcpDoor?.handles(req) === true) return mcpDoor.handle(req, res);
       return pipeline(req, res);
     };
     const server = createHttpServer(handler, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }, logger);
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
     closers.push(() => closeServer(server, 5_000));
-    logger.info({ address, publicUrl: config.server.publicUrl, routes: config.routes.length, policies: config.policies.length }, 'behalf listening');
+    logger.info(
+      { address, publicUrl: config.server.publicUrl, routes: config.routes.length, policies: config.policies.length, ...(mcpDoor === undefined ? {} : { mcp: mcpDoor.resourceUrl }) },
+      'behalf listening',
+    );
     // Fetch IdP keys in the background so the first request does not pay for it.
     void authenticator.warm().then((results) => {
       for (const r of results) if (!r.ok) logger.warn({ issuer: r.issuerId, error: r.error }, 'identity provider keys not available yet');
@@ -141,6 +164,53 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     await closeAll(closers).catch((closeErr: unknown) => logger.error({ err: errorSummary(closeErr) }, 'cleanup after failed start'));
     throw err;
   }
+}
+
+/**
+ * The MCP endpoint, when the config has one (`mcp`, or any tool or upstream) or the caller gave
+ * a catalog: its tool sources start here (upstreams connect in the background) and close with
+ * the gateway.
+ */
+async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: GatewayOptions, closers: (() => Promise<void>)[]): Promise<McpDoor | undefined> {
+  const { config } = loaded;
+  const mcp = mcpConfigOf(config, opts.toolCatalog !== undefined);
+  if (mcp === undefined) return undefined;
+  let catalog: ToolCatalog;
+  let validateArguments: ArgumentValidator;
+  if (opts.toolCatalog !== undefined) {
+    catalog = opts.toolCatalog;
+    const validators = compileArgumentValidators(catalog);
+    validateArguments = (name, args) => validators.validate(name, args);
+  } else {
+    const sources = await startToolSources(config, {
+      baseDir: loaded.baseDir,
+      signer: deps.signer,
+      forwardPlans: deps.forwardPlans,
+      auditor: deps.auditor,
+      logger: deps.logger,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
+    closers.push(() => sources.close());
+    catalog = sources.catalog;
+    validateArguments = sources.validateArguments;
+  }
+  const policy = deps.policy;
+  return createMcpDoor({
+    deps,
+    mcp,
+    catalog,
+    validateArguments,
+    // tools/list shows what tools/call could allow: the same policy, through the same input.
+    canList: (tool, input) =>
+      canList(policy, {
+        identity: input.identity,
+        ...(input.user === undefined ? {} : { user: input.user }),
+        directory: input.directory,
+        path: input.path,
+        tool: tool.definition.name,
+      }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  });
 }
 
 async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {

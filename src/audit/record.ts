@@ -32,6 +32,14 @@ export interface AuditRecord {
   readonly bodyDigest?: string;
   /** Short non-secret detail for operators (why a token was rejected, ...). */
   readonly detail?: string;
+  /** MCP door: the JSON-RPC method (`tools/call`, `initialize`, ...; `DELETE` for a session end). */
+  readonly rpcMethod?: string;
+  /** MCP door: the tool source that served the call (`config`, or the upstream's id). */
+  readonly upstream?: string;
+  /** MCP door: `sha256:<base64url>` of the canonical JSON of the tool arguments (never the arguments). */
+  readonly argsDigest?: string;
+  /** MCP door: the tool answered with `isError: true` (a backend failure the model sees). */
+  readonly resultError?: boolean;
 }
 
 /** A record as stored: chained to its predecessor. */

@@ -5,6 +5,7 @@ import { allow, deny, type Decision } from '../pipeline/decision.js';
 import { compileCondition, type CompiledCondition, type ConditionResult } from './condition.js';
 import { compilePathPattern, NO_PARAMS, splitPath, type PathParams, type PathPattern } from './path-pattern.js';
 import { LazyVariables, type PolicyInput } from './policy-input.js';
+import { conditionOutcomes, OUTCOME_FALSE, OUTCOME_TRUE } from './tool-listing.js';
 
 export type { PolicyInput } from './policy-input.js';
 
@@ -12,6 +13,15 @@ export type { PolicyInput } from './policy-input.js';
 export interface Policy {
   /** Decides one request. Never throws for any input; a condition error is a denial. */
   decide(input: PolicyInput): Decision;
+  /**
+   * Whether `tools/list` shows `input.tool` to this user: true iff some call to it could be
+   * allowed. The same rules as `decide`, evaluated without arguments (`input.body` is ignored):
+   * a condition that depends on `body` counts as possibly true for an allow rule and as
+   * possibly false for a deny rule (see `authorize/tool-listing.ts`); scopes, roles and groups
+   * apply as for a call, so a tool whose only allowing rules need a scope the token lacks is
+   * not listed. Never throws.
+   */
+  canList(input: PolicyInput): boolean;
   /** Every scope any rule mentions, in config order, without duplicates (for `scopes_supported`). */
   readonly scopes: readonly string[];
 }
@@ -127,6 +137,27 @@ export function compilePolicy(rules: readonly PolicyRule[]): Policy {
       }
       return explain(shortfalls ?? []);
     },
+    canList(input) {
+      const { deny: denyRules, allow: allowRules } = candidatesFor(input);
+      const request = new RequestState(input.body == null ? input : { ...input, body: null });
+      for (const rule of denyRules) {
+        const bound = request.params(rule);
+        if (bound === undefined) continue;
+        if (bound === BAD_PATH) return false;
+        if (!hasAll(input.identity.scopes, rule.scopes) || !hasAny(input.identity.roles, rule.roles) || !hasAny(input.identity.groups, rule.groups)) continue;
+        // Hidden when this deny rule denies (true) or fails closed (error) for every argument.
+        if ((request.outcomes(rule, bound) & OUTCOME_FALSE) === 0) return false;
+      }
+      for (const rule of allowRules) {
+        const bound = request.params(rule);
+        if (bound === undefined) continue;
+        if (bound === BAD_PATH) return false;
+        const s = shortfall(input.identity, rule);
+        if (s.scopes || s.roles || s.groups) continue;
+        if ((request.outcomes(rule, bound) & OUTCOME_TRUE) !== 0) return true;
+      }
+      return false;
+    },
   };
 }
 
@@ -164,6 +195,13 @@ class RequestState {
     if (rule.condition === undefined) return HOLDS;
     this.#vars ??= new LazyVariables(this.#input, this.#method);
     return rule.condition.evaluate(this.#vars.with(bound));
+  }
+
+  /** The outcomes the rule's condition could have for any `body` (a bit set, see `conditionOutcomes`). */
+  outcomes(rule: CompiledRule, bound: PathParams): number {
+    if (rule.condition === undefined) return OUTCOME_TRUE;
+    this.#vars ??= new LazyVariables(this.#input, this.#method);
+    return conditionOutcomes(rule.condition, this.#vars.with(bound));
   }
 }
 

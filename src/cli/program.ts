@@ -4,6 +4,7 @@ import { registerCheckCommand } from './commands/check.js';
 import { registerPolicyTestCommand } from './commands/policy-test.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerToolsCommands } from './commands/tools.js';
 import { loadConfigFile } from '../config/load.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   registerSchemaCommand(program, io);
   registerAuditCommands(program, loadConfig);
   registerPolicyTestCommand(program, loadConfig);
+  registerToolsCommands(program, loadConfig);
   return program;
 }
 

@@ -12,6 +12,8 @@ export interface WellKnownDeps {
   policy: Policy;
   signingKeys: SigningKeys;
   metrics: Metrics;
+  /** Protected resources besides the root and the routes (the MCP endpoint), by path, with their `scopes_supported`. */
+  extraResources?: ReadonlyMap<string, readonly string[]>;
   ready(): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }>;
 }
 
@@ -24,6 +26,8 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
   const routeScopes = new Map<string, string[]>();
   const scopesFor = (resource: string): readonly string[] => {
     if (resource === '/') return deps.policy.scopes;
+    const extra = deps.extraResources?.get(resource);
+    if (extra !== undefined) return extra;
     let scopes = routeScopes.get(resource);
     if (scopes === undefined) {
       const route = config.routes.find((r) => r.path.replace(/\/+$/, '') === resource);
@@ -50,7 +54,7 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
         return;
       }
       if (path === PRM_PATH || path.startsWith(`${PRM_PATH}/`)) {
-        const resource = resourceForMetadataPath(config, path);
+        const resource = resourceForMetadataPath(config, path, [...(deps.extraResources?.keys() ?? [])]);
         if (resource === undefined) {
           sendJson(res, 404, { error: 'route-not-found', message: 'no such protected resource' });
           return;

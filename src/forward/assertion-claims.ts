@@ -75,6 +75,12 @@ export interface AssertionClaims {
   bdg: string;
   /** The MCP tool name, when the request is a tool call. */
   tool?: string;
+  /**
+   * For a tool call: `sha256:<base64url>` of the canonical JSON of the tool's arguments, so a
+   * backend (or an audit query) can tie the request to the arguments the policy decided on.
+   * Absent on requests that are not tool calls.
+   */
+  args?: string;
   /** Crypto-random id, unique per assertion (replay detection). */
   jti: string;
   /** Issued at, epoch seconds. */

@@ -20,6 +20,8 @@ export interface AssertionInput {
   readonly bodyDigest?: string;
   /** MCP tool name, for tool calls. */
   readonly tool?: string;
+  /** For tool calls: the digest of the arguments (`ToolCallContext.argumentsDigest`), sent as the `args` claim. */
+  readonly argumentsDigest?: string;
   /** Lifetime in seconds, 1-60 (`route.assertion.ttlSeconds`); default and ceiling 60. */
   readonly ttlSeconds?: number;
 }
@@ -46,7 +48,8 @@ export function routeAudience(route: Pick<RouteConfig, 'audience' | 'upstream'>)
  *
  * Each assertion carries the user (`sub`, `tenant`, `email`, `name`, `roles`, `groups`, `scope`),
  * the acting client (`act.sub`, `azp`), the user's IdP (`idp_iss`), the request it is bound to
- * (`htm`, `htu`, `bdg`), the tool, a random `jti`, and `iat`/`exp` (lifetime at most 60 s).
+ * (`htm`, `htu`, `bdg`), the tool and its arguments' digest (`args`), a random `jti`, and
+ * `iat`/`exp` (lifetime at most 60 s).
  * See `assertion-claims.ts` for each claim's exact meaning. The work per call is one random UUID,
  * one SHA-256 when no digest is passed, and one synchronous signature (ES256 about 35 µs on the reference machine).
  *
@@ -90,6 +93,7 @@ export function createAssertionSigner(keys: SigningKeys, opts: { issuer: string;
         claims.azp = id.client;
       }
       if (input.tool !== undefined) claims.tool = input.tool;
+      if (input.argumentsDigest !== undefined) claims.args = input.argumentsDigest;
       const { kid, key } = keys.current();
       return signCompact(alg, kid, key, claims);
     },

@@ -39,6 +39,18 @@ export const REASONS = {
   'audit-unavailable': 'the audit record could not be written (fail closed)',
   // generic
   'internal-error': 'an unexpected fault',
+  // upstream MCP servers: tool pinning (audit records of the gateway itself, not of a request)
+  'tool-pinned': 'an upstream tool was seen for the first time and pinned (trust on first use)',
+  'tool-definition-changed': 'an upstream tool definition differs from its pin',
+  // MCP door (docs/mcp.md)
+  'origin-not-allowed': 'the Origin header names a site that may not call the MCP endpoint',
+  'session-required': 'an MCP request after initialize came without its Mcp-Session-Id',
+  'session-not-found': 'the MCP session is unknown, expired, ended, or belongs to another user',
+  'protocol-version-unsupported': 'the MCP protocol version asked for is not supported',
+  'header-mismatch': 'MCP request headers are missing or do not match the body',
+  'rpc-method-not-found': 'the JSON-RPC method is not one the MCP endpoint serves',
+  'invalid-arguments': 'the tool arguments do not match the tool input schema',
+  'protocol-message': 'an MCP message that calls no tool (initialize, ping, discover, list, notifications)',
 } as const;
 
 export type Reason = keyof typeof REASONS;

@@ -3,13 +3,14 @@ import { resolveAuditDir } from '../../audit/store-location.js';
 import { compilePolicy } from '../../authorize/policy.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../../config/load.js';
 import { isBehalfError } from '../../errors.js';
+import { compileHttpTools } from '../../forward/http-tool.js';
 import { compileOutgoingHeaders } from '../../forward/outgoing-headers.js';
 import type { CliIo } from '../io.js';
 
 /**
  * `behalf check <file>`: validates a config file (schema, env variables, policy conditions,
- * identity header templates, the audit store location) and prints every problem with its path.
- * Exit 0 when valid, 1 when not.
+ * identity header templates, the audit store location, tool schemas and call templates) and
+ * prints every problem with its path. Exit 0 when valid, 1 when not.
  *
  * This does NOT load the directory, the signing key file or the audit trail, nor contact an
  * identity provider: `behalf serve` can still refuse to start for those.
@@ -48,6 +49,8 @@ export async function checkConfigFile(file: string, env: Readonly<Record<string,
     () => compilePolicy(config.policies),
     ...config.routes.map((route) => () => compileOutgoingHeaders(route, { publicUrl: config.server.publicUrl, serverStripHeaders: config.server.stripHeaders })),
     () => resolveAuditDir(config.audit.store, baseDir),
+    // Tool input/output schemas (ajv) and call templates: `tools[1].inputSchema: ...`.
+    () => compileHttpTools(config),
   ];
   const problems: string[] = [];
   for (const check of checks) {

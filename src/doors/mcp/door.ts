@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mcpSchema, type Config, type McpConfig } from '../../config/schema.js';
+import { splitUrl } from '../../pipeline/context.js';
+import type { PipelineDeps } from '../../pipeline/deps.js';
+import { createMcpPipeline } from '../../pipeline/pipeline.js';
+import type { ToolCatalog } from '../../resolve/tools.js';
+import { publicUrlOf, resourceMetadataUrl } from '../well-known.js';
+import type { ArgumentValidator, ListFilter, McpDeps } from './context.js';
+import { createInFlightCalls } from './in-flight.js';
+import { allowedOriginsOf } from './receive.js';
+import { createMemorySessionStore, type SessionStore } from './session-store.js';
+
+/**
+ * The MCP endpoint (Streamable HTTP) as one handler the gateway mounts at `mcp.path`.
+ * See docs/mcp.md.
+ */
+
+/** Tools per `tools/list` page unless told otherwise. */
+export const DEFAULT_PAGE_SIZE = 500;
+
+/**
+ * Whether the gateway has an MCP door at all, and its settings: `mcp`, or its defaults when
+ * tools or upstreams are configured (or `always`).
+ */
+export function mcpConfigOf(config: Config, always = false): McpConfig | undefined {
+  if (config.mcp !== undefined) return config.mcp;
+  return always || config.tools.length > 0 || config.upstreams.length > 0 ? mcpSchema.parse({}) : undefined;
+}
+
+/**
+ * Every scope a policy rule that can apply to a tool call mentions (rules not restricted to
+ * routes): the `scopes_supported` of the endpoint's protected resource metadata.
+ */
+export function mcpScopes(config: Config): string[] {
+  return [...new Set(config.policies.filter((p) => p.match.routes === undefined).flatMap((p) => p.scopes))];
+}
+
+/** What the door is built from. */
+export interface McpDoorOptions {
+  /** The pipeline's shared components (authenticator, policy, directory, auditor, ...). */
+  readonly deps: PipelineDeps;
+  readonly mcp: McpConfig;
+  readonly catalog: ToolCatalog;
+  readonly validateArguments: ArgumentValidator;
+  readonly canList: ListFilter;
+  /** Default: in memory, bounded by `mcp.maxSessions` and `mcp.sessionIdleSeconds`. */
+  readonly sessions?: SessionStore;
+  /** Default {@link DEFAULT_PAGE_SIZE}. */
+  readonly pageSize?: number;
+  /** Wall clock, ms since epoch (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/** The mounted endpoint. */
+export interface McpDoor {
+  /** The endpoint's path on the gateway (`mcp.path`). */
+  readonly path: string;
+  /** Its public URL: the audience its tokens carry and the `resource` of its metadata. */
+  readonly resourceUrl: string;
+  readonly sessions: SessionStore;
+  /** True for a request to exactly the endpoint's path (the query is ignored). */
+  handles(req: IncomingMessage): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/**
+ * Builds the endpoint. Throws nothing at request time: every request, however malformed, is
+ * answered with a spec error and audited.
+ */
+export function createMcpDoor(opts: McpDoorOptions): McpDoor {
+  const { config } = opts.deps;
+  const path = opts.mcp.path;
+  const now = opts.now ?? Date.now;
+  const sessions =
+    opts.sessions ?? createMemorySessionStore({ maxSessions: opts.mcp.maxSessions, idleMs: opts.mcp.sessionIdleSeconds * 1000, now });
+  const deps: McpDeps = {
+    ...opts.deps,
+    mcp: opts.mcp,
+    resourceUrl: publicUrlOf(config, path),
+    resourceMetadataUrl: resourceMetadataUrl(config, path),
+    allowedOrigins: allowedOriginsOf(config, opts.mcp),
+    catalog: opts.catalog,
+    sessions,
+    inFlight: createInFlightCalls(),
+    validateArguments: opts.validateArguments,
+    canList: opts.canList,
+    maxBodyBytes: opts.mcp.maxBodyBytes ?? config.server.maxBodyBytes,
+    pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE,
+    now,
+  };
+  const pipeline = createMcpPipeline(deps);
+  return {
+    path,
+    resourceUrl: deps.resourceUrl,
+    sessions,
+    handles: (req) => splitUrl(req.url ?? '/').path === path,
+    handle: pipeline,
+  };
+}

@@ -1,0 +1,95 @@
+import { RPC } from './protocol.js';
+
+/** A JSON-RPC id as MCP allows it: a string or an integer, never null. */
+export type RpcId = string | number;
+
+/** One client message, classified. `params` is always an object (MCP never uses array params). */
+export type RpcMessage =
+  | { readonly kind: 'request'; readonly id: RpcId; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'notification'; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'response'; readonly id: RpcId };
+
+/** Why a body is not one acceptable JSON-RPC message: the code to answer with, and the id when it could be read. */
+export interface RpcProblem {
+  readonly code: number;
+  readonly message: string;
+  readonly id?: RpcId;
+}
+
+/** The outcome of {@link parseRpcMessage}. */
+export type ParseResult = { ok: true; message: RpcMessage } | { ok: false; problem: RpcProblem };
+
+const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * Parses a POST body as exactly one JSON-RPC 2.0 message. Batches are refused (-32600): the
+ * 2025-06-18 revision removed them and later ones did not bring them back. Invalid JSON is
+ * -32700; a message of the wrong shape is -32600; params that are not an object are -32602.
+ *
+ * This does NOT check the method or the params' contents (resolve and screen do), and does NOT
+ * bound the size (the body was read with a bound). `JSON.parse` makes `__proto__` an ordinary
+ * own key, and nothing here merges objects, so no key can reach a prototype.
+ */
+export function parseRpcMessage(body: Buffer | undefined): ParseResult {
+  if (body === undefined || body.length === 0) return fail(RPC.parseError, 'Parse error: empty body');
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return fail(RPC.parseError, 'Parse error: invalid JSON');
+  }
+  if (Array.isArray(value)) return fail(RPC.invalidRequest, 'Invalid Request: batches are not supported');
+  if (!isObject(value)) return fail(RPC.invalidRequest, 'Invalid Request: not a JSON-RPC message');
+  const id = readId(value);
+  if (value['jsonrpc'] !== '2.0') return fail(RPC.invalidRequest, 'Invalid Request: jsonrpc must be "2.0"', id);
+  const hasId = Object.hasOwn(value, 'id');
+  if (hasId && id === undefined) return fail(RPC.invalidRequest, 'Invalid Request: id must be a string or an integer');
+
+  if (Object.hasOwn(value, 'method')) {
+    const method = value['method'];
+    if (typeof method !== 'string' || method === '') return fail(RPC.invalidRequest, 'Invalid Request: method must be a non-empty string', id);
+    const params = value['params'];
+    if (params !== undefined && !isObject(params)) return fail(RPC.invalidParams, 'Invalid params: params must be an object', id);
+    const p = params ?? NO_PARAMS;
+    return { ok: true, message: id === undefined ? { kind: 'notification', method, params: p } : { kind: 'request', id, method, params: p } };
+  }
+  if (id !== undefined && (Object.hasOwn(value, 'result') || Object.hasOwn(value, 'error'))) {
+    return { ok: true, message: { kind: 'response', id } };
+  }
+  return fail(RPC.invalidRequest, 'Invalid Request: neither a request, a notification nor a response', id);
+}
+
+/** A plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readId(value: Record<string, unknown>): RpcId | undefined {
+  const id = value['id'];
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
+  return undefined;
+}
+
+function fail(code: number, message: string, id?: RpcId): ParseResult {
+  return { ok: false, problem: id === undefined ? { code, message } : { code, message, id } };
+}
+
+/** The JSON text of a result response. */
+export function resultMessage(id: RpcId, result: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, result });
+}
+
+/**
+ * The JSON text of an error response. `id` is left out when it could not be read (MCP's schema
+ * makes it optional there, and null is not a valid MCP id).
+ */
+export function errorMessage(id: RpcId | undefined, code: number, message: string, data?: unknown): string {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  return JSON.stringify(id === undefined ? { jsonrpc: '2.0', error } : { jsonrpc: '2.0', id, error });
+}
+
+/** The JSON text of a notification (progress, from the server). */
+export function notificationMessage(method: string, params: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', method, params });
+}

@@ -1,0 +1,48 @@
+import type { Config, McpConfig } from '../../config/schema.js';
+import { deny, type Deny } from '../../pipeline/decision.js';
+import type { McpContext, McpDeps } from './context.js';
+import { headerValue } from './request-headers.js';
+
+/**
+ * receive (MCP): what the endpoint checks before anything is authenticated or read, because
+ * it needs neither: the HTTP method and the `Origin` header.
+ */
+
+/** The origins allowed to call the endpoint: the public URL's own and `mcp.allowedOrigins`, normalised. */
+export function allowedOriginsOf(config: Config, mcp: McpConfig): ReadonlySet<string> {
+  return new Set([config.server.publicUrl, ...mcp.allowedOrigins].map((u) => new URL(u).origin));
+}
+
+/**
+ * True when `origin` may call: absent (not a browser, or a same-origin navigation that sends
+ * none), or exactly one of `allowed` once normalised (scheme, host and port; case and default
+ * ports as the URL parser folds them). `null` (sandboxed frames, file pages) and anything that
+ * does not parse are refused.
+ *
+ * This does NOT authenticate anyone: `Origin` only tells a browser page apart from a server
+ * client, which is what stops DNS-rebinding pages from reaching a local gateway.
+ */
+export function originAllowed(origin: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (origin === undefined) return true;
+  try {
+    const parsed = new URL(origin);
+    return parsed.origin !== 'null' && allowed.has(parsed.origin);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses what no later stage should see: a method other than POST and DELETE (405; GET would
+ * open a server-initiated stream, which behalf does not offer), and a browser `Origin` that is
+ * not allowed (403, before authentication: a rebinding page must learn nothing).
+ */
+export function receiveMcp(ctx: McpContext, deps: McpDeps): Deny | undefined {
+  if (!originAllowed(headerValue(ctx.req.headers, 'origin'), deps.allowedOrigins)) {
+    return deny(403, 'origin-not-allowed', 'Forbidden: origin not allowed', { detail: 'Origin header not allowed' });
+  }
+  if (ctx.method !== 'POST' && ctx.method !== 'DELETE') {
+    return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: 'POST, DELETE' }, detail: `HTTP ${ctx.method.slice(0, 16)}` });
+  }
+  return undefined;
+}

@@ -1,0 +1,157 @@
+import type { ServerResponse } from 'node:http';
+import { bearerChallenge, challengeErrorFor } from '../../authenticate/index.js';
+import { deny, type Deny } from '../../pipeline/decision.js';
+import type { Reason } from '../../pipeline/reasons.js';
+import type { McpContext, McpDeps } from './context.js';
+import { errorMessage } from './jsonrpc.js';
+import { BEHALF_RPC, RPC } from './protocol.js';
+
+/**
+ * How the endpoint writes: one JSON object (`application/json`), or an SSE stream scoped to the
+ * request (`text/event-stream`) when progress notifications come before the result. Every
+ * response carries `X-Request-Id` and `Cache-Control: no-store` (answers are per user).
+ */
+
+/** An SSE response in progress. The final message ends it. */
+export class SseStream {
+  readonly #res: ServerResponse;
+  #bytes = 0;
+
+  constructor(res: ServerResponse, requestId: string, extraHeaders: Record<string, string> = {}) {
+    this.#res = res;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      // Tells nginx-like proxies not to buffer: progress must reach the client as it happens.
+      'x-accel-buffering': 'no',
+      'x-request-id': requestId,
+      ...extraHeaders,
+    });
+    res.flushHeaders();
+  }
+
+  /** Bytes of events written so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** True while events can still be written (the client has not gone away). */
+  get open(): boolean {
+    return !this.#res.writableEnded && !this.#res.destroyed;
+  }
+
+  /** Writes one JSON-RPC message as a `message` event. */
+  send(json: string): void {
+    if (!this.open) return;
+    const event = `event: message\ndata: ${json}\n\n`;
+    this.#bytes += Buffer.byteLength(event);
+    this.#res.write(event);
+  }
+
+  /** Ends the stream (after the final message, or with none when the call was cancelled). */
+  end(): void {
+    if (!this.#res.writableEnded) this.#res.end();
+  }
+}
+
+/** Response headers every JSON answer gets. */
+function jsonHeaders(ctx: McpContext, length: number, extra?: Record<string, string>): Record<string, string | number> {
+  return {
+    'content-type': 'application/json',
+    'content-length': length,
+    'cache-control': 'no-store',
+    'x-request-id': ctx.requestId,
+    ...extra,
+  };
+}
+
+/**
+ * Sends the final JSON-RPC message of a request: as the last SSE event if the response already
+ * became a stream, else as a JSON body with `status`. Returns the response's body bytes in all
+ * (the whole stream's, for SSE).
+ */
+export function sendFinal(ctx: McpContext, status: number, json: string, extraHeaders?: Record<string, string>): number {
+  const sse = ctx.mcp.sse;
+  if (sse !== undefined) {
+    sse.send(json);
+    sse.end();
+    return sse.bytes;
+  }
+  if (ctx.res.headersSent) {
+    ctx.res.destroy();
+    return 0;
+  }
+  const length = Buffer.byteLength(json);
+  ctx.res.writeHead(status, jsonHeaders(ctx, length, extraHeaders));
+  ctx.res.end(json);
+  return length;
+}
+
+/** Answers with a status and no body (202 for notifications and responses, 204 for DELETE). */
+export function sendEmpty(ctx: McpContext, status: 202 | 204): void {
+  ctx.res.writeHead(status, { 'cache-control': 'no-store', 'x-request-id': ctx.requestId });
+  ctx.res.end();
+}
+
+/**
+ * A denial answered with a specific JSON-RPC error code (and extra `error.data`): the stage
+ * records the code on the context, the denial carries status, reason and message as usual.
+ */
+export function rpcDeny(
+  ctx: McpContext,
+  status: number,
+  reason: Reason,
+  code: number,
+  message: string,
+  extra: { detail?: string; data?: Record<string, unknown>; headers?: Record<string, string> } = {},
+): Deny {
+  ctx.mcp.errorCode = code;
+  if (extra.data !== undefined) ctx.mcp.errorData = extra.data;
+  return deny(status, reason, message, {
+    ...(extra.detail === undefined ? {} : { detail: extra.detail }),
+    ...(extra.headers === undefined ? {} : { headers: extra.headers }),
+  });
+}
+
+/** The JSON-RPC code a denial is sent with, when the stage did not name one. */
+function codeFor(decision: Deny): number {
+  switch (decision.status) {
+    case 401:
+      return BEHALF_RPC.unauthorized;
+    case 403:
+      return decision.reason === 'origin-not-allowed' ? RPC.invalidRequest : BEHALF_RPC.forbidden;
+    case 503:
+      return BEHALF_RPC.unavailable;
+    case 500:
+      return RPC.internalError;
+    default:
+      return RPC.invalidRequest;
+  }
+}
+
+/**
+ * Sends a denial as a JSON-RPC error: `{ code, message, data: { reason, requestId } }` with the
+ * denial's HTTP status. 401s and missing scopes carry the bearer challenge (RFC 6750, RFC 9728):
+ * `resource_metadata` always, `error="insufficient_scope", scope="..."` naming every scope the
+ * call needs (the MCP step-up). The detail stays in the audit record.
+ */
+export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps): void {
+  const headers: Record<string, string> = { ...decision.headers };
+  if (decision.status === 401 || decision.reason === 'insufficient-scope') {
+    const error = decision.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(decision.reason);
+    headers['www-authenticate'] = bearerChallenge({
+      resourceMetadata: deps.resourceMetadataUrl,
+      ...(error === undefined ? {} : { error }),
+      ...(decision.requiredScopes === undefined ? {} : { scopes: decision.requiredScopes }),
+    });
+  }
+  if (decision.status === 503) headers['retry-after'] ??= '1';
+  const data = { ...ctx.mcp.errorData, reason: decision.reason, requestId: ctx.requestId };
+  const json = errorMessage(ctx.mcp.rpcId, ctx.mcp.errorCode ?? codeFor(decision), decision.message, data);
+  // A JSON-RPC error of a request that went through (HTTP 200) takes the form the client accepts.
+  if (decision.status === 200 && ctx.mcp.sse === undefined && !ctx.mcp.accepts.json && !ctx.res.headersSent) {
+    ctx.mcp.sse = new SseStream(ctx.res, ctx.requestId, headers);
+  }
+  ctx.bytesOut = sendFinal(ctx, decision.status, json, headers);
+  deps.metrics.requests.inc({ door: 'mcp', route: ctx.mcp.tool?.definition.name ?? '', decision: 'deny', reason: decision.reason });
+}

@@ -1,0 +1,155 @@
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { BehalfError } from '../errors.js';
+import type { ToolPins } from '../resolve/tool-pinning.js';
+import type { ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../resolve/tools.js';
+import { failureOf, type UpstreamConnection } from './mcp-upstream-connection.js';
+import { withCallHeaders } from './mcp-upstream-transport.js';
+import type { AssertionSigner } from './signed-assertion.js';
+
+/**
+ * Calling one upstream tool on behalf of the verified user: sign the identity assertion for that
+ * call, send `tools/call` through the upstream's SDK session with the assertion in a header
+ * and/or `_meta`, relay progress, pass cancellation on, and turn every upstream failure into an
+ * `isError` result (with an audit `detail`) instead of a fault.
+ */
+
+/** The `_meta` key that carries the assertion in `tools/call` params (when `identity.meta`). */
+export const ASSERTION_META_KEY = 'io.behalf/assertion';
+
+/** The audience and request target an upstream's assertions are bound to. */
+export interface UpstreamBinding {
+  /** `identity.audience`, else the URL's origin (http) or `stdio:<id>`. */
+  readonly audience: string;
+  /** `htu`: the MCP endpoint's path and query (http), `/` for stdio. */
+  readonly path: string;
+}
+
+/** See {@link UpstreamBinding}. */
+export function upstreamBinding(cfg: UpstreamConfig): UpstreamBinding {
+  if (cfg.transport === 'stdio' || cfg.url === undefined) return { audience: cfg.identity.audience ?? `stdio:${cfg.id}`, path: '/' };
+  const url = new URL(cfg.url);
+  return { audience: cfg.identity.audience ?? url.origin, path: url.pathname + url.search };
+}
+
+const text = (message: string): ContentBlock[] => [{ type: 'text', text: message }];
+const failure = (message: string, detail: string): ToolCallResult => ({ content: text(message), isError: true, detail });
+
+type Attempt = { result: ToolCallResult } | { retry: true };
+
+/**
+ * The upstream's {@link ToolSource}: `call(name, ...)` takes the catalog name
+ * (`<namespace>.<tool>`), strips the namespace and calls the upstream's own tool.
+ *
+ * Per call it signs a fresh assertion (`aud` and `htu` from {@link upstreamBinding}, `htm`
+ * `POST`, `tool` = the upstream's own tool name, `bdg` and `args` = `ctx.argumentsDigest` (the
+ * digest of the canonical JSON of the arguments: the JSON-RPC body cannot be signed, since the
+ * `_meta` copy of the assertion is inside it), lifetime
+ * `identity.ttlSeconds`) and sends it in `identity.header` (HTTP upstreams) and, when
+ * `identity.meta`, in `params._meta["io.behalf/assertion"]`; `X-Request-Id` carries the
+ * gateway's request id. Progress from the upstream goes to `ctx.onProgress` (asked for only when
+ * the client asked); `ctx.signal` cancels the call (the SDK sends `notifications/cancelled`
+ * upstream) and the call then rejects with the signal's reason. The upstream gets at most
+ * `timeoutMs`, then the call is cancelled upstream and answers "upstream timed out". An
+ * unreachable upstream answers "upstream unavailable" at once while it is being reconnected with
+ * backoff; a session the upstream forgot (HTTP 404 after its restart) is re-opened and the call
+ * sent once more, since the upstream never ran it. A connection that broke mid-call (e.g. a
+ * kept-alive socket the restarted upstream closed) is re-opened too, but the call is sent again
+ * only for a tool annotated `readOnlyHint` or `idempotentHint`: another may have run already.
+ *
+ * This does NOT decide whether the user may call the tool (the authorize stage did), nor
+ * validate the arguments (screen did). It does NOT send the user's token: `ctx` holds none, and
+ * the only credential sent is the upstream's configured `headers`. It does NOT call a tool whose
+ * pin is `blocked`, even if a stale catalog asks (defence in depth). It does NOT bound the size
+ * of the upstream's result.
+ */
+export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins }): ToolSource {
+  const cfg = conn.config;
+  const binding = upstreamBinding(cfg);
+  const prefix = `${conn.namespace}.`;
+  const isHttp = cfg.transport === 'http';
+
+  const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {
+    const client = await conn.client();
+    if (client === undefined) return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`) };
+    const assertion = deps.signer.signSync({
+      identity: ctx.identity,
+      audience: binding.audience,
+      method: 'POST',
+      path: binding.path,
+      bodyDigest: ctx.argumentsDigest,
+      argumentsDigest: ctx.argumentsDigest,
+      tool: upstreamName,
+      ttlSeconds: cfg.identity.ttlSeconds,
+    });
+    const params = {
+      name: upstreamName,
+      arguments: { ...args },
+      ...(cfg.identity.meta ? { _meta: { [ASSERTION_META_KEY]: assertion } } : {}),
+    };
+    const onProgress = ctx.onProgress;
+    const options = {
+      signal: ctx.signal,
+      timeout: cfg.timeoutMs,
+      ...(onProgress !== undefined
+        ? { onprogress: (p: { progress: number; total?: number; message?: string }) => onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }) }
+        : {}),
+    };
+    const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
+    try {
+      const result = (await withCallHeaders(headers, () => client.callTool(params, undefined, options))) as CallToolResult;
+      return {
+        result: {
+          content: (result.content ?? []) as ContentBlock[],
+          ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+          ...(result.isError === true ? { isError: true, detail: `upstream ${cfg.id} tool reported an error` } : {}),
+        },
+      };
+    } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+      if (err instanceof McpError) {
+        if (err.code === ErrorCode.RequestTimeout) return { result: failure('upstream timed out', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`) };
+        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`) };
+        return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`) };
+      }
+      if (err instanceof StreamableHTTPError) {
+        // 404: the upstream forgot the session (it restarted) and never ran the call.
+        if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`) };
+        conn.failed('session expired');
+        if (retryable.session) {
+          await conn.refresh();
+          return { retry: true };
+        }
+        return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: session expired`) };
+      }
+      const reason = failureOf(err);
+      conn.failed(reason);
+      // The connection broke: the upstream may or may not have run the call, so only a tool it
+      // declares read-only or idempotent is sent again (over a new session).
+      if (retryable.connection) {
+        await conn.refresh();
+        return { retry: true };
+      }
+      return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${reason}`) };
+    }
+  };
+
+  return {
+    id: cfg.id,
+    kind: 'mcp',
+    async call(tool, args, ctx) {
+      if (!tool.startsWith(prefix)) throw new BehalfError('internal', `tool ${tool} is not from upstream ${cfg.id}`);
+      const upstreamName = tool.slice(prefix.length);
+      const listed = conn.tools().find((t) => t.upstreamName === upstreamName);
+      if (listed !== undefined && deps.pins?.status(tool, listed.hash, cfg.pinning) === 'blocked') {
+        return failure('tool unavailable', `upstream ${cfg.id}: definition changed since pinned; blocked until accepted`);
+      }
+      const hints = listed?.definition.annotations;
+      const safeToRepeat = hints?.readOnlyHint === true || hints?.idempotentHint === true;
+      let outcome = await attempt(upstreamName, args, ctx, { session: true, connection: safeToRepeat });
+      if ('retry' in outcome) outcome = await attempt(upstreamName, args, ctx, { session: false, connection: false });
+      return 'retry' in outcome ? failure('upstream unavailable', `upstream ${cfg.id} unavailable`) : outcome.result;
+    },
+  };
+}

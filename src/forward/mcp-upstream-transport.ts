@@ -1,0 +1,116 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Logger } from 'pino';
+import type { UpstreamConfig } from '../config/schema.js';
+
+/**
+ * How the gateway talks to one upstream MCP server: the SDK's Streamable HTTP or stdio client
+ * transport, plus the one thing the SDK does not offer, headers that differ per request.
+ *
+ * The SDK's `requestInit.headers` are fixed for the transport's life (they carry the gateway's
+ * own credential for the upstream), but the identity assertion is signed for one user's one tool
+ * call. The transport is shared by every user's calls, so the per-call headers travel in an
+ * `AsyncLocalStorage`: {@link withCallHeaders} runs the SDK's `callTool` inside a store, and the
+ * transport's `fetch` adds the store's headers to the POST that carries that call, and to no
+ * other request (not the session's GET stream, not a `notifications/cancelled` sent later from
+ * the same async context, which has another body).
+ */
+
+interface CallHeaders {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body of the POST the headers were added to, once known (a redirect resends it). */
+  body?: unknown;
+}
+
+const perCall = new AsyncLocalStorage<CallHeaders>();
+
+/**
+ * Runs `fn` (one SDK request) so that the first POST it sends to an HTTP upstream carries
+ * `headers` in addition to the transport's own. Headers set here win over the transport's.
+ *
+ * This does NOT apply to stdio upstreams (no headers there: use `_meta`), and does NOT isolate
+ * anything `fn` starts besides its first POST: never reconnect inside `fn`, or the initialize
+ * request would carry this call's assertion.
+ */
+export function withCallHeaders<T>(headers: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> {
+  return perCall.run({ headers }, fn);
+}
+
+function perCallFetch(base: FetchLike): FetchLike {
+  return (url, init) => {
+    const call = perCall.getStore();
+    if (call === undefined || init === undefined || init.method !== 'POST') return base(url, init);
+    if (call.body === undefined) call.body = init.body;
+    if (init.body !== call.body) return base(url, init);
+    const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(call.headers)) headers.set(name, value);
+    return base(url, { ...init, headers });
+  };
+}
+
+/**
+ * The environment of a stdio upstream's process: the configured `env`, plus `PATH` (from
+ * `path`, else the SDK's default which reads the gateway's own PATH), and nothing else of the
+ * gateway's environment. The SDK merges a default set of the parent's variables (HOME, USER,
+ * SHELL, ...) into every child's environment; each of those is set to `undefined` here, which
+ * Node's spawn leaves out, so a secret in the gateway's environment never reaches the child
+ * unless the config passes it on purpose.
+ *
+ * This does NOT sandbox the child (same user, same filesystem as the gateway), nor check what
+ * the configured `env` holds: a secret put there on purpose is the upstream's to keep.
+ */
+export function childEnvironment(configured: Readonly<Record<string, string>>, path?: string): Record<string, string> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of DEFAULT_INHERITED_ENV_VARS) if (name !== 'PATH') env[name] = undefined;
+  if (path !== undefined) env.PATH = path;
+  Object.assign(env, configured);
+  return env as Record<string, string>;
+}
+
+/** What {@link createUpstreamTransport} needs besides the upstream's config. */
+export interface UpstreamTransportOptions {
+  readonly logger?: Logger;
+  /** Fetch for HTTP upstreams (default: the global fetch). */
+  readonly fetch?: FetchLike;
+  /** `PATH` for stdio children (default: the SDK's, i.e. the gateway's own PATH). */
+  readonly childPath?: string;
+}
+
+/** Longest stderr line of a stdio upstream that is logged, characters. */
+const MAX_STDERR_LINE = 500;
+
+/**
+ * A new, unstarted SDK transport for `cfg`. HTTP: the Streamable HTTP client transport with the
+ * upstream's configured `headers` (the gateway's own credential) on every request, and
+ * {@link withCallHeaders} support. stdio: the SDK's stdio transport, started without a shell,
+ * with {@link childEnvironment}; its stderr is logged at `info`, line by line, truncated.
+ *
+ * This does NOT add any identity: the caller signs an assertion per call. It does NOT send the
+ * user's token: none reaches this layer.
+ */
+export function createUpstreamTransport(cfg: UpstreamConfig, opts: UpstreamTransportOptions = {}): Transport {
+  if (cfg.transport === 'stdio') {
+    const transport = new StdioClientTransport({
+      command: cfg.command ?? '',
+      args: [...cfg.args],
+      env: childEnvironment(cfg.env, opts.childPath),
+      stderr: 'pipe',
+    });
+    let partial = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = (lines.pop() ?? '').slice(-MAX_STDERR_LINE);
+      for (const line of lines) if (line.trim() !== '') opts.logger?.info({ upstream: cfg.id, stderr: line.slice(0, MAX_STDERR_LINE) }, 'stdio upstream wrote to stderr');
+    });
+    return transport;
+  }
+  return new StreamableHTTPClientTransport(new URL(cfg.url ?? ''), {
+    requestInit: { headers: { ...cfg.headers } },
+    fetch: perCallFetch(opts.fetch ?? ((url, init) => fetch(url, init))),
+    // The standalone GET stream only carries notifications (list_changed); a lost one is
+    // re-opened twice, then a failed call reconnects the whole session.
+    reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 5_000, reconnectionDelayGrowFactor: 2, maxRetries: 2 },
+  });
+}

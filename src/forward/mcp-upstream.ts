@@ -1,0 +1,166 @@
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Logger } from 'pino';
+import type { UpstreamConfig } from '../config/schema.js';
+import { BehalfError } from '../errors.js';
+import { isValidToolName, type CatalogSourceInput, type PinState } from '../resolve/tool-catalog.js';
+import type { ToolPins } from '../resolve/tool-pinning.js';
+import type { CatalogTool, ToolSource } from '../resolve/tools.js';
+import { createUpstreamSource } from './mcp-upstream-call.js';
+import { createUpstreamConnection, type Backoff, type UpstreamConnection, type UpstreamState } from './mcp-upstream-connection.js';
+import type { AssertionSigner } from './signed-assertion.js';
+
+/**
+ * The upstream MCP servers behalf fronts (`upstreams:` in the config), as one set the tool
+ * catalog reads: one {@link ToolSource} per upstream, and their namespaced tools with their pin
+ * status. See docs/mcp.md, "Upstream MCP servers" and "Tool pinning".
+ */
+
+/** What {@link createUpstreams} needs. */
+export interface UpstreamsOptions {
+  /** Signs the per-call identity assertion. */
+  readonly signer: AssertionSigner;
+  readonly logger?: Logger;
+  /** The tool pins (`openToolPins`); required when an upstream has `pinning` other than `off`. */
+  readonly pins?: ToolPins;
+  /** Fetch for HTTP upstreams (default: the global fetch). */
+  readonly fetch?: FetchLike;
+  /** `PATH` for stdio upstreams' processes (default: the gateway's own PATH). */
+  readonly childPath?: string;
+  /** Reconnection backoff (default 500 ms doubling to 30 s). */
+  readonly backoff?: Backoff;
+  /** Clock for the backoff, ms (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/** One upstream's health, for readiness checks and operators. */
+export interface UpstreamStatus {
+  readonly id: string;
+  readonly state: UpstreamState;
+  /** Tools of its last listing. */
+  readonly tools: number;
+  /** Why it is down (e.g. `ECONNREFUSED`, `connection closed`), never a secret. */
+  readonly error?: string;
+}
+
+/** The set of upstreams. */
+export interface Upstreams {
+  /** One source per upstream, in config order (same objects for the set's life). */
+  sources(): readonly ToolSource[];
+  /**
+   * Every upstream's tools, namespaced, with `pin: 'blocked' | 'flagged'` where the definition
+   * changed since it was pinned. Blocked tools are included: the catalog hides them. Tools of an
+   * upstream that is down stay listed (calls answer "upstream unavailable") until it is back.
+   * The same array is returned until something changed.
+   */
+  tools(): readonly CatalogTool[];
+  /**
+   * The same tools per upstream, in the shape `buildToolCatalog` takes (one entry per upstream,
+   * config order, an upstream not listed yet with no definitions). See `syncUpstreamCatalog`.
+   */
+  catalogInputs(): readonly CatalogSourceInput[];
+  status(): readonly UpstreamStatus[];
+  /** Re-lists every upstream that is up, and tries those that are down now. */
+  refresh(): Promise<void>;
+  /** `cb` runs after any upstream's tools, state or pins changed; returns an unsubscribe. */
+  onChange(cb: () => void): () => void;
+  /** Disconnects every upstream (stdio processes are ended). */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the set and starts connecting to every upstream in the background: this returns at
+ * once, an upstream down at start is retried with backoff, and its tools appear (with an
+ * `onChange`) when it answers. `notifications/tools/list_changed` from an upstream re-lists it.
+ *
+ * Throws `config-invalid` when two upstreams share a namespace, and `internal` when an upstream
+ * pins tools but no `pins` were given.
+ *
+ * This does NOT check that upstream tool names differ from config-declared tools (the catalog
+ * does), nor decide who may call what (policy does, on the namespaced name).
+ */
+export function createUpstreams(configs: readonly UpstreamConfig[], opts: UpstreamsOptions): Upstreams {
+  const namespaces = new Map<string, string>();
+  configs.forEach((cfg, i) => {
+    const ns = cfg.namespace ?? cfg.id;
+    const other = namespaces.get(ns);
+    if (other !== undefined) throw new BehalfError('config-invalid', `upstreams[${i}].namespace: "${ns}" is already used by upstream "${other}"`);
+    if (!isValidToolName(`${ns}.x`)) throw new BehalfError('config-invalid', `upstreams[${i}].namespace: "${ns}" cannot start a tool name (letter, digit or "_" first)`);
+    namespaces.set(ns, cfg.id);
+    if (cfg.pinning !== 'off' && opts.pins === undefined) throw new BehalfError('internal', `upstream ${cfg.id} pins its tools but no tool pins were given`);
+    if (cfg.transport === 'stdio' && !cfg.identity.meta) opts.logger?.warn({ upstream: cfg.id }, 'stdio upstream with identity.meta false receives no identity');
+  });
+
+  const listeners = new Set<() => void>();
+  let cache: readonly CatalogTool[] | undefined;
+  const changed = () => {
+    cache = undefined;
+    for (const cb of listeners) {
+      try {
+        cb();
+      } catch (err) {
+        opts.logger?.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'upstreams listener failed');
+      }
+    }
+  };
+
+  const connections: UpstreamConnection[] = [];
+  const entries: { conn: UpstreamConnection; source: ToolSource }[] = [];
+  for (const cfg of configs) {
+    const conn = createUpstreamConnection(cfg, {
+      onChange: changed,
+      ...(opts.pins !== undefined ? { pins: opts.pins } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
+      ...(opts.childPath !== undefined ? { childPath: opts.childPath } : {}),
+      ...(opts.backoff !== undefined ? { backoff: opts.backoff } : {}),
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
+    });
+    connections.push(conn);
+    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }) });
+  }
+  const unsubscribePins = opts.pins?.onChange(changed);
+
+  const build = (): readonly CatalogTool[] => {
+    const tools: CatalogTool[] = [];
+    for (const { conn, source } of entries) {
+      for (const t of conn.tools()) {
+        const pin = opts.pins?.status(t.definition.name, t.hash, conn.config.pinning);
+        tools.push(Object.freeze(pin === undefined ? { definition: t.definition, source } : { definition: t.definition, source, pin }));
+      }
+    }
+    return Object.freeze(tools);
+  };
+
+  const catalogInputs = (): CatalogSourceInput[] =>
+    entries.map(({ conn, source }) => {
+      const pins = new Map<string, PinState>();
+      const definitions = conn.tools().map((t) => {
+        const pin = opts.pins?.status(t.definition.name, t.hash, conn.config.pinning);
+        if (pin !== undefined) pins.set(t.definition.name, pin);
+        return t.definition;
+      });
+      return { source, definitions, pins };
+    });
+
+  return {
+    sources: () => entries.map((e) => e.source),
+    catalogInputs,
+    tools: () => (cache ??= build()),
+    status: () =>
+      connections.map((c) => ({ id: c.config.id, state: c.state, tools: c.tools().length, ...(c.lastError !== undefined ? { error: c.lastError } : {}) })),
+    async refresh() {
+      // A changed pins file notifies through `pins.onChange`.
+      await opts.pins?.reload();
+      await Promise.all(connections.map((c) => c.refresh().catch(() => undefined)));
+    },
+    onChange(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    async close() {
+      unsubscribePins?.();
+      listeners.clear();
+      await Promise.all(connections.map((c) => c.close()));
+    },
+  };
+}
