@@ -50,7 +50,9 @@ export async function launchDemo(opts: { ports?: Partial<DemoPorts>; stateDir?: 
   const idp = await startDevIdp({
     port: opts.ports?.idp ?? 0,
     users: DEMO_USERS,
-    audience: gatewayUrl,
+    // The HTTP routes and the MCP endpoint are two protected resources (RFC 8707): an OAuth
+    // client asks for one with `resource`; a token minted by the demo scripts carries both.
+    audience: [gatewayUrl, `${gatewayUrl}/mcp`],
     defaultScopes: ['reviews:read', 'reviews:write'],
   });
   const hr = await startHrBackend({ gatewayUrl, audience: 'hr-backend', legacyApiKey: SHARED_API_KEY, port: opts.ports?.hr ?? 0 });

@@ -21,6 +21,10 @@ Try it:
   npx behalf audit tail --store ${demo.stateDir}/audit
   npm run demo        # the whole story, side by side
 
+MCP (tools get_reviews, list_my_visible_reviews, add_review, filtered per user):
+  endpoint     ${demo.gatewayUrl}/mcp   (OAuth: the client discovers the dev IdP from the 401)
+  see docs/mcp.md "Connecting clients" for Claude, ChatGPT and the MCP Inspector
+
 Press Ctrl-C to stop.`);
 
 const stop = () => void demo.close().then(() => process.exit(0));
