@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { fullDiskFs } from '../audit/full-disk.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { freePort } from '../../examples/hr-demo/launch.js';
-import { nodeSegmentFs, type SegmentFs } from '../../src/audit/file-io.js';
 import { openFileAuditStore } from '../../src/audit/file-store.js';
 import { validateConfig } from '../../src/config/load.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
@@ -40,21 +40,7 @@ after(async () => {
 
 async function setup(name: string, onFailureForReads: 'deny' | 'allow'): Promise<Setup> {
   const disk = { full: false };
-  const fullDisk: SegmentFs = {
-    async openForAppend(path) {
-      const fh = await nodeSegmentFs.openForAppend(path);
-      return {
-        ...fh,
-        write: (buffer, offset, length) => {
-          if (disk.full) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          return fh.write(buffer, offset, length);
-        },
-        datasync: () => fh.datasync(),
-        truncate: (n) => fh.truncate(n),
-        close: () => fh.close(),
-      };
-    },
-  };
+  const fullDisk = fullDiskFs(disk);
   const store = await openFileAuditStore(join(dir, name, 'audit'), { fs: fullDisk });
   const port = await freePort();
   const result = validateConfig({

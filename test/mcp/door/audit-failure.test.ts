@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
+import { fullDiskFs } from '../../audit/full-disk.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nodeSegmentFs, type SegmentFs } from '../../../src/audit/file-io.js';
 import { openFileAuditStore } from '../../../src/audit/file-store.js';
 import { startDoorEnv, type DoorEnv } from './harness.js';
 import { assertRpcError, headersFor, messageOf, openSession, post } from './wire.js';
@@ -18,21 +18,7 @@ const disk = { full: false };
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'behalf-mcp-audit-'));
-  const fullDisk: SegmentFs = {
-    async openForAppend(path) {
-      const fh = await nodeSegmentFs.openForAppend(path);
-      return {
-        ...fh,
-        write: (buffer, offset, length) => {
-          if (disk.full) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          return fh.write(buffer, offset, length);
-        },
-        datasync: () => fh.datasync(),
-        truncate: (n) => fh.truncate(n),
-        close: () => fh.close(),
-      };
-    },
-  };
+  const fullDisk = fullDiskFs(disk);
   env = await startDoorEnv({}, { auditStore: await openFileAuditStore(join(dir, 'audit'), { fs: fullDisk }) });
 });
 after(async () => {
