@@ -247,6 +247,52 @@ export const upstreamSchema = z
   })
   .refine((u) => (u.transport === 'http' ? u.url !== undefined : u.command !== undefined), 'http needs "url"; stdio needs "command"');
 
+const limitKeyPart = z.enum(['user', 'tenant', 'client', 'tool', 'route']);
+
+/** One limit rule: exactly one of `rate`, `quota` or `concurrency`. Keys come only from the verified identity and the resolved route/tool, never from client headers. */
+export const limitRuleSchema = z
+  .strictObject({
+    id,
+    /** What the rule applies to (absent field = any). */
+    match: z
+      .strictObject({
+        routes: z.array(id).min(1).optional(),
+        tools: z.array(z.string().min(1)).min(1).optional(),
+        methods: z.array(method).min(1).optional(),
+      })
+      .default({}),
+    /** The parts of the bucket key: one bucket per distinct combination. */
+    key: z.array(limitKeyPart).min(1).default(['user']),
+    /** Rate limit (GCRA): `limit` requests per `windowSeconds`, with up to `burst` at once. */
+    rate: z
+      .strictObject({
+        limit: z.number().int().min(1),
+        windowSeconds: z.number().min(0.001).max(86_400 * 31),
+        burst: z.number().int().min(1).optional(),
+      })
+      .optional(),
+    /** Quota: `limit` cost units per calendar `period` (UTC). Cost per call: 1, `costs.tools`, or the backend's cost header. */
+    quota: z.strictObject({ limit: z.number().int().min(1), period: z.enum(['minute', 'hour', 'day', 'month']) }).optional(),
+    /** At most this many requests of one key in flight at once. */
+    concurrency: z.number().int().min(1).optional(),
+  })
+  .refine((r) => [r.rate, r.quota, r.concurrency].filter((x) => x !== undefined).length === 1, 'set exactly one of "rate", "quota" or "concurrency"');
+
+/** The limit stage: rate limits, quotas, concurrency and the runaway-agent guard. */
+export const limitsSchema = z.strictObject({
+  /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
+  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default('memory'),
+  /** When the store cannot be reached: `deny` (503) or `allow` (and raise the alarm metric). */
+  onStoreError: z.enum(['deny', 'allow']).default('allow'),
+  rules: z.array(limitRuleSchema).default([]),
+  /** Cost units per tool for quotas (default 1), and a backend response header that reports the cost instead. */
+  costs: z
+    .strictObject({ tools: z.record(z.string(), z.number().min(0)).default({}), header: headerName.optional() })
+    .default({ tools: {} }),
+  /** The same user, tool and argument digest repeated `repeats` times within `withinSeconds` is blocked and audited. */
+  runaway: z.strictObject({ repeats: z.number().int().min(2), withinSeconds: z.number().min(1).max(86_400) }).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     server: serverSchema,
@@ -260,6 +306,7 @@ export const configSchema = z
     }),
     routes: z.array(routeSchema).default([]),
     mcp: mcpSchema.optional(),
+    limits: limitsSchema.default({ store: 'memory', onStoreError: 'allow', rules: [], costs: { tools: {} } }),
     tools: z.array(toolSchema).default([]),
     upstreams: z.array(upstreamSchema).default([]),
     policies: z.array(policyRuleSchema).default([]),
@@ -285,6 +332,7 @@ export const configSchema = z
     unique(c.routes, 'routes');
     unique(c.policies, 'policies');
     unique(c.upstreams, 'upstreams');
+    unique(c.limits.rules, 'limits.rules');
     const toolNames = new Set<string>();
     c.tools.forEach((t, i) => {
       if (toolNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tools', i, 'name'], message: `duplicate tool "${t.name}"` });
@@ -322,3 +370,5 @@ export type ClaimPreset = z.infer<typeof claimPresetSchema>;
 export type McpConfig = z.output<typeof mcpSchema>;
 export type ToolConfig = Config['tools'][number];
 export type UpstreamConfig = Config['upstreams'][number];
+export type LimitsConfig = Config['limits'];
+export type LimitRule = Config['limits']['rules'][number];
