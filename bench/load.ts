@@ -6,38 +6,69 @@ export interface LoadResult {
   requests: number;
   errors: number;
   non2xx: number;
+  /** 2xx answers that `check` refused (e.g. a JSON-RPC error instead of a result). */
+  badAnswers: number;
   seconds: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
   /** Filled in by the caller: CPU the server process used per request, µs. */
   cpuUsPerRequest?: number;
+  /** Filled in by the caller (MCP cases): CPU the upstream MCP server used per request, µs. */
+  upstreamCpuUsPerRequest?: number;
+  /** Filled in by the caller: CPU the load generator (this process) used per request, µs. */
+  generatorCpuUsPerRequest?: number;
+  /** Filled in by the caller: CPU used by processes outside the benchmark meanwhile, % of the machine. */
+  otherCpuPercent?: number;
 }
 
-export async function runLoad(opts: { url: string; path: string; headers: Record<string, string>; connections: number; seconds: number }): Promise<LoadResult> {
+/** What to send. Without `body`, a GET whose answer is discarded unread. */
+export interface LoadOptions {
+  url: string;
+  path: string;
+  /** Headers of every request, or of each loop (`loop` 0 to `connections - 1`). */
+  headers: Record<string, string> | ((loop: number) => Record<string, string>);
+  connections: number;
+  seconds: number;
+  /** A POST with this body; `n` counts requests across loops (unique, e.g. for JSON-RPC ids). */
+  body?: (n: number) => string;
+  /** Whether a 2xx answer is what was asked for (reads the body as text when given). */
+  check?: (body: string) => boolean;
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(opts.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const latencies: number[] = [];
   let errors = 0;
   let non2xx = 0;
+  let badAnswers = 0;
+  let sent = 0;
+  const { body, check } = opts;
   const start = process.hrtime.bigint();
   const end = start + BigInt(Math.round(opts.seconds * 1e9));
-  const loop = async () => {
+  const loop = async (index: number) => {
+    const headers = typeof opts.headers === 'function' ? opts.headers(index) : opts.headers;
     while (process.hrtime.bigint() < end) {
       const t0 = process.hrtime.bigint();
       try {
-        const res = await pool.request({ path: opts.path, method: 'GET', headers: opts.headers });
-        await res.body.dump();
-        if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
+        const res =
+          body === undefined
+            ? await pool.request({ path: opts.path, method: 'GET', headers })
+            : await pool.request({ path: opts.path, method: 'POST', headers, body: body(sent++) });
+        const ok2xx = res.statusCode >= 200 && res.statusCode <= 299;
+        if (check === undefined) await res.body.dump();
+        else if (!check(await res.body.text()) && ok2xx) badAnswers++;
+        if (!ok2xx) non2xx++;
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       } catch {
         errors++;
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.connections }, loop));
+  await Promise.all(Array.from({ length: opts.connections }, (_, i) => loop(i)));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   await pool.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { requests: latencies.length, errors, non2xx, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99) };
+  return { requests: latencies.length, errors, non2xx, badAnswers, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99) };
 }

@@ -1,17 +1,22 @@
 // `npm run bench`: the cost of behalf on loopback, measured against a bare proxy.
 //   (a) direct to a trivial upstream, (b) a bare node:http + undici proxy, (c) behalf with
 //   authentication (cached verified token), policy with a CEL condition, a signed ES256
-//   assertion, and a durable audit record per request.
+//   assertion, and a durable audit record per request. (m) MCP `tools/call` of an upstream MCP
+//   server's instant tool, straight to it and through behalf's MCP door (mcp-case.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,c and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing).
+//   --targets a,b,c,m and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing),
+//   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
+//   --mcp-sse (diagnosis: the upstream MCP server answers calls as SSE streams, the SDK's default).
+// BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevIdp } from '../src/dev-idp/index.js';
 import { runLoad, type LoadResult } from './load.js';
+import { MCP_TOOL, MCP_UPSTREAM_ID, mcpConfigYaml, runMcpLoad, waitForTool, type McpEndpoint } from './mcp-case.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -29,10 +34,18 @@ const CONNECTIONS = (() => {
   return i === -1 ? [1, 32] : (process.argv[i + 1] ?? '').split(',').map(Number);
 })();
 const MEMORY_SECONDS = arg('memory-seconds', 60);
+/** Whether the targets of letter `l` (a, b, c, m) run. */
+const wanted = (l: string) => ONLY === undefined || ONLY.includes(l);
 /** Diagnosis only: measure behalf without the signed assertion, to see what signing costs. */
 const NO_ASSERTION = process.argv.includes('--no-assertion');
+/** Diagnosis only: no response waits for its record's fsync (MCP tool calls otherwise all do). */
+const NO_SYNC = process.argv.includes('--no-sync');
+/** Diagnosis only: the upstream MCP server answers calls as SSE streams (the SDK's default) instead of JSON. */
+const MCP_SSE = process.argv.includes('--mcp-sse');
+/** The behalf CLI to run: this tree's build unless BEHALF_BENCH_CLI names another. */
+const CLI = process.env['BEHALF_BENCH_CLI'] ?? join(root, 'dist', 'cli', 'main.js');
 const children: ChildProcess[] = [];
-/** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf). */
+/** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf, <dir>/mcp-upstream). */
 const profileArgs = (name: string): string[] => {
   const dir = process.env['BEHALF_BENCH_PROFILE'];
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
@@ -55,6 +68,19 @@ function startChild(args: string[]): Promise<{ child: ChildProcess; port: number
       }
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+/** SIGTERM, and the exit (SIGKILL after 10 s). */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
   });
 }
 
@@ -88,12 +114,52 @@ async function cpuMs(pid: number | undefined): Promise<number> {
   return ticks * 10;
 }
 
+/**
+ * CPU time the machine's CPUs spent on processes so far, plus time the hypervisor stole, ms (from
+ * /proc/stat; 0 where there is none). Interrupt time is left out: much of it is this benchmark's
+ * own loopback traffic, which no process is charged for.
+ */
+async function machineBusyMs(): Promise<number> {
+  const fields = (await readFile('/proc/stat', 'utf8').catch(() => 'cpu 0')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fields;
+  return (user + nice + system + steal) * 10;
+}
+
+/** CPU this process and every child has used so far, ms: what the benchmark itself costs. */
+async function ownMs(): Promise<number> {
+  const { user, system } = process.cpuUsage();
+  let sum = (user + system) / 1000;
+  for (const c of children) sum += (await cpuMs(c.pid).catch(() => 0)) || 0;
+  return sum;
+}
+
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-const fmt = (r: LoadResult) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms${r.errors + r.non2xx > 0 ? `  (errors ${r.errors}, non-2xx ${r.non2xx})` : ''}`;
+const fmt = (r: LoadResult) =>
+  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms${r.errors + r.non2xx + r.badAnswers > 0 ? `  (errors ${r.errors}, non-2xx ${r.non2xx}${r.badAnswers > 0 ? `, no result ${r.badAnswers}` : ''})` : ''}`;
+
+async function writeResults(json: unknown): Promise<void> {
+  await mkdir(join(here, 'results'), { recursive: true });
+  await writeFile(join(here, 'results', 'latest.json'), JSON.stringify(json, null, 2));
+}
+
+/** MCP through behalf against MCP direct, at each connection count both ran: printed, and returned for the JSON. */
+function printMcpRatios(direct: Record<number, LoadResult> | undefined, behalf: Record<number, LoadResult> | undefined): Record<number, { rps: number; p50AddedMs: number; cpuUsPerRequest: number }> | undefined {
+  if (direct === undefined || behalf === undefined) return undefined;
+  const out: Record<number, { rps: number; p50AddedMs: number; cpuUsPerRequest: number }> = {};
+  console.log('');
+  for (const n of CONNECTIONS) {
+    const d = direct[n], m = behalf[n];
+    if (d === undefined || m === undefined) continue;
+    out[n] = { rps: m.rps / d.rps, p50AddedMs: m.p50Ms - d.p50Ms, cpuUsPerRequest: m.cpuUsPerRequest ?? NaN };
+    const target = n === 32 ? '   (target >= 0.70)' : '';
+    console.log(`(m) behalf/direct req/s at ${String(n).padStart(2)} conn: ${out[n].rps.toFixed(2)}${target}   p50 ${out[n].p50AddedMs >= 0 ? '+' : ''}${out[n].p50AddedMs.toFixed(3)} ms   behalf cpu ${out[n].cpuUsPerRequest.toFixed(0)} us/req`);
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'behalf-bench-'));
@@ -102,6 +168,9 @@ async function main(): Promise<void> {
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const bare = await startChild([...profileArgs('bare'), '--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
     const bareUrl = `http://127.0.0.1:${bare.port}`;
+    const mcpUpstream = wanted('m') ? await startChild([...profileArgs('mcp-upstream'), '--import', 'tsx', join(here, 'mcp-upstream.ts'), ...(MCP_SSE ? ['--sse'] : [])]) : undefined;
+    const mcpUpstreamUrl = mcpUpstream === undefined ? undefined : `http://127.0.0.1:${mcpUpstream.port}`;
+    const mcpYaml = mcpUpstreamUrl === undefined ? { top: '', policy: '' } : mcpConfigYaml(`${mcpUpstreamUrl}/mcp`);
 
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
@@ -120,38 +189,72 @@ policies:
     match: { routes: [hr], methods: [GET], paths: ["/api/hr/reviews/:employee"] }
     scopes: [reviews:read]
     when: request.params.employee in user.reports
-audit: { store: audit }
+${mcpYaml.policy}${mcpYaml.top}audit: { store: audit${NO_SYNC ? ', syncBeforeResponse: none' : ''} }
 log: { level: warn }
 `,
     );
     await mkdir(join(work, 'audit'), { recursive: true });
-        const behalf = spawn(process.execPath, [...profileArgs('behalf'), join(root, 'dist', 'cli', 'main.js'), 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    const behalf = spawn(process.execPath, [...profileArgs('behalf'), CLI, 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(behalf);
     await waitHealthy(publicUrl);
 
-    const token = await idp.mint('alice');
-    const targets: { name: string; url: string; path: string; headers: Record<string, string>; pid: number | undefined }[] = [
+    // The endpoint's tokens carry its own URL as audience (RFC 8707), the routes' the gateway's.
+    const token = await idp.mint('alice', { audience: publicUrl });
+    interface Target {
+      name: string;
+      url: string;
+      path: string;
+      headers: Record<string, string>;
+      pid: number | undefined;
+      /** MCP cases: the endpoint to drive, and the upstream MCP server's pid (CPU per request). */
+      mcp?: McpEndpoint;
+      upstreamPid?: number | undefined;
+    }
+    const targets: Target[] = [
       { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
       { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
       { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
+    if (mcpUpstream !== undefined && mcpUpstreamUrl !== undefined) {
+      const direct: McpEndpoint = { url: mcpUpstreamUrl, path: '/mcp', tool: MCP_TOOL };
+      const gateway: McpEndpoint = { url: publicUrl, path: '/mcp', tool: `${MCP_UPSTREAM_ID}.${MCP_TOOL}`, token: await idp.mint('alice', { audience: `${publicUrl}/mcp` }) };
+      await waitForTool(gateway);
+      const upstreamPid = mcpUpstream.child.pid;
+      targets.push(
+        { name: '(m) mcp direct', url: direct.url, path: direct.path, headers: {}, pid: upstreamPid, mcp: direct },
+        { name: '(m) mcp behalf', url: gateway.url, path: gateway.path, headers: {}, pid: behalf.pid, mcp: gateway, upstreamPid },
+      );
+    }
+    const measure = (t: Target, connections: number, seconds: number) => (t.mcp === undefined ? runLoad({ ...t, connections, seconds }) : runMcpLoad(t.mcp, connections, seconds));
     const results: Record<string, Record<number, LoadResult>> = {};
     console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
     for (const connections of CONNECTIONS) {
       for (const t of targets) {
-        if (ONLY !== undefined && !ONLY.includes(t.name.slice(1, 2))) continue;
-        await runLoad({ ...t, connections, seconds: Math.min(2, SECONDS) }); // warm-up
+        if (!wanted(t.name.slice(1, 2))) continue;
+        await measure(t, connections, Math.min(2, SECONDS)); // warm-up
         const cpu0 = await cpuMs(t.pid);
-        const r = await runLoad({ ...t, connections, seconds: SECONDS });
+        const up0 = await cpuMs(t.upstreamPid);
+        const [machine0, own0, gen0] = [await machineBusyMs(), await ownMs(), process.cpuUsage()];
+        const r = await measure(t, connections, SECONDS);
+        const gen = process.cpuUsage(gen0);
+        r.generatorCpuUsPerRequest = (gen.user + gen.system) / r.requests;
+        // Other processes' CPU meanwhile, % of the machine: this VM is shared, so say when a
+        // measurement ran next to something else.
+        r.otherCpuPercent = Math.max(0, ((await machineBusyMs()) - machine0 - ((await ownMs()) - own0)) / (r.seconds * 10 * availableParallelism()));
         // CPU the server process spent per request: steadier than req/s on a machine whose
         // cores the load generator and the upstream share.
         r.cpuUsPerRequest = ((await cpuMs(t.pid)) - cpu0) * 1000 / r.requests;
+        if (t.upstreamPid !== undefined) r.upstreamCpuUsPerRequest = ((await cpuMs(t.upstreamPid)) - up0) * 1000 / r.requests;
         (results[t.name] ??= {})[connections] = r;
-        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req`);
+        const upstreamCpu = r.upstreamCpuUsPerRequest === undefined ? '' : `  (upstream ${r.upstreamCpuUsPerRequest.toFixed(0)} us/req)`;
+        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}`);
+        if (r.otherCpuPercent >= 5) console.log(`                 (other processes used ${r.otherCpuPercent.toFixed(0)}% of the machine meanwhile)`);
       }
     }
     const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
+      const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
+      if (mcpRatios !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios });
       await idp.close();
       return;
     }
@@ -165,23 +268,25 @@ log: { level: warn }
     console.log(`(c)/(a) req/s at 32 connections: ${ratios.rpsBehalfOverDirect32.toFixed(2)}`);
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
     console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
+    const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
 
     let memory: { seconds: number; samplesMb: number[] } | undefined;
     if (MEMORY_SECONDS > 0 && behalf.pid !== undefined) {
       const samples: number[] = [];
       const pid = behalf.pid;
       const sampler = setInterval(() => void rssMb(pid).then((mb) => samples.push(mb)), 5_000);
-      const r = await runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS });
+      const r = await runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS }); // (c) behalf
       clearInterval(sampler);
       samples.push(await rssMb(pid));
       memory = { seconds: MEMORY_SECONDS, samplesMb: samples };
       console.log(`\nmemory over ${MEMORY_SECONDS} s at 32 connections (${r.rps.toFixed(0)} req/s): RSS ${samples.map((s) => s.toFixed(0)).join(' ')} MB`);
     }
-    await mkdir(join(here, 'results'), { recursive: true });
-    await writeFile(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, memory }, null, 2));
+    await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), memory });
     await idp.close();
   } finally {
-    for (const c of children) c.kill('SIGTERM');
+    // Wait for the children to exit: behalf must stop before its directory and audit files go,
+    // and a profiled process writes its profile on the way out.
+    await Promise.all(children.map(stop));
     await rm(work, { recursive: true, force: true });
   }
 }

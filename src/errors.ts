@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'internal',
   'audit-store-locked',
   'tool-pins-invalid',
+  'limit-store-failed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
-import type { AuditStore } from './stores/types.js';
+import type { AuditStore, LimitStore } from './stores/types.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
 import { canList } from './authorize/tool-listing.js';
@@ -15,6 +15,8 @@ import { createAssertionSigner } from './forward/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
 import { createForwarder, type Forwarder } from './forward/proxy.js';
 import { compileForwardPlans } from './forward/stage.js';
+import { createLimiter, type Limiter } from './limit/limiter.js';
+import { openLimitStore } from './limit/open-store.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { createHttpPipeline, errorSummary } from './pipeline/pipeline.js';
 import type { PipelineDeps } from './pipeline/deps.js';
@@ -39,6 +41,8 @@ export interface GatewayOptions {
    * embedding); the endpoint is then mounted even without `mcp`, `tools` or `upstreams`.
    */
   toolCatalog?: ToolCatalog;
+  /** Use this limit store instead of opening `limits.store` (tests, embedding); the gateway closes it. */
+  limitStore?: LimitStore;
 }
 
 /** How often the signing key's age is checked against `signing.rotateAfterDays`. */
@@ -105,6 +109,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     });
     const forwarder: Forwarder = createForwarder();
     closers.push(() => forwarder.close());
+    const limitStore = opts.limitStore ?? (await openLimitStore(config.limits, { logger }));
+    closers.push(() => limitStore.close());
+    const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
     const deps: PipelineDeps = {
       config,
@@ -116,6 +123,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       forwarder,
       forwardPlans: compileForwardPlans(config),
       auditor,
+      limiter,
       metrics,
       logger,
     };
@@ -126,6 +134,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
       checks['signing-keys'] = { ok: true };
       checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
+      if (limiter.active && limitStore.kind !== 'memory') {
+        checks['limits'] = await limitStore.ping().then(
+          () => ({ ok: true }),
+          () => ({ ok: false, detail: 'limit store unreachable' }),
+        );
+      }
       return { ready: Object.values(checks).every((c) => c.ok), checks };
     };
     const wellKnown = createWellKnownHandler({

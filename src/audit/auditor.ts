@@ -5,6 +5,7 @@ import type { AppendOptions, AuditStore } from '../stores/types.js';
 import { openFileAuditStore } from './file-store.js';
 import type { AuditRecord } from './record.js';
 import { resolveAuditDir } from './store-location.js';
+import { isPostgresUrl, parsePostgresUrl, type PostgresLocation } from '../stores/postgres-url.js';
 
 /** The pipeline's handle on the audit trail. */
 export interface Auditor {
@@ -84,24 +85,49 @@ export interface OpenAuditStoreOptions {
   readOnly?: boolean;
 }
 
+/** Where `audit.store` points: an embedded store's directory, or a PostgreSQL database. */
+export type AuditStoreLocation = { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'postgres'; readonly location: PostgresLocation };
+
 /**
- * Open the audit store named by `cfg.store` (today: the embedded file store; see
- * store-location.ts for accepted values). A writer takes the directory's single-writer lock, so
- * a second writer on the same directory (even in the same process) fails with
- * `audit-store-locked`; readers pass `readOnly: true`.
+ * Parse `audit.store` without touching the disk or the network: `postgres://` and
+ * `postgresql://` URLs name a PostgreSQL store (postgres-url.ts); a directory path, `file:<dir>`
+ * or a `file://` URL names the embedded store (store-location.ts).
+ *
+ * This does NOT check that the directory or the database can be opened.
+ *
+ * @throws BehalfError `config-invalid`.
+ */
+export function auditStoreLocation(store: string, baseDir: string): AuditStoreLocation {
+  if (isPostgresUrl(store)) return { kind: 'postgres', location: parsePostgresUrl(store) };
+  return { kind: 'file', dir: resolveAuditDir(store, baseDir) };
+}
+
+/**
+ * Open the audit store named by `cfg.store` (see {@link auditStoreLocation}).
+ *
+ * The embedded store: a writer takes the directory's single-writer lock, so a second writer on
+ * the same directory (even in the same process) fails with `audit-store-locked`; readers pass
+ * `readOnly: true`. PostgreSQL: any number of writers share one chain; a writer creates and
+ * migrates the tables, a reader needs them to exist.
  *
  * This does NOT verify the existing trail; run `behalf audit verify` for that.
  *
- * @throws BehalfError `config-invalid`, `audit-store-locked`, `audit-chain-broken`, `audit-write-failed`.
+ * @throws BehalfError `config-invalid`, `audit-store-locked`, `audit-chain-broken`,
+ *         `audit-write-failed`, `audit-read-failed` (read-only and nothing to read).
  */
 export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<Pick<AuditConfig, 'flushMs' | 'syncIntervalMs'>>, opts: OpenAuditStoreOptions): Promise<AuditStore> {
-  const dir = resolveAuditDir(cfg.store, opts.baseDir);
+  const where = auditStoreLocation(cfg.store, opts.baseDir);
   const logger = opts.logger;
-  return openFileAuditStore(dir, {
+  const common = {
     readOnly: opts.readOnly === true,
     ...(cfg.flushMs !== undefined ? { flushMs: cfg.flushMs } : {}),
     ...(cfg.syncIntervalMs !== undefined ? { syncIntervalMs: cfg.syncIntervalMs } : {}),
-    ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(logger !== undefined ? { onWarning: (message: string) => logger.warn(message) } : {}),
-  });
+  };
+  if (where.kind === 'postgres') {
+    // Loaded on demand: a gateway on the embedded store never loads the database driver.
+    const { openPostgresAuditStore } = await import('../stores/postgres-audit-store.js');
+    return openPostgresAuditStore(where.location, common);
+  }
+  return openFileAuditStore(where.dir, { ...common, ...(opts.now !== undefined ? { now: opts.now } : {}) });
 }

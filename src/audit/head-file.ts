@@ -53,7 +53,7 @@ function decodeHead(text: string): AuditHead | string {
 }
 
 /**
- * Read the head of `dir`: `undefined` when there is no head file, a string saying what is wrong
+ * Read the head of `dir`: `undefined` when there is no head file (or an empty one), a string saying what is wrong
  * when it is not a valid head. A head that fails its check is read again (up to 3 times, 5 ms
  * apart) in case the writer was overwriting it.
  */
@@ -68,6 +68,9 @@ export async function readHead(dir: string): Promise<AuditHead | undefined | str
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       return `cannot read ${HEAD_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
     }
+    // A writer creates the file when it opens and fills it after its first batch: empty means
+    // no batch yet, the same as no head file (which is all an emptied one could hide).
+    if (text === '') return undefined;
     const head = decodeHead(text);
     if (typeof head !== 'string') return head;
     problem = head;

@@ -228,8 +228,8 @@ export const upstreamSchema = z
     command: z.string().min(1).optional(),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), z.string()).default({}),
-    /** Prefix of its tools' names: `<namespace>.<tool>` (default: the id). */
-    namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    /** Prefix of its tools' names: `<namespace>.<tool>` (default: the id); `""` serves its tools under their own names (at most one upstream). */
+    namespace: z.string().regex(/^(?:[A-Za-z0-9_-]{1,64})?$/).optional(),
     /** The gateway's own credential for this upstream (e.g. `Authorization: "Bearer ${HR_MCP_KEY}"`); never the user's token. */
     headers: z.record(headerName, z.string()).default({}),
     /** Where the signed assertion goes: an HTTP header, the request's `_meta`, or both. */

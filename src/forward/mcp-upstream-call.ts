@@ -67,7 +67,7 @@ type Attempt = { result: ToolCallResult } | { retry: true };
 export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins }): ToolSource {
   const cfg = conn.config;
   const binding = upstreamBinding(cfg);
-  const prefix = `${conn.namespace}.`;
+  const prefix = conn.namespace === '' ? '' : `${conn.namespace}.`;
   const isHttp = cfg.transport === 'http';
 
   const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {

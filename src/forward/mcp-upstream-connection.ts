@@ -35,7 +35,7 @@ export interface UpstreamConnectionOptions extends UpstreamTransportOptions {
 /** One upstream's live session. */
 export interface UpstreamConnection {
   readonly config: UpstreamConfig;
-  /** Tool name prefix (`namespace` ?? `id`). */
+  /** Tool name prefix (`namespace` ?? `id`; `""`: none). */
   readonly namespace: string;
   readonly state: UpstreamState;
   /** Short reason of the last failure (for readiness and logs), never a secret or a body. */

@@ -39,7 +39,7 @@ function catalogDefinition(name: string, tool: Tool): ToolDefinition {
 
 /** What {@link listUpstreamTools} needs besides the session. */
 export interface ListToolsOptions {
-  /** Tool name prefix. */
+  /** Tool name prefix; `''`: the upstream's own names. */
   readonly namespace: string;
   readonly pins?: ToolPins;
   readonly log?: Logger;
@@ -79,10 +79,10 @@ export async function listUpstreamTools(client: Client, cfg: UpstreamConfig, opt
   const listed: ListedTool[] = [];
   const reviewed: ReviewedTool[] = [];
   for (const tool of tools.slice(0, MAX_TOOLS)) {
-    const name = `${opts.namespace}.${tool.name}`;
+    const name = opts.namespace === '' ? tool.name : `${opts.namespace}.${tool.name}`;
     if (!TOOL_NAME.test(tool.name)) leaveOut(tool.name, 'invalid name');
     else if (seen.has(tool.name)) leaveOut(tool.name, 'listed twice');
-    else if (!isValidToolName(name)) leaveOut(tool.name, 'namespaced name over 128 characters');
+    else if (!isValidToolName(name)) leaveOut(tool.name, opts.namespace === '' ? 'not a valid catalog name' : 'namespaced name over 128 characters');
     else if (tool.execution?.taskSupport === 'required') leaveOut(tool.name, 'runs only as a task');
     else {
       seen.add(tool.name);

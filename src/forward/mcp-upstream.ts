@@ -84,7 +84,7 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
     const ns = cfg.namespace ?? cfg.id;
     const other = namespaces.get(ns);
     if (other !== undefined) throw new BehalfError('config-invalid', `upstreams[${i}].namespace: "${ns}" is already used by upstream "${other}"`);
-    if (!isValidToolName(`${ns}.x`)) throw new BehalfError('config-invalid', `upstreams[${i}].namespace: "${ns}" cannot start a tool name (letter, digit or "_" first)`);
+    if (ns !== '' && !isValidToolName(`${ns}.x`)) throw new BehalfError('config-invalid', `upstreams[${i}].namespace: "${ns}" cannot start a tool name (letter, digit or "_" first)`);
     namespaces.set(ns, cfg.id);
     if (cfg.pinning !== 'off' && opts.pins === undefined) throw new BehalfError('internal', `upstream ${cfg.id} pins its tools but no tool pins were given`);
     if (cfg.transport === 'stdio' && !cfg.identity.meta) opts.logger?.warn({ upstream: cfg.id }, 'stdio upstream with identity.meta false receives no identity');

@@ -9,6 +9,12 @@ export interface Metrics {
   readonly auditFailures: Counter;
   /** 1 while the last audit write failed, 0 once one succeeds again: the alarm. */
   readonly auditUnhealthy: Gauge;
+  /** Limit stage: one per matching rule per request; `rule` is the rule id (`runaway` for the guard), `outcome` allow, deny or error. */
+  readonly limitDecisions: Counter<'rule' | 'outcome'>;
+  /** Limit store operations that failed (Redis unreachable, timed out). */
+  readonly limitStoreErrors: Counter;
+  /** 1 while the last limit store operation failed, 0 once one succeeds again: the alarm. */
+  readonly limitStoreUnhealthy: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -27,5 +33,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     upstreamFailures: new Counter({ name: 'behalf_upstream_failures_total', help: 'Upstream connection failures and timeouts', labelNames: ['route', 'reason'], registers: [registry] }),
     auditFailures: new Counter({ name: 'behalf_audit_write_failures_total', help: 'Audit records that could not be written', registers: [registry] }),
     auditUnhealthy: new Gauge({ name: 'behalf_audit_unhealthy', help: '1 while audit records cannot be written (alarm)', registers: [registry] }),
+    limitDecisions: new Counter({ name: 'behalf_limit_decisions_total', help: 'Limit rule decisions by rule and outcome (allow, deny, error)', labelNames: ['rule', 'outcome'], registers: [registry] }),
+    limitStoreErrors: new Counter({ name: 'behalf_limit_store_errors_total', help: 'Limit store operations that failed', registers: [registry] }),
+    limitStoreUnhealthy: new Gauge({ name: 'behalf_limit_store_unhealthy', help: '1 while the limit store cannot be reached (alarm)', registers: [registry] }),
   };
 }

@@ -5,6 +5,7 @@ import type { Policy } from '../authorize/policy.js';
 import type { Config } from '../config/schema.js';
 import type { AssertionSigner } from '../forward/signed-assertion.js';
 import type { Forwarder } from '../forward/proxy.js';
+import type { Limiter } from '../limit/limiter.js';
 import type { ForwardPlan } from '../forward/stage.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Directory } from '../resolve/directory.js';
@@ -22,6 +23,8 @@ export interface PipelineDeps {
   /** Per route id: header rules and assertion audience, compiled at start. */
   readonly forwardPlans: ReadonlyMap<string, ForwardPlan>;
   readonly auditor: Auditor;
+  /** The limit stage's engine; absent (tests that build their own deps) means no limits. */
+  readonly limiter?: Limiter;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

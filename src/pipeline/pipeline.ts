@@ -6,6 +6,8 @@ import { mcpAuthenticateStage } from '../authenticate/mcp-stage.js';
 import { authenticateStage } from '../authenticate/stage.js';
 import { mcpAuthorizeStage } from '../authorize/mcp-stage.js';
 import { authorizeStage } from '../authorize/stage.js';
+import { mcpLimitStage } from '../limit/mcp-stage.js';
+import { limitStage } from '../limit/stage.js';
 import { mcpForwardStage } from '../forward/mcp-stage.js';
 import { forwardStage } from '../forward/stage.js';
 import { mcpResolveStage } from '../resolve/mcp-stage.js';
@@ -36,6 +38,7 @@ export const HTTP_STAGES: readonly (readonly [name: string, stage: Stage])[] = [
   ['resolve', resolveStage],
   ['screen-in', screenInStage],
   ['authorize', authorizeStage],
+  ['limit', limitStage],
   ['audit-gate', auditGateStage],
   ['forward', forwardStage],
 ];
@@ -64,7 +67,7 @@ export function createHttpPipeline(deps: PipelineDeps): (req: IncomingMessage, r
  * The same order for the MCP door, with its adapters: resolve reads the JSON-RPC message (after
  * authenticate, so an unauthenticated caller never makes the gateway buffer a body) and finds the
  * session, method and tool; screen(in) validates the tool's arguments; authorize runs the policy
- * on the tool and its arguments; forward answers (a tool call goes to the tool's source). Every
+ * on the tool and its arguments; limit counts the tool call (rate, quota, concurrency, runaway guard); forward answers (a tool call goes to the tool's source). Every
  * answer is audited before it is sent.
  */
 export const MCP_STAGES: readonly (readonly [name: string, stage: McpStage])[] = [
@@ -72,6 +75,7 @@ export const MCP_STAGES: readonly (readonly [name: string, stage: McpStage])[] =
   ['resolve', mcpResolveStage],
   ['screen-in', mcpScreenInStage],
   ['authorize', mcpAuthorizeStage],
+  ['limit', mcpLimitStage],
   ['audit-gate', mcpAuditGateStage],
   ['forward', mcpForwardStage],
 ];

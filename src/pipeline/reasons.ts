@@ -51,6 +51,12 @@ export const REASONS = {
   'rpc-method-not-found': 'the JSON-RPC method is not one the MCP endpoint serves',
   'invalid-arguments': 'the tool arguments do not match the tool input schema',
   'protocol-message': 'an MCP message that calls no tool (initialize, ping, discover, list, notifications)',
+  // limit (docs/limits.md)
+  'rate-limited': 'a rate limit rule allows no more requests right now',
+  'quota-exceeded': 'the quota of the current period is used up',
+  'concurrency-limited': 'too many requests of the same key are in flight',
+  'runaway-agent': 'the same call (user, tool, arguments) was repeated too often in a short time',
+  'limit-store-unavailable': 'the limit store could not be reached (limits.onStoreError: deny)',
 } as const;
 
 export type Reason = keyof typeof REASONS;

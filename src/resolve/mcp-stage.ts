@@ -83,11 +83,11 @@ async function resolvePost(ctx: McpContext, deps: McpDeps, headerVersion: string
     if (!(message.kind === 'request' && message.method === 'initialize')) {
       const problem = await sessionOf(ctx, deps);
       if (problem !== undefined) return problem;
-      const negotiated = ctx.mcp.session!.protocolVersion;
-      if (headerVersion !== undefined && headerVersion !== negotiated) {
-        return rpcDeny(ctx, 400, 'header-mismatch', RPC.invalidRequest, 'Bad Request: MCP-Protocol-Version does not match the session', { detail: `header ${headerVersion}, session ${negotiated}` });
-      }
-      ctx.mcp.protocolVersion = negotiated;
+      // The session's negotiated version governs. A header naming another supported version is
+      // accepted: the spec requires 400 only for an unsupported one (refused above), clients
+      // SHOULD (not MUST) repeat the negotiated one, and the SDK's server accepts any supported
+      // one (the conformance suite's server-sse-multiple-streams scenario relies on it).
+      ctx.mcp.protocolVersion = ctx.mcp.session!.protocolVersion;
     }
   }
   if (message.kind !== 'request') return undefined;

@@ -84,3 +84,81 @@ export interface AuditStore {
   /** Flush pending appends, release the store (and its writer lock). Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * Limit stores: the state of the limit stage (rate buckets, quota counters, concurrency leases,
+ * the runaway guard's recent calls). Every operation is atomic on its own (one Lua script, one
+ * round trip on Redis) and takes the caller's clock, `now` in ms since epoch, so every instance
+ * and every test agrees on time without the store reading a clock. Every key a store writes
+ * expires by itself. `bucket` is an opaque, already-hashed name built by the limiter
+ * (`<rule id>:{<hash>}`): stores never see a user id.
+ */
+
+/** A GCRA rate: `limit` units per `windowMs`, of which up to `burst` may be spent at once. */
+export interface RateSpec {
+  readonly limit: number;
+  /** Window, ms. The emission interval is `windowMs / limit`. */
+  readonly windowMs: number;
+  /** Units usable at once from a full bucket (>= 1). */
+  readonly burst: number;
+}
+
+/** Outcome of {@link LimitStore.rate}. */
+export interface RateOutcome {
+  readonly allowed: boolean;
+  /** Whole units usable right now after this call (0 when denied). */
+  readonly remaining: number;
+  /** When denied: ms until the call would be allowed. 0 when allowed. */
+  readonly retryAfterMs: number;
+  /** ms until the bucket is full again. */
+  readonly resetMs: number;
+}
+
+/** Outcome of {@link LimitStore.quota}. */
+export interface QuotaOutcome {
+  readonly allowed: boolean;
+  /** Units used in the period, after this call's charge when allowed. */
+  readonly used: number;
+}
+
+/** Outcome of {@link LimitStore.acquire} and {@link LimitStore.repeat}. */
+export interface CountOutcome {
+  readonly allowed: boolean;
+  /** Entries held after the call (including this one when allowed). */
+  readonly count: number;
+  /** When denied by {@link LimitStore.repeat}: ms until the oldest entry leaves the window. Else 0. */
+  readonly retryAfterMs: number;
+}
+
+/** Where the limit stage keeps its counters: `memory` (one instance) or Redis (shared). */
+export interface LimitStore {
+  readonly kind: 'memory' | 'redis';
+  /** GCRA check-and-spend of `cost` units; nothing is spent when denied. */
+  rate(bucket: string, spec: RateSpec, cost: number, now: number): Promise<RateOutcome>;
+  /** Gives back `cost` units spent by an allowed {@link rate} (the request was refused elsewhere). */
+  refundRate(bucket: string, spec: RateSpec, cost: number, now: number): Promise<void>;
+  /**
+   * Quota check-and-charge in the period named `period` (its start, a stable token): allowed when
+   * `used + need <= limit`, then `cost` is added. The counter expires `ttlMs` from `now`.
+   */
+  quota(bucket: string, period: string, limit: number, cost: number, need: number, ttlMs: number, now: number): Promise<QuotaOutcome>;
+  /** Adds `delta` (negative: a refund; never below 0) to a period's counter; returns the new value. */
+  addQuota(bucket: string, period: string, delta: number, ttlMs: number, now: number): Promise<number>;
+  /** Takes one of `limit` concurrency slots as `leaseId` until `now + leaseMs` unless renewed or released. */
+  acquire(bucket: string, limit: number, leaseId: string, leaseMs: number, now: number): Promise<CountOutcome>;
+  /** Extends a held lease to `now + leaseMs`; false when it had already expired or been released. */
+  renew(bucket: string, leaseId: string, leaseMs: number, now: number): Promise<boolean>;
+  /** Frees a slot. Idempotent. */
+  release(bucket: string, leaseId: string): Promise<void>;
+  /**
+   * Sliding-window count: allowed while fewer than `limit` entries are younger than `windowMs`,
+   * then records `member` at `now`. A denied call records nothing.
+   */
+  repeat(bucket: string, limit: number, windowMs: number, member: string, now: number): Promise<CountOutcome>;
+  /** Removes an entry {@link repeat} recorded (the request was refused elsewhere). */
+  forget(bucket: string, member: string): Promise<void>;
+  /** Resolves when the store answers (a round trip on Redis); rejects when it cannot be reached. */
+  ping(): Promise<void>;
+  /** Releases connections and timers. Idempotent. */
+  close(): Promise<void>;
+}

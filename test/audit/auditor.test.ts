@@ -19,7 +19,7 @@ test('openAuditStore resolves file:<dir> and plain relative paths against baseDi
     assert.equal((await all(reader)).length, 1, store);
     await reader.close();
   }
-  await assert.rejects(openAuditStore(cfg('postgres://db/audit'), { baseDir: base }), (e) => isBehalfError(e, 'config-invalid') && /postgres/.test(e.message));
+  await assert.rejects(openAuditStore(cfg('redis://db/audit'), { baseDir: base }), (e) => isBehalfError(e, 'config-invalid') && /redis/.test(e.message));
 });
 
 test('a reader opened next to the running writer sees what the auditor made durable', async () => {

@@ -77,14 +77,14 @@ routes:
       'behalf.yaml',
       VALID.replace('when: request.params.employee == user.id', 'when: request.params.employee == ')
         .replace('{user.id}', '{user.salary}')
-        .concat('audit: { store: "postgres://db.internal/audit" }\n'),
+        .concat('audit: { store: "redis://db.internal/audit" }\n'),
     );
     const r = await runCli(['check', file], { HR_URL: 'http://127.0.0.1:9001' });
     assert.equal(r.code, 1);
     const lines = r.err.split('\n');
     assert.match(lines.find((l) => l.startsWith('policies[0].when: ')) ?? r.err, /^policies\[0\]\.when: \S/);
     assert.match(r.err, /identityHeaders\.X-User-Id: unknown placeholder \{user\.salary\}/);
-    assert.match(r.err, /^audit\.store: the "postgres" store is not available/m);
+    assert.match(r.err, /^audit\.store: the "redis" store is not available/m);
     assert.equal(lines.at(-1), `${file}: 3 problem(s)`);
   });
 

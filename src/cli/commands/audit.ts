@@ -1,16 +1,17 @@
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { openFileAuditStore, type FileAuditStore } from '../../audit/file-store.js';
+import { auditStoreLocation, openAuditStore } from '../../audit/auditor.js';
 import { formatHeaderLine, formatRecordLine, printable } from '../../audit/format-record.js';
-import { resolveAuditDir } from '../../audit/store-location.js';
 import { parseTimeBound, TIME_BOUND_HELP } from '../../audit/time-bound.js';
 import type { Config } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
-import type { AuditQuery, VerifyResult } from '../../stores/types.js';
+import type { AuditQuery, AuditStore, VerifyResult } from '../../stores/types.js';
+import { registerAuditTransferCommands } from './audit-transfer.js';
 
 /**
- * `behalf audit tail | query | verify`: read the trail without the gateway's lock (the store is
- * opened read-only), so they work while it is writing.
+ * `behalf audit tail | query | verify | export | import`, for the embedded store and PostgreSQL
+ * alike. All but `import` open the store read-only (no writer lock), so they work while the
+ * gateway is writing.
  *
  * Exit codes (with the program's error mapping in cli/program.ts): 0 success; 1 `verify` found a
  * problem or the store could not be read (a `BehalfError` is thrown); 2 a bad flag value
@@ -43,22 +44,18 @@ function nonEmpty(value: string): string {
   return value;
 }
 
-async function openForReading(flags: StoreFlags, loadConfig: (file: string) => Promise<Config>): Promise<FileAuditStore> {
-  let dir: string;
-  if (flags.store !== undefined) {
-    dir = resolveAuditDir(flags.store, process.cwd());
-  } else {
-    const config = await loadConfig(flags.config);
-    // Same base as the gateway: relative paths in a config file are relative to that file.
-    dir = resolveAuditDir(config.audit.store, dirname(resolve(flags.config)));
-  }
-  return openFileAuditStore(dir, { readOnly: true });
+/** The store `--store` (relative to the working directory) or `--config`'s `audit.store` names. */
+async function openFromFlags(flags: StoreFlags, loadConfig: (file: string) => Promise<Config>, readOnly: boolean): Promise<AuditStore> {
+  if (flags.store !== undefined) return openAuditStore({ store: flags.store }, { baseDir: process.cwd(), readOnly });
+  const config = await loadConfig(flags.config);
+  // Same base as the gateway: relative paths in a config file are relative to that file.
+  return openAuditStore({ store: config.audit.store }, { baseDir: dirname(resolve(flags.config)), readOnly });
 }
 
 function withStoreFlags(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'config file whose audit.store names the trail', 'behalf.yaml')
-    .option('--store <dir>', 'the audit directory (file:<dir> or a path), instead of --config');
+    .option('--store <dir|url>', 'the audit store (a directory, file:<dir> or postgres:// URL), instead of --config');
 }
 
 function describeProblem(result: VerifyResult): string[] {
@@ -86,7 +83,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
     .option('-n, --lines <count>', 'how many records', positiveInt, 20)
     .option('-f, --follow', 'keep printing new records until interrupted')
     .action(async (opts: StoreFlags & { lines: number; follow?: boolean }, cmd: Command) => {
-      const store = await openForReading(opts, loadConfig);
+      const store = await openFromFlags(opts, loadConfig, true);
       try {
         if (opts.follow !== true) {
           for await (const rec of store.query({ limit: opts.lines })) out(cmd, formatRecordLine(rec));
@@ -97,6 +94,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
+          if (store.follow === undefined) throw new BehalfError('audit-read-failed', 'this audit store cannot be followed');
           for await (const rec of store.follow({ last: opts.lines, signal: stop.signal })) out(cmd, formatRecordLine(rec));
         } finally {
           process.off('SIGINT', onSignal);
@@ -121,7 +119,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
       if (opts.since !== undefined && opts.until !== undefined && opts.since >= opts.until) {
         cmd.error('error: --since must be before --until', { exitCode: 2, code: 'behalf.audit.bad-range' });
       }
-      const store = await openForReading(opts, loadConfig);
+      const store = await openFromFlags(opts, loadConfig, true);
       try {
         const q: AuditQuery = {};
         for (const key of ['user', 'route', 'tool', 'decision', 'reason', 'since', 'until', 'limit'] as const) {
@@ -145,7 +143,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
   withStoreFlags(audit.command('verify').description('recompute the hash chain and report the first problem'))
     .option('--json', 'print the result as JSON')
     .action(async (opts: StoreFlags & { json?: boolean }, cmd: Command) => {
-      const store = await openForReading(opts, loadConfig);
+      const store = await openFromFlags(opts, loadConfig, true);
       let result: VerifyResult;
       try {
         result = await store.verify();
@@ -161,4 +159,10 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
         throw new BehalfError('audit-chain-broken', `audit trail broken: ${p.kind} at seq ${p.seq}${p.file === undefined ? '' : ` (${p.file}${p.line === undefined ? '' : `:${p.line}`})`}`);
       }
     });
+
+  const kind = async (flags: StoreFlags): Promise<'file' | 'postgres'> => {
+    const store = flags.store ?? (await loadConfig(flags.config)).audit.store;
+    return auditStoreLocation(store, process.cwd()).kind;
+  };
+  registerAuditTransferCommands(audit, { open: (flags, readOnly) => openFromFlags(flags, loadConfig, readOnly), kind, out, err }, withStoreFlags);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveAuditDir } from '../../audit/store-location.js';
+import { auditStoreLocation } from '../../audit/auditor.js';
 import { compilePolicy } from '../../authorize/policy.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../../config/load.js';
 import { isBehalfError } from '../../errors.js';
@@ -13,7 +13,7 @@ import type { CliIo } from '../io.js';
  * prints every problem with its path. Exit 0 when valid, 1 when not.
  *
  * This does NOT load the directory, the signing key file or the audit trail, nor contact an
- * identity provider: `behalf serve` can still refuse to start for those.
+ * identity provider or the audit database: `behalf serve` can still refuse to start for those.
  */
 export function registerCheckCommand(program: Command, io: CliIo): void {
   program
@@ -48,7 +48,8 @@ export async function checkConfigFile(file: string, env: Readonly<Record<string,
   const checks: (() => unknown)[] = [
     () => compilePolicy(config.policies),
     ...config.routes.map((route) => () => compileOutgoingHeaders(route, { publicUrl: config.server.publicUrl, serverStripHeaders: config.server.stripHeaders })),
-    () => resolveAuditDir(config.audit.store, baseDir),
+    // A directory, file:<dir>, or a postgres:// URL (parsed, not connected to).
+    () => auditStoreLocation(config.audit.store, baseDir),
     // Tool input/output schemas (ajv) and call templates: `tools[1].inputSchema: ...`.
     () => compileHttpTools(config),
   ];

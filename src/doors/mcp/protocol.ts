@@ -69,6 +69,8 @@ export const BEHALF_RPC = {
   cancelled: -31499,
   /** The audit trail cannot be written: the call is refused rather than left unrecorded. */
   unavailable: -31503,
+  /** A limit refused the call (sent with HTTP 429, `Retry-After` and the RateLimit fields; `data.retryAfter` in seconds). */
+  tooManyRequests: -31429,
 } as const;
 
 /** The methods the endpoint answers. Anything else is -32601 (its capability is not advertised). */

@@ -120,6 +120,8 @@ function codeFor(decision: Deny): number {
       return BEHALF_RPC.unauthorized;
     case 403:
       return decision.reason === 'origin-not-allowed' ? RPC.invalidRequest : BEHALF_RPC.forbidden;
+    case 429:
+      return BEHALF_RPC.tooManyRequests;
     case 503:
       return BEHALF_RPC.unavailable;
     case 500:

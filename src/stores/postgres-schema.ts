@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import { BehalfError } from '../errors.js';
+import { checkout, describePgError, type Checkout } from './postgres-pool.js';
+import { quoteIdent } from './postgres-url.js';
+
+/**
+ * The PostgreSQL audit schema and its migrations. Tables (in the store's schema):
+ * - `behalf_audit_records`: one row per record. `line` is the record exactly as the file store
+ *   writes it (canonical JSON with `hash` last), so hashes, exports and imports agree byte for
+ *   byte; the other columns are copies of record fields for the indexes `behalf audit query`
+ *   uses, and `verify()` checks that they still match `line`.
+ * - `behalf_audit_head`: one row, the newest record's `seq` and `hash`. Writers lock it
+ *   (`FOR UPDATE`) to take the next `seq`, so several gateways extend one chain; `verify()`
+ *   uses it as the file store uses `head.json`, to notice records cut off the end.
+ * - `behalf_audit_schema_version`: applied migrations.
+ */
+
+/** Schema-qualified, quoted table names of one audit store. */
+export interface AuditTables {
+  readonly schema: string;
+  readonly records: string;
+  readonly head: string;
+  readonly version: string;
+}
+
+/** Table names for the audit store in `schema` (validated, quoted). */
+export function auditTables(schema: string): AuditTables {
+  const s = quoteIdent(schema);
+  return {
+    schema,
+    records: `${s}.behalf_audit_records`,
+    head: `${s}.behalf_audit_head`,
+    version: `${s}.behalf_audit_schema_version`,
+  };
+}
+
+/**
+ * Migrations, applied in order, each in its own transaction; index `i` brings the schema to
+ * version `i + 1`. Never edit a released one: append.
+ */
+const MIGRATIONS: readonly ((t: AuditTables) => string)[] = [
+  (t) => `
+    CREATE TABLE ${t.records} (
+      seq      bigint PRIMARY KEY CHECK (seq > 0),
+      time_at  timestamptz,
+      user_id  text,
+      route    text,
+      tool     text,
+      decision text,
+      reason   text,
+      line     text NOT NULL
+    );
+    CREATE INDEX behalf_audit_records_user ON ${t.records} (user_id, seq);
+    CREATE INDEX behalf_audit_records_route ON ${t.records} (route, seq);
+    CREATE INDEX behalf_audit_records_tool ON ${t.records} (tool, seq);
+    CREATE INDEX behalf_audit_records_reason ON ${t.records} (reason, seq);
+    CREATE INDEX behalf_audit_records_deny ON ${t.records} (seq) WHERE decision = 'deny';
+    CREATE INDEX behalf_audit_records_time ON ${t.records} (time_at);
+    CREATE TABLE ${t.head} (
+      id   smallint PRIMARY KEY CHECK (id = 1),
+      seq  bigint NOT NULL CHECK (seq >= 0),
+      hash text NOT NULL
+    );
+    INSERT INTO ${t.head} (id, seq, hash) VALUES (1, 0, '');
+  `,
+];
+
+/** The schema version this code writes. */
+export const AUDIT_SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Create the schema and tables when missing and apply pending migrations. Runs under a
+ * session advisory lock keyed by the schema name, so gateways starting together take turns
+ * instead of racing on `CREATE TABLE`; applying is idempotent (a migration already recorded is
+ * skipped).
+ *
+ * This does NOT check the trail itself (see `PostgresAuditStore` start-up checks), and does NOT
+ * downgrade: a schema newer than this code is refused.
+ *
+ * @throws BehalfError `audit-write-failed` when the server cannot be reached or refuses a statement.
+ */
+export async function migrateAuditSchema(pool: pg.Pool, t: AuditTables, where: string): Promise<{ from: number; to: number }> {
+  let conn: Checkout;
+  try {
+    conn = await checkout(pool);
+  } catch (err) {
+    throw new BehalfError('audit-write-failed', `cannot connect to the audit store ${where}: ${describePgError(err)}`, { cause: err });
+  }
+  const { client } = conn;
+  let broken = false;
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`behalf-audit-migrate:${t.schema}`]);
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema]);
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(t.schema)}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t.version} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const res = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0)::int AS v FROM ${t.version}`);
+      const from = res.rows[0]?.v ?? 0;
+      if (from > AUDIT_SCHEMA_VERSION) {
+        throw new BehalfError('audit-write-failed', `the audit store ${where} has schema version ${from}, newer than this behalf (${AUDIT_SCHEMA_VERSION}): upgrade behalf`);
+      }
+      for (let v = from + 1; v <= AUDIT_SCHEMA_VERSION; v++) {
+        await client.query('BEGIN');
+        try {
+          await client.query(MIGRATIONS[v - 1]!(t));
+          await client.query(`INSERT INTO ${t.version} (version) VALUES ($1)`, [v]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }
+      return { from, to: AUDIT_SCHEMA_VERSION };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`behalf-audit-migrate:${t.schema}`]).catch(() => {
+        broken = true;
+      });
+    }
+  } catch (err) {
+    broken = true;
+    if (err instanceof BehalfError) throw err;
+    throw new BehalfError('audit-write-failed', `cannot prepare the audit tables in ${where}: ${describePgError(err)}`, { cause: err });
+  } finally {
+    // A connection that failed mid-way may still hold the lock: closing it releases the lock.
+    conn.done(!broken);
+  }
+}
