@@ -8,7 +8,7 @@ import { BehalfError } from '../errors.js';
  * - a relative path is resolved against `baseDir` (the gateway passes the config file's folder).
  *
  * @throws BehalfError `config-invalid` for a URL scheme the embedded store cannot serve
- *         (`postgres://` is planned as a separate store).
+ *         (`postgres://` stores are opened by `openAuditStore`, not here).
  */
 export function resolveAuditDir(store: string, baseDir: string): string {
   let path = store;

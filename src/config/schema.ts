@@ -130,7 +130,7 @@ export const signingSchema = z.strictObject({
 });
 
 export const auditSchema = z.strictObject({
-  /** `file:<dir>` or a directory path (embedded store). */
+  /** A directory path or `file:<dir>` (embedded store), or a `postgres://` URL (PostgreSQL). */
   store: z.string().min(1).default(DEFAULTS.auditDir),
   includeQueryValues: z.boolean().default(false),
   /** When a record cannot be written: writes always fail closed (503); reads follow this. */

@@ -30,20 +30,21 @@ export const POSTGRES_DEFAULTS = {
 } as const;
 
 /**
- * A node-postgres pool for `loc`. Parameters in the URL (e.g. `statement_timeout`,
- * `application_name`, `sslmode`) take precedence over these options, as node-postgres does;
- * `PG*` environment variables fill in what the URL leaves out (node-postgres reads them, not
- * behalf). `onIdleError` receives errors of idle connections (a server restart): without a
- * listener they would crash the process.
+ * A node-postgres pool for `loc`. Timeouts come from `opts`, else from the URL
+ * (`connect_timeout`, `statement_timeout`), else {@link POSTGRES_DEFAULTS}. Other URL parameters
+ * (`sslmode`, `application_name`, ...) go to node-postgres as they are; `PG*` environment
+ * variables fill in what the URL leaves out (node-postgres reads them, not behalf).
+ * `onIdleError` receives errors of idle connections (a server restart): without a listener
+ * they would crash the process.
  *
  * This does NOT connect: the first query does.
  */
 export function createPostgresPool(loc: PostgresLocation, opts: PostgresPoolOptions, onIdleError: (err: Error) => void): pg.Pool {
-  const statementTimeoutMs = opts.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
+  const statementTimeoutMs = opts.statementTimeoutMs ?? loc.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
   const pool = new pg.Pool({
     connectionString: loc.connectionString,
     max: opts.maxConnections ?? POSTGRES_DEFAULTS.maxConnections,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? loc.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
     idleTimeoutMillis: POSTGRES_DEFAULTS.idleTimeoutMs,
     statement_timeout: statementTimeoutMs,
     idle_in_transaction_session_timeout: statementTimeoutMs,

@@ -6,7 +6,7 @@ import { matchesQuery } from '../audit/query-filter.js';
 import type { StoredAuditRecord } from '../audit/record.js';
 import { verifyChain, type ChainEntry } from '../audit/verify-chain.js';
 import { BehalfError } from '../errors.js';
-import type { AuditQuery, VerifyResult } from './types.js';
+import type { AuditQuery, VerifyProblem, VerifyResult } from './types.js';
 import { describePgError } from './postgres-pool.js';
 import { columnText, mismatchedColumn, ROW_COLUMNS, type RecordRow } from './postgres-rows.js';
 import type { AuditTables } from './postgres-schema.js';
@@ -138,13 +138,21 @@ export async function* followRecords(ctx: ReadContext, opts: { last: number; sig
 
 /**
  * Verify the whole chain (verify-chain.ts) in `seq` order, against the head row, and check that
- * each row's index columns still match its record. A mismatched column is reported as `edited`
- * at that row, unless the chain itself breaks at or before it (that report says more).
+ * each row's index columns still match its record. Of what it finds, the problem at the lowest
+ * seq is reported (the chain's own report first on a tie, as it says more):
+ * - the chain's problems, as for the file store;
+ * - `edited`: a row whose index columns no longer match its record;
+ * - `inserted`: rows after the record the head row names, read again at the end (writers move
+ *   the head in the same transaction as their rows, so a row beyond it was added outside behalf).
+ *
+ * This does NOT detect rows and the head row rewritten consistently by someone with write access
+ * to the database: anchor the head elsewhere (docs/audit.md).
  */
 export async function verifyRecords(ctx: ReadContext): Promise<VerifyResult> {
   // The head first: it is committed with the records it names, so they are all visible next.
   const head = await readHeadRow(ctx);
   const table = `${ctx.tables.schema}.behalf_audit_records`;
+  const headName = `head row (${ctx.tables.schema}.behalf_audit_head)`;
   let columnProblem: { seq: number; column: string } | undefined;
   const entries = async function* (): AsyncGenerator<ChainEntry> {
     let after = 0;
@@ -162,18 +170,27 @@ export async function verifyRecords(ctx: ReadContext): Promise<VerifyResult> {
       after = Number(rows.at(-1)!.seq);
     }
   };
-  const result = await verifyChain(entries(), { head, headName: `head row (${ctx.tables.schema}.behalf_audit_head)` });
-  const c = columnProblem;
-  if (c === undefined || (result.problem !== undefined && result.problem.seq <= c.seq)) return result;
-  return {
+  const result = await verifyChain(entries(), { head, headName });
+  const { warnings } = result;
+  const found: VerifyResult[] = [result];
+  const failure = (seq: number, kind: VerifyProblem['kind'], message: string): VerifyResult => ({
     ok: false,
-    records: c.seq - 1,
-    problem: {
-      seq: c.seq,
-      kind: 'edited',
-      file: `row ${c.seq} of ${table}`,
-      message: `row ${c.seq} was changed after it was written: its ${c.column} column no longer matches the record`,
-    },
-    ...(result.warnings !== undefined ? { warnings: result.warnings } : {}),
-  };
+    records: seq - 1,
+    problem: { seq, kind, file: `row ${seq} of ${table}`, message },
+    ...(warnings !== undefined ? { warnings } : {}),
+  });
+  const c = columnProblem;
+  if (c !== undefined) found.push(failure(c.seq, 'edited', `row ${c.seq} was changed after it was written: its ${c.column} column no longer matches the record`));
+  if (result.ok) {
+    // Read after the rows: every row a writer committed before this point is covered by it.
+    const end = await readHeadRow(ctx);
+    if (typeof end === 'object' && result.records > end.seq) {
+      const extra = end.seq + 1 === result.records ? `record ${result.records} comes` : `records ${end.seq + 1} to ${result.records} come`;
+      found.push(failure(end.seq + 1, 'inserted', `${extra} after the record the ${headName} names (${end.seq}): added outside behalf`));
+    }
+  }
+  const problems = found.filter((r) => r.problem !== undefined);
+  // A stable sort: on a tie the chain's own report, pushed first, wins.
+  problems.sort((a, b) => a.problem!.seq - b.problem!.seq);
+  return problems[0] ?? result;
 }

@@ -91,9 +91,16 @@ export async function migrateAuditSchema(pool: pg.Pool, t: AuditTables, where: s
   try {
     await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`behalf-audit-migrate:${t.schema}`]);
     try {
-      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema]);
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdent(t.schema)}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${t.version} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      // Existence is checked before creating anything: CREATE ... IF NOT EXISTS still needs the
+      // CREATE privilege, which a gateway's role should not have once the tables exist.
+      const exists = await client.query<{ schema: boolean; version: string | null }>(
+        'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema, to_regclass($2)::text AS version',
+        [t.schema, t.version],
+      );
+      if (exists.rows[0]?.schema !== true) await client.query(`CREATE SCHEMA ${quoteIdent(t.schema)}`);
+      if (exists.rows[0]?.version == null) {
+        await client.query(`CREATE TABLE IF NOT EXISTS ${t.version} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+      }
       const res = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0)::int AS v FROM ${t.version}`);
       const from = res.rows[0]?.v ?? 0;
       if (from > AUDIT_SCHEMA_VERSION) {

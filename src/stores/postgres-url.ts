@@ -2,9 +2,11 @@ import { BehalfError } from '../errors.js';
 
 /**
  * `audit.store` values that name a PostgreSQL database: `postgres://` or `postgresql://` URLs in
- * the libpq form node-postgres reads (`postgres://user:password@host:5432/db?sslmode=require`),
- * plus one parameter of behalf's own, `schema`, the PostgreSQL schema the audit tables live in
- * (default `public`; created when missing).
+ * the libpq form node-postgres reads (`postgres://user:password@host:5432/db?sslmode=require`).
+ * behalf reads three parameters itself and passes the rest on:
+ * - `schema`: the PostgreSQL schema the audit tables live in (default `public`; created when missing);
+ * - `connect_timeout`: seconds to open a connection (libpq's name and unit; default 5);
+ * - `statement_timeout`: ms one statement may take (PostgreSQL's name and unit; default 5000).
  */
 
 /** A parsed PostgreSQL store URL. */
@@ -15,6 +17,10 @@ export interface PostgresLocation {
   readonly schema: string;
   /** `postgres://user@host:port/db schema s`: safe to log (no password, no other parameters). */
   readonly display: string;
+  /** From `connect_timeout` (seconds in the URL), ms. */
+  readonly connectTimeoutMs?: number;
+  /** From `statement_timeout`, ms. */
+  readonly statementTimeoutMs?: number;
 }
 
 const SCHEME_RE = /^postgres(?:ql)?:\/\//i;
@@ -48,6 +54,16 @@ export function parsePostgresUrl(store: string): PostgresLocation {
     throw new BehalfError('config-invalid', 'audit.store: schema must be 1 to 63 lowercase letters, digits or "_", starting with a letter or "_"');
   }
   url.searchParams.delete('schema');
+  const timeout = (name: string, unitMs: number): number | undefined => {
+    const values = url.searchParams.getAll(name);
+    url.searchParams.delete(name);
+    if (values.length === 0) return undefined;
+    const v = values.at(-1)!;
+    if (values.length > 1 || !/^\d{1,7}$/.test(v) || Number(v) < 1) throw new BehalfError('config-invalid', `audit.store: ${name} must be a whole number of at least 1, given once`);
+    return Number(v) * unitMs;
+  };
+  const connectTimeoutMs = timeout('connect_timeout', 1_000);
+  const statementTimeoutMs = timeout('statement_timeout', 1);
   const db = decodeURIComponent(url.pathname.replace(/^\//, ''));
   const host = url.hostname !== '' ? url.hostname : (url.searchParams.get('host') ?? 'localhost');
   const user = url.username !== '' ? `${decodeURIComponent(url.username)}@` : '';
@@ -56,6 +72,8 @@ export function parsePostgresUrl(store: string): PostgresLocation {
     connectionString: url.toString(),
     schema,
     display: `postgres://${user}${host}${port}/${db} schema ${schema}`,
+    ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}),
+    ...(statementTimeoutMs !== undefined ? { statementTimeoutMs } : {}),
   };
 }
 

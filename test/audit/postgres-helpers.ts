@@ -38,13 +38,23 @@ export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>
   return (await admin.query<R>(text, values)).rows;
 }
 
+const cleanups: (() => Promise<unknown>)[] = [];
+// Registered when this module loads, i.e. at the test file's top level: an `after` called from
+// inside a running test may be attached too late to run (seen with the file's last test).
+after(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+});
+
+/** Run `fn` after the test file (last registered, first run). */
+export function cleanupAfterFile(fn: () => Promise<unknown>): void {
+  cleanups.push(fn);
+}
+
 /** A fresh schema name (not yet created) and the store URL that names it; dropped after the file. */
 export async function freshSchema(): Promise<{ schema: string; url: string }> {
   await requirePostgres();
   const schema = `behalf_t_${randomBytes(6).toString('hex')}`;
-  after(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  });
+  cleanupAfterFile(() => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
   return { schema, url: withSchema(PG_URL, schema) };
 }
 

@@ -4,15 +4,19 @@
  * tamper checks, and bounded failure when the server goes away.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
+import pg from 'pg';
 import { createAuditor, openAuditStore } from '../../src/audit/auditor.js';
+import { sealRecord } from '../../src/audit/chain.js';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { isBehalfError } from '../../src/errors.js';
 import { openPostgresAuditStore, PostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
+import { columnsOf } from '../../src/stores/postgres-rows.js';
 import { all, rec } from './helpers.js';
-import { freshSchema, PG_URL, sql, startPgProxy, viaPort, withSchema } from './postgres-helpers.js';
+import { cleanupAfterFile, freshSchema, PG_URL, sql, startPgProxy, viaPort, withSchema } from './postgres-helpers.js';
 
 test('two gateways (two stores, two pools) appending at once write ONE chain: gapless seq, every record once, verify OK', async () => {
   const { url } = await freshSchema();
@@ -178,5 +182,59 @@ test('PostgreSQL going down mid-run: appends fail closed within the timeouts, th
   const got: StoredAuditRecord[] = await all(r);
   assert.deepEqual(got.map((x) => x.requestId), ['req-1', 'req-3', 'req-6'], 'a failed append left nothing behind');
   assert.deepEqual(await r.verify(), { ok: true, records: 3 });
+  await r.close();
+});
+
+test('once the tables exist, a least-privilege role (no UPDATE or DELETE on records) runs a gateway store: start, append, verify', async () => {
+  const { schema, url } = await freshSchema();
+  await (await openPostgresAuditStore(url)).close();
+  const role = `behalf_t_role_${randomBytes(5).toString('hex')}`;
+  await sql(`CREATE ROLE ${role} LOGIN`);
+  cleanupAfterFile(async () => {
+    await sql(`DROP OWNED BY ${role}`);
+    await sql(`DROP ROLE ${role}`);
+  });
+  const s = `"${schema}"`;
+  await sql(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
+  await sql(`GRANT SELECT, INSERT ON ${s}.behalf_audit_records TO ${role}`);
+  await sql(`GRANT SELECT, UPDATE ON ${s}.behalf_audit_head TO ${role}`);
+  await sql(`GRANT SELECT ON ${s}.behalf_audit_schema_version TO ${role}`);
+  const roleUrl = new URL(url);
+  roleUrl.username = role;
+  const w = await openPostgresAuditStore(roleUrl.toString());
+  await w.append([rec(1), rec(2)]);
+  assert.deepEqual(await w.verify(), { ok: true, records: 2 });
+  await w.close();
+  const client = new pg.Client({ connectionString: roleUrl.toString() });
+  await client.connect();
+  try {
+    await assert.rejects(client.query(`DELETE FROM ${s}.behalf_audit_records WHERE seq = 1`), (e) => (e as { code?: string }).code === '42501');
+  } finally {
+    await client.end();
+  }
+});
+
+test('verify reports a correctly chained record forged after the head row as inserted', async () => {
+  const { schema, url } = await freshSchema();
+  const w = await openPostgresAuditStore(url);
+  await w.append([rec(1), rec(2), rec(3)]);
+  await w.close();
+  const [last] = await sql<{ line: string }>(`SELECT line FROM "${schema}".behalf_audit_records WHERE seq = 3`);
+  const forged = sealRecord(rec(4, { user: 'mallory', decision: 'allow', reason: 'allowed-by-rule' }), 3, (JSON.parse(last!.line) as { hash: string }).hash);
+  const c = columnsOf(rec(4, { user: 'mallory', decision: 'allow', reason: 'allowed-by-rule' }));
+  await sql(`INSERT INTO "${schema}".behalf_audit_records (seq, time_at, user_id, route, tool, decision, reason, line) VALUES (4, $1, $2, $3, $4, $5, $6, $7)`, [
+    c.time_at,
+    c.user_id,
+    c.route,
+    c.tool,
+    c.decision,
+    c.reason,
+    forged.line,
+  ]);
+  const r = await openPostgresAuditStore(url, { readOnly: true });
+  const result = await r.verify();
+  assert.equal(result.ok, false, 'the forged record went unnoticed');
+  assert.deepEqual([result.problem?.kind, result.problem?.seq, result.records], ['inserted', 4, 3]);
+  assert.match(result.problem!.message, /record 4 comes after the record the head row .* names \(3\)/);
   await r.close();
 });

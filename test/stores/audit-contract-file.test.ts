@@ -1,10 +1,18 @@
 /** The audit store contract against the embedded file store (one segment file per trail). */
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { computeRecordHash } from '../../src/audit/chain.js';
 import { openFileAuditStore } from '../../src/audit/file-store.js';
-import { readLinesOf, tempDir, writeLines } from '../audit/helpers.js';
+import { readLinesOf, writeLines } from '../audit/helpers.js';
 import { auditStoreContract, type TrailUnderTest } from './audit-contract.js';
+
+// One folder for the file's trails, removed by a hook registered at the top level (a hook
+// registered from inside the file's last test may not run).
+const base = await mkdtemp(join(tmpdir(), 'behalf-contract-'));
+after(() => rm(base, { recursive: true, force: true }));
+let trails = 0;
 
 async function segment(dir: string): Promise<string> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
@@ -23,7 +31,7 @@ async function rewrite(dir: string, change: (lines: string[]) => void): Promise<
 auditStoreContract({
   name: 'file store',
   async fresh(): Promise<TrailUnderTest> {
-    const dir = join(await tempDir('behalf-contract-'), 'audit');
+    const dir = join(base, `trail-${++trails}`);
     return {
       open: () => openFileAuditStore(dir, { flushMs: 1 }),
       openReader: () => openFileAuditStore(dir, { readOnly: true, pollMs: 20 }),

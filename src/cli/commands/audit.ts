@@ -66,7 +66,7 @@ function describeProblem(result: VerifyResult): string[] {
 }
 
 /**
- * Add `audit tail`, `audit query` and `audit verify` to `program`. Output goes through the
+ * Add `audit tail`, `query`, `verify`, `export` and `import` to `program`. Output goes through the
  * program's configured `writeOut`/`writeErr` (so tests capture it in-process); `loadConfig`
  * reads and validates the file named by `--config`.
  */

@@ -1,0 +1,122 @@
+/**
+ * The gateway with `audit.store: postgres://...`: two gateways share one trail, and a
+ * PostgreSQL outage makes writes fail closed (503, never forwarded) until it comes back.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { freePort } from '../../examples/hr-demo/launch.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
+import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
+import { all } from './helpers.js';
+import { freshSchema, startPgProxy, viaPort } from './postgres-helpers.js';
+
+let idp: DevIdp;
+let backend: RecordingBackend;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'behalf-pg-gateway-'));
+  backend = await startRecordingBackend();
+  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
+});
+after(async () => {
+  await idp.close();
+  await backend.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A gateway whose audit store is `store`, routing /api to the recording backend for anyone. */
+async function gatewayOn(store: string, name: string): Promise<{ gateway: Gateway; url: string }> {
+  const port = await freePort();
+  const result = validateConfig({
+    server: { port, publicUrl: `http://127.0.0.1:${port}` },
+    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(dir, name, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
+    audit: { store },
+  });
+  assert.ok(result.ok, JSON.stringify(result));
+  const gateway = await startGateway({ config: result.config, baseDir: join(dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
+  return { gateway, url: `http://127.0.0.1:${port}` };
+}
+
+/** Status and request id as the client sees them (status 0: no complete answer). */
+async function call(url: string, method: 'GET' | 'POST'): Promise<{ status: number; requestId?: string }> {
+  try {
+    const res = await fetch(`${url}/api/items`, {
+      method,
+      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.arrayBuffer();
+    return { status: res.status, requestId: res.headers.get('x-request-id') ?? undefined };
+  } catch {
+    return { status: 0 };
+  }
+}
+
+test('two gateways on one PostgreSQL trail: every answered request has its record, and the trail verifies as one chain', async () => {
+  const { url } = await freshSchema();
+  const a = await gatewayOn(url, 'a');
+  const b = await gatewayOn(url, 'b');
+  const answered: string[] = [];
+  try {
+    for (let round = 0; round < 6; round++) {
+      const replies = await Promise.all([call(a.url, 'POST'), call(b.url, 'POST'), call(a.url, 'GET'), call(b.url, 'GET')]);
+      for (const r of replies) {
+        assert.equal(r.status, 200);
+        answered.push(r.requestId!);
+      }
+    }
+  } finally {
+    await a.gateway.close();
+    await b.gateway.close();
+  }
+  const reader = await openPostgresAuditStore(url, { readOnly: true });
+  const records = await all(reader);
+  assert.deepEqual(records.map((r) => r.requestId).sort(), [...answered].sort(), 'every answered request, once');
+  assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.deepEqual(await reader.verify(), { ok: true, records: 24 });
+  await reader.close();
+});
+
+test('PostgreSQL down: writes fail closed with 503 and never reach the backend; the gateway recovers when it returns', async () => {
+  const { url } = await freshSchema();
+  const proxy = await startPgProxy();
+  const u = new URL(viaPort(url, proxy.port));
+  u.searchParams.set('connect_timeout', '1');
+  u.searchParams.set('statement_timeout', '1000');
+  const g = await gatewayOn(u.toString(), 'down');
+  try {
+    assert.equal((await call(g.url, 'POST')).status, 200);
+    proxy.setMode('reset');
+    // This read was let through before the failure was known: its response is not completed.
+    assert.equal((await call(g.url, 'GET')).status, 0);
+    const postsBefore = backend.seen.filter((r) => r.method === 'POST').length;
+    assert.equal((await call(g.url, 'POST')).status, 503);
+    assert.equal(backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
+    const ready = await fetch(`${g.url}/readyz`);
+    assert.equal(ready.status, 503);
+    proxy.setMode('forward');
+    // The next denial's record is written, so the gateway is healthy again after it.
+    assert.equal((await call(g.url, 'POST')).status, 503);
+    assert.equal((await call(g.url, 'POST')).status, 200);
+  } finally {
+    await g.gateway.close();
+    await proxy.close();
+  }
+  const reader = await openPostgresAuditStore(url, { readOnly: true });
+  const records = await all(reader);
+  assert.deepEqual(records.map((r) => `${r.method} ${r.status}`), ['POST 200', 'POST 503', 'POST 200']);
+  assert.equal((await reader.verify()).ok, true);
+  await reader.close();
+});
