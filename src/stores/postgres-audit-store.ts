@@ -7,7 +7,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
 import type { AppendOptions, AuditQuery, AuditStore, VerifyResult } from './types.js';
 import { importAuditRecords, type ImportResult } from './postgres-import.js';
-import { checkout, createPostgresPool, describePgError, type Checkout, type PostgresPoolOptions } from './postgres-pool.js';
+import { checkoutForWrite, createPostgresPool, describePgError, type PostgresPoolOptions } from './postgres-pool.js';
 import { followRecords, queryRecords, readHeadRow, verifyRecords, type ReadContext } from './postgres-read.js';
 import { columnsOf } from './postgres-rows.js';
 import { auditTables, migrateAuditSchema, type AuditTables } from './postgres-schema.js';
@@ -127,12 +127,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   private async writeBatch(records: AuditRecord[]): Promise<void> {
-    let conn: Checkout;
-    try {
-      conn = await checkout(this.pool);
-    } catch (err) {
-      throw new BehalfError('audit-write-failed', `cannot connect to the audit store ${this.where}: ${describePgError(err)}`, { cause: err });
-    }
+    const conn = await checkoutForWrite(this.pool, this.where);
     const { client } = conn;
     let ok = false;
     try {

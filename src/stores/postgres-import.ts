@@ -3,7 +3,7 @@ import { computeRecordHash, GENESIS_PREV, parseStoredLine } from '../audit/chain
 import type { AuditHead } from '../audit/head-file.js';
 import type { StoredAuditRecord } from '../audit/record.js';
 import { BehalfError } from '../errors.js';
-import { checkout, describePgError, type Checkout } from './postgres-pool.js';
+import { checkoutForWrite, describePgError } from './postgres-pool.js';
 import { columnsOf, storedLine } from './postgres-rows.js';
 import type { AuditTables } from './postgres-schema.js';
 
@@ -46,12 +46,7 @@ export async function importAuditRecords(
   batchSize: number,
 ): Promise<ImportResult> {
   const refuse = (why: string): BehalfError => new BehalfError('audit-chain-broken', `import refused, nothing imported: ${why}`);
-  let conn: Checkout;
-  try {
-    conn = await checkout(pool);
-  } catch (err) {
-    throw new BehalfError('audit-write-failed', `cannot connect to the audit store ${where}: ${describePgError(err)}`, { cause: err });
-  }
+  const conn = await checkoutForWrite(pool, where);
   const { client } = conn;
   let ok = false;
   try {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { BehalfError } from '../errors.js';
 import type { PostgresLocation } from './postgres-url.js';
 
 /**
@@ -61,6 +62,18 @@ export interface Checkout {
   readonly client: pg.PoolClient;
   /** Return the connection; `ok: false` closes it instead (ending its transaction and session locks). */
   done(ok: boolean): void;
+}
+
+/**
+ * {@link checkout} for a write to the audit store at `where`: a connection that cannot be had
+ * is `audit-write-failed` (fail closed), with the server's error but never the password.
+ */
+export async function checkoutForWrite(pool: pg.Pool, where: string): Promise<Checkout> {
+  try {
+    return await checkout(pool);
+  } catch (err) {
+    throw new BehalfError('audit-write-failed', `cannot connect to the audit store ${where}: ${describePgError(err)}`, { cause: err });
+  }
 }
 
 /**

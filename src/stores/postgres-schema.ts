@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { BehalfError } from '../errors.js';
-import { checkout, describePgError, type Checkout } from './postgres-pool.js';
+import { checkoutForWrite, describePgError } from './postgres-pool.js';
 import { quoteIdent } from './postgres-url.js';
 
 /**
@@ -80,12 +80,7 @@ export const AUDIT_SCHEMA_VERSION = MIGRATIONS.length;
  * @throws BehalfError `audit-write-failed` when the server cannot be reached or refuses a statement.
  */
 export async function migrateAuditSchema(pool: pg.Pool, t: AuditTables, where: string): Promise<{ from: number; to: number }> {
-  let conn: Checkout;
-  try {
-    conn = await checkout(pool);
-  } catch (err) {
-    throw new BehalfError('audit-write-failed', `cannot connect to the audit store ${where}: ${describePgError(err)}`, { cause: err });
-  }
+  const conn = await checkoutForWrite(pool, where);
   const { client } = conn;
   let broken = false;
   try {
