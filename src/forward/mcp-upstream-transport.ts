@@ -1,4 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setMaxListeners } from 'node:events';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -25,6 +29,7 @@ interface CallHeaders {
 }
 
 const perCall = new AsyncLocalStorage<CallHeaders>();
+const defaultFetch = dispatcherFetch();
 
 /**
  * Runs `fn` (one SDK request) so that the first POST it sends to an HTTP upstream carries
@@ -47,6 +52,54 @@ function perCallFetch(base: FetchLike): FetchLike {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(call.headers)) headers.set(name, value);
     return base(url, { ...init, headers });
+  };
+}
+
+/** Statuses whose response has no body. */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
+/**
+ * The SDK transport's `fetch` over undici's request API (the global dispatcher, as the global
+ * fetch uses): no WHATWG Request per call (whose body stream undici tees for `redirect: manual`),
+ * no per-request listener left on the SDK's session-wide AbortSignal until GC. A JSON answer is
+ * read whole; an event stream is handed over as a stream. Redirects are returned, not followed
+ * (the SDK follows same-origin ones itself). Failures reject like fetch's: `TypeError('fetch
+ * failed', { cause })`, or the signal's reason when aborted.
+ *
+ * This does NOT handle bodies other than strings (it falls back to the global fetch).
+ */
+export function dispatcherFetch(dispatcher?: Dispatcher): FetchLike {
+  const seen = new WeakSet<AbortSignal>();
+  return async (url, init = {}) => {
+    if (init.body !== undefined && init.body !== null && typeof init.body !== 'string') return fetch(url, init);
+    const target = new URL(url);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    const signal = init.signal ?? undefined;
+    // The SDK passes one signal for every request of a session: each request in flight adds a
+    // listener (removed when it completes), so 32 concurrent calls are no leak.
+    if (signal !== undefined && !seen.has(signal)) {
+      setMaxListeners(0, signal);
+      seen.add(signal);
+    }
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await (dispatcher ?? getGlobalDispatcher()).request({ origin: target.origin, path: target.pathname + target.search, method: (init.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: init.body ?? null, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      if (signal?.aborted === true) throw signal.reason;
+      throw new TypeError('fetch failed', { cause: err });
+    }
+    const out = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) for (const one of Array.isArray(value) ? value : [value]) out.append(name, one);
+    }
+    const options = { status: res.statusCode, headers: out };
+    if (NULL_BODY_STATUSES.has(res.statusCode)) {
+      res.body.resume();
+      return new Response(null, options);
+    }
+    if (/^text\/event-stream/i.test(out.get('content-type') ?? '')) return new Response(Readable.toWeb(res.body) as WebReadableStream as ReadableStream, options);
+    return new Response(await res.body.arrayBuffer(), options);
   };
 }
 
@@ -108,7 +161,7 @@ export function createUpstreamTransport(cfg: UpstreamConfig, opts: UpstreamTrans
   }
   return new StreamableHTTPClientTransport(new URL(cfg.url ?? ''), {
     requestInit: { headers: { ...cfg.headers } },
-    fetch: perCallFetch(opts.fetch ?? ((url, init) => fetch(url, init))),
+    fetch: perCallFetch(opts.fetch ?? defaultFetch),
     // The standalone GET stream only carries notifications (list_changed); a lost one is
     // re-opened twice, then a failed call reconnects the whole session.
     reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 5_000, reconnectionDelayGrowFactor: 2, maxRetries: 2 },
