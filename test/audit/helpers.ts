@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { openFileAuditStore, type FileAuditStore, type FileAuditStoreOptions } from '../../src/audit/file-store.js';
 import type { AuditRecord, StoredAuditRecord } from '../../src/audit/record.js';
+import { openAuditStore } from '../../src/audit/auditor.js';
+import type { AuditConfig } from '../../src/config/schema.js';
 
 /** A fresh temp directory, removed after the test file. */
 export async function tempDir(prefix = 'behalf-audit-'): Promise<string> {
@@ -66,4 +68,16 @@ export async function readLinesOf(path: string): Promise<string[]> {
 
 export async function writeLines(path: string, lines: string[]): Promise<void> {
   await writeFile(path, lines.map((l) => `${l}\n`).join(''));
+}
+
+/** Every record of the trail a gateway writes (opened read-only beside it), in seq order. */
+export async function readAuditTrail(store: Pick<AuditConfig, 'store'>, baseDir: string): Promise<StoredAuditRecord[]> {
+  const reader = await openAuditStore(store, { baseDir, readOnly: true });
+  const out: StoredAuditRecord[] = [];
+  try {
+    for await (const r of reader.query({})) out.push(r);
+  } finally {
+    await reader.close();
+  }
+  return out.sort((a, b) => a.seq - b.seq);
 }

@@ -1,10 +1,10 @@
 /** Test helpers: a gateway from a config object, and a recording backend, both on 127.0.0.1. */
+import { readAuditTrail } from '../audit/helpers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { openAuditStore } from '../../src/audit/auditor.js';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -36,13 +36,7 @@ export async function startTestGateway(input: ConfigInput): Promise<TestGateway>
     gateway,
     url: result.config.server.publicUrl,
     dir,
-    async auditRecords() {
-      const store = await openAuditStore(result.config.audit, { baseDir: dir, readOnly: true });
-      const out: StoredAuditRecord[] = [];
-      for await (const r of store.query({})) out.push(r);
-      await store.close();
-      return out.sort((a, b) => a.seq - b.seq);
-    },
+    auditRecords: () => readAuditTrail(result.config.audit, dir),
     async close() {
       await gateway.close();
       await rm(dir, { recursive: true, force: true });

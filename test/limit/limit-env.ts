@@ -3,13 +3,13 @@
  * one route per scenario, with an optional limit store passed in (a Redis store with the test
  * file's key prefix, or one that points at a cut connection).
  */
+import { readAuditTrail } from '../audit/helpers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { freePort } from '../../examples/hr-demo/launch.js';
-import { openAuditStore } from '../../src/audit/auditor.js';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -77,13 +77,7 @@ export async function startLimitEnv(opts: LimitEnvOptions): Promise<LimitEnv> {
     idp,
     backend,
     auth: (user) => bearer(idp, user, { audience }),
-    async auditRecords() {
-      const store = await openAuditStore(config.audit, { baseDir: dir, readOnly: true });
-      const out: StoredAuditRecord[] = [];
-      for await (const r of store.query({})) out.push(r);
-      await store.close();
-      return out.sort((a, b) => a.seq - b.seq);
-    },
+    auditRecords: () => readAuditTrail(config.audit, dir),
     async metrics() {
       const res = await fetch(`${publicUrl}/metrics`);
       return res.text();

@@ -3,6 +3,7 @@
  * minting tokens for `<publicUrl>/mcp`. The catalog implements the `ToolCatalog` / `ToolSource`
  * contracts of src/resolve/tools.ts, so the door is tested without any real backend.
  */
+import { readAuditTrail } from '../../audit/helpers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { pino } from 'pino';
 import { DEMO_DIR, freePort } from '../../../examples/hr-demo/launch.js';
-import { openAuditStore } from '../../../src/audit/auditor.js';
 import type { StoredAuditRecord } from '../../../src/audit/record.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
@@ -148,13 +148,7 @@ export async function startDoorEnv(extra: Partial<ConfigInput> = {}, opts: { con
     mcpUrl,
     source,
     token: (user, opts) => idp.mint(user, { audience: mcpUrl, ...opts }),
-    async auditRecords() {
-      const store = await openAuditStore(config.audit, { baseDir: dir, readOnly: true });
-      const out: StoredAuditRecord[] = [];
-      for await (const r of store.query({})) out.push(r);
-      await store.close();
-      return out.sort((a, b) => a.seq - b.seq);
-    },
+    auditRecords: () => readAuditTrail(config.audit, dir),
     async close() {
       await gateway.close();
       await idp.close();
