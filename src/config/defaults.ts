@@ -23,4 +23,10 @@ export const DEFAULTS = {
   auditSyncIntervalMs: 20, // records nobody waits for are fsynced within 20 ms
   auditBatchRecords: 256,
   auditSegmentBytes: 64 * 1_048_576, // 64 MiB per file
+  auditSpoolDir: '.behalf/audit-spool', // PostgreSQL store: records wait here while the database is unreachable
+  auditSpoolMaxBytes: 1_073_741_824, // 1 GiB: past it, appends fail (fail closed)
+  revocationSyncMs: 250, // shared store: each instance reloads changed revocations this often
+  revocationMaxStalenessMs: 1_000, // 1 s: older than this, the local copy is not trusted (revocation.onStoreError)
+  revocationTtlSeconds: 86_400, // 24 h: a revocation is kept this long unless given its own
+  adminListenPort: 9091,
 } as const;

@@ -147,6 +147,47 @@ export const auditSchema = z.strictObject({
    * most a power loss (not a crash of the gateway) can take from the trail.
    */
   syncIntervalMs: z.number().int().min(0).max(10_000).default(DEFAULTS.auditSyncIntervalMs),
+  /**
+   * PostgreSQL store only: while the database cannot be reached, records are appended to this
+   * local spool (fsynced like the embedded store) and shipped in order when it returns.
+   */
+  spool: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Folder of this instance's spool (relative to the config file); one per instance, never shared. */
+      dir: z.string().min(1).default(DEFAULTS.auditSpoolDir),
+      /** Past this many bytes waiting, appends fail (the pipeline fails closed). */
+      maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
+    })
+    .default({ enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes }),
+});
+
+/** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
+export const revocationSchema = z.strictObject({
+  /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
+  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default('memory'),
+  /**
+   * When the shared store has not been read for `maxStalenessMs`: `deny` (503, default: a
+   * revocation must never be missed) or `allow` (and raise the alarm metric).
+   */
+  onStoreError: z.enum(['deny', 'allow']).default('deny'),
+  /** How often each instance reloads changed revocations from the shared store, ms. */
+  syncMs: z.number().int().min(10).max(1_000).default(DEFAULTS.revocationSyncMs),
+  /** The local copy is trusted for this long after its last successful sync, ms. */
+  maxStalenessMs: z.number().int().min(100).max(60_000).default(DEFAULTS.revocationMaxStalenessMs),
+  /** How long a revocation lasts when none is given, s (at least the longest token lifetime). */
+  defaultTtlSeconds: z.number().int().min(60).default(DEFAULTS.revocationTtlSeconds),
+});
+
+/** The admin API: its own listener, never the public one, with its own static bearer token. */
+export const adminSchema = z.strictObject({
+  host: z.string().default(DEFAULTS.listenHost),
+  port: z
+    .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number)])
+    .pipe(z.number().int().min(0).max(65_535))
+    .default(DEFAULTS.adminListenPort),
+  /** The bearer token admin clients send (use `${BEHALF_ADMIN_TOKEN}`); at least 32 characters. */
+  token: z.string().min(32, 'must be at least 32 characters (use a random secret from the environment)'),
 });
 
 export const serverSchema = z.strictObject({
@@ -307,6 +348,15 @@ export const configSchema = z
     routes: z.array(routeSchema).default([]),
     mcp: mcpSchema.optional(),
     limits: limitsSchema.default({ store: 'memory', onStoreError: 'allow', rules: [], costs: { tools: {} } }),
+    revocation: revocationSchema.default({
+      store: 'memory',
+      onStoreError: 'deny',
+      syncMs: DEFAULTS.revocationSyncMs,
+      maxStalenessMs: DEFAULTS.revocationMaxStalenessMs,
+      defaultTtlSeconds: DEFAULTS.revocationTtlSeconds,
+    }),
+    /** Absent: no admin API (revocations then need a gateway with one). */
+    admin: adminSchema.optional(),
     tools: z.array(toolSchema).default([]),
     upstreams: z.array(upstreamSchema).default([]),
     policies: z.array(policyRuleSchema).default([]),
@@ -317,6 +367,7 @@ export const configSchema = z
       syncBeforeResponse: 'changes',
       flushMs: DEFAULTS.auditFlushMs,
       syncIntervalMs: DEFAULTS.auditSyncIntervalMs,
+      spool: { enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes },
     }),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   })
@@ -372,3 +423,5 @@ export type ToolConfig = Config['tools'][number];
 export type UpstreamConfig = Config['upstreams'][number];
 export type LimitsConfig = Config['limits'];
 export type LimitRule = Config['limits']['rules'][number];
+export type RevocationConfig = Config['revocation'];
+export type AdminConfig = NonNullable<Config['admin']>;
