@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'audit-store-locked',
   'tool-pins-invalid',
   'limit-store-failed',
+  'replay-cache-failed',
+  'revocation-store-failed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
-import type { AuditStore, LimitStore } from './stores/types.js';
+import type { AuditStore, LimitStore, RevocationStore } from './stores/types.js';
+import { openRevocationStore } from './authenticate/open-revocation-store.js';
+import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
+import { createAdminHandler } from './doors/admin/admin-api.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
 import { canList } from './authorize/tool-listing.js';
@@ -43,6 +46,10 @@ export interface GatewayOptions {
   toolCatalog?: ToolCatalog;
   /** Use this limit store instead of opening `limits.store` (tests, embedding); the gateway closes it. */
   limitStore?: LimitStore;
+  /** Use this revocation store instead of opening `revocation.store` (tests, embedding); the gateway closes it. */
+  revocationStore?: RevocationStore;
+  /** Override `admin.port` (0 = pick a free one; tests). */
+  adminPort?: number;
 }
 
 /** How often the signing key's age is checked against `signing.rotateAfterDays`. */
@@ -60,6 +67,10 @@ export interface Gateway {
   readonly server: Server;
   readonly metrics: Metrics;
   readonly signingKeys: SigningKeys;
+  /** The admin API's bound address, when `admin` is configured. */
+  readonly adminAddress?: string;
+  /** Revocations as this instance enforces them. */
+  readonly revocations: RevocationList;
   ready(): Promise<ReadyStatus>;
   close(): Promise<void>;
 }
@@ -101,7 +112,28 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       onRecovery: () => metrics.auditUnhealthy.set(0),
     });
     closers.push(() => auditor.close());
+    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger }));
+    const revocations = createRevocationList(revocationStore, {
+      config: config.revocation,
+      logger,
+      ...(opts.now ? { now: opts.now } : {}),
+      hooks: {
+        onStoreError: () => metrics.revocationStoreErrors.inc(),
+        onStale: (stale) => metrics.revocationStale.set(stale ? 1 : 0),
+      },
+    });
+    revocations.start();
+    closers.push(() => revocations.close());
+    metrics.beforeScrape.push(() => {
+      metrics.revocations.set(revocations.size);
+      const spool = store.status?.();
+      if (spool !== undefined) {
+        metrics.auditSpoolRecords.set(spool.spooledRecords);
+        metrics.auditSpoolBytes.set(spool.spooledBytes);
+      }
+    });
     const authenticator: Authenticator = createAuthenticator({
+      revocations,
       issuers: config.issuers,
       maxTokenBytes: config.server.maxTokenBytes,
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -134,6 +166,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
       checks['signing-keys'] = { ok: true };
       checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
+      const spool = store.status?.();
+      // Spooling is not unready: every record is kept and the gateway serves (docs/operations.md).
+      if (spool !== undefined && spool.spooling) checks['audit'] = { ok: checks['audit'].ok, detail: `PostgreSQL unreachable: ${spool.spooledRecords} records spooled` };
+      checks['revocations'] = revocations.fresh
+        ? { ok: true }
+        : { ok: config.revocation.onStoreError === 'allow', detail: 'revocation store unreachable' };
       if (limiter.active && limitStore.kind !== 'memory') {
         checks['limits'] = await limitStore.ping().then(
           () => ({ ok: true }),
@@ -158,6 +196,17 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     const server = createHttpServer(handler, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }, logger);
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
     closers.push(() => closeServer(server, 5_000));
+    let adminAddress: string | undefined;
+    if (config.admin !== undefined) {
+      const adminServer = createHttpServer(
+        createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, ...(opts.now ? { now: opts.now } : {}) }),
+        { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
+        logger,
+      );
+      adminAddress = await listen(adminServer, config.admin.host, opts.adminPort ?? config.admin.port);
+      closers.push(() => closeServer(adminServer, 2_000));
+      logger.info({ address: adminAddress }, 'behalf admin API listening');
+    }
     logger.info(
       { address, publicUrl: config.server.publicUrl, routes: config.routes.length, policies: config.policies.length, ...(mcpDoor === undefined ? {} : { mcp: mcpDoor.resourceUrl }) },
       'behalf listening',
@@ -171,6 +220,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       server,
       metrics,
       signingKeys,
+      ...(adminAddress === undefined ? {} : { adminAddress }),
+      revocations,
       ready,
       close: () => closeAll(closers),
     };

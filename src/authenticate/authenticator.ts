@@ -8,6 +8,7 @@ import { DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT_MS } from './fetch-json.
 import type { Identity } from './identity.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { mapClaims } from './map-claims.js';
+import type { RevocationList } from './revocation-list.js';
 import { TokenCache, tokenKey } from './token-cache.js';
 import { INVALID_TOKEN_MESSAGE, isForbiddenAlgorithm, verifyToken } from './verify-token.js';
 
@@ -29,12 +30,18 @@ export interface AuthenticatorOptions {
   jwksMaxAgeMs?: number;
   /** Bound on each discovery/JWKS request. Default 5 000 (5 s). */
   fetchTimeoutMs?: number;
+  /** Checked on every request, cached token or not. Default: nothing is revoked. */
+  revocations?: Pick<RevocationList, 'check'>;
 }
 
 export type { AuthRequest } from './extract-token.js';
 
-/** The outcome of `authenticate`: an identity, or a denial the caller turns into a response. */
-export type AuthResult = { ok: true; identity: Identity } | { ok: false; decision: Deny };
+/**
+ * The outcome of `authenticate`: an identity, or a denial the caller turns into a response. A
+ * denial for a token that verified (revoked, or revocations unavailable) also carries its
+ * identity, for the audit record only: the request must not go on.
+ */
+export type AuthResult = { ok: true; identity: Identity } | { ok: false; decision: Deny; identity?: Identity };
 
 /** The authenticate stage. */
 export interface Authenticator {
@@ -54,12 +61,16 @@ export interface Authenticator {
  * (exact match; the token is then verified against that issuer only), JWT verification, claim
  * mapping and a bounded cache of verified tokens keyed by SHA-256.
  *
+ * A verified token (fresh or from the cache) is then checked against `opts.revocations`: a
+ * revoked token, user or client is a 401 `token-revoked`.
+ *
  * Denials: 401 with a reason from REASONS, except `idp-unavailable` (the issuer's discovery or
- * JWKS cannot be fetched and no keys are cached), which is 503: an IdP outage is not the
+ * JWKS cannot be fetched and no keys are cached) and `revocation-unavailable` (revocations cannot
+ * be synced and `revocation.onStoreError` is `deny`), which are 503: an outage is not the
  * client's fault and must not make clients throw their tokens away. No denial carries headers;
  * the caller adds `WWW-Authenticate` (`bearerChallenge` + `challengeErrorFor`).
  *
- * This does NOT check revocation, scopes or policy (later stages do), does NOT support opaque
+ * This does NOT check scopes or policy (later stages do), does NOT support opaque
  * tokens (introspection) or DPoP-bound tokens, and never logs: nothing here writes the token
  * anywhere; the cache holds only its hash.
  *
@@ -111,7 +122,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     // A hit that fails this route's constraints is verified in full below, which gives the
     // precise reason (and handles two issuer entries sharing one `iss`).
     if (hit !== undefined && acceptable(hit.identity, hit.audiences, ropts.allowedIssuers, ropts.audience)) {
-      return { ok: true, identity: hit.identity };
+      return notRevoked(hit.identity);
     }
 
     let iss: unknown;
@@ -141,9 +152,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const frozen = freeze(identity);
       const aud = result.payload.aud;
       cache.set(key, { identity: frozen, audiences: typeof aud === 'string' ? [aud] : (aud ?? []), expiresAtMs: frozen.expiresAt * 1000 });
-      return { ok: true, identity: frozen };
+      return notRevoked(frozen);
     }
     return { ok: false, decision: firstDenial! };
+  }
+
+  function notRevoked(identity: Identity): AuthResult {
+    const verdict = opts.revocations?.check(identity) ?? 'ok';
+    if (verdict === 'ok') return { ok: true, identity };
+    return { ok: false, decision: verdict === 'revoked' ? REVOKED : REVOCATIONS_UNAVAILABLE, identity };
   }
 
   async function warm() {
@@ -161,6 +178,12 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
   return { authenticate, warm };
 }
+
+const REVOKED = deny(401, 'token-revoked', INVALID_TOKEN_MESSAGE);
+const REVOCATIONS_UNAVAILABLE = deny(503, 'revocation-unavailable', 'service temporarily unavailable, retry later', {
+  headers: { 'retry-after': '1' },
+  detail: 'revocations could not be synced from their store',
+});
 
 function fail(reason: 'token-invalid' | 'issuer-unknown' | 'issuer-not-allowed', detail: string): AuthResult {
   return { ok: false, decision: deny(401, reason, INVALID_TOKEN_MESSAGE, { detail }) };

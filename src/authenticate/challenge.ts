@@ -12,6 +12,7 @@ const INVALID_TOKEN: ReadonlySet<Reason> = new Set<Reason>([
   'issuer-not-allowed',
   'audience-mismatch',
   'token-type-invalid',
+  'token-revoked',
 ]);
 
 /**

@@ -19,6 +19,8 @@ export interface Identity {
   readonly client?: string;
   /** The token's `jti`, when present (used for revocation, never logged with the token). */
   readonly tokenId?: string;
+  /** The token's `iat`, epoch seconds, when present (user and client revocations compare it). */
+  readonly issuedAt?: number;
   /** Token expiry, epoch seconds. */
   readonly expiresAt: number;
 }

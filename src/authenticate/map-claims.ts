@@ -155,6 +155,7 @@ export function mapClaims(claims: Claims, issuer: IssuerConfig): Identity | unde
     scopes: unique(list(raw.scopes, true)),
     ...(client === undefined ? {} : { client }),
     ...(tokenId === undefined ? {} : { tokenId }),
+    ...(typeof claims.iat === 'number' ? { issuedAt: claims.iat } : {}),
     expiresAt: claims.exp,
   };
 }

@@ -14,7 +14,8 @@ export const mcpAuthenticateStage: McpStage = async (ctx, deps) => {
     { headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, url: ctx.req.url ?? '/' },
     deps.mcp.issuers === undefined ? { audience: [deps.resourceUrl] } : { audience: [deps.resourceUrl], allowedIssuers: deps.mcp.issuers },
   );
-  if (!result.ok) return result.decision;
+  // A refused but verified token (revoked) still names its user in the audit record.
   ctx.identity = result.identity;
+  if (!result.ok) return result.decision;
   return undefined;
 };

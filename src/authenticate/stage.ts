@@ -12,7 +12,8 @@ export const authenticateStage: Stage = async (ctx, deps) => {
     { headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, url: ctx.req.url ?? '/' },
     route?.issuers === undefined ? undefined : { allowedIssuers: route.issuers },
   );
-  if (!result.ok) return result.decision;
+  // A refused but verified token (revoked) still names its user in the audit record.
   ctx.identity = result.identity;
+  if (!result.ok) return result.decision;
   return undefined;
 };

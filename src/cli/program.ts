@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerCheckCommand } from './commands/check.js';
 import { registerPolicyTestCommand } from './commands/policy-test.js';
+import { registerRevokeCommands } from './commands/revoke.js';
 import { registerSchemaCommand } from './commands/schema.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerToolsCommands } from './commands/tools.js';
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo): Command {
   registerAuditCommands(program, loadConfig);
   registerPolicyTestCommand(program, loadConfig);
   registerToolsCommands(program, loadConfig);
+  registerRevokeCommands(program, io);
   return program;
 }
 

@@ -162,6 +162,8 @@ export const auditSchema = z.strictObject({
     .default({ enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes }),
 });
 
+const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 letters, digits, ":", ".", "_" or "-"');
+
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
 export const revocationSchema = z.strictObject({
   /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
@@ -177,6 +179,8 @@ export const revocationSchema = z.strictObject({
   maxStalenessMs: z.number().int().min(100).max(60_000).default(DEFAULTS.revocationMaxStalenessMs),
   /** How long a revocation lasts when none is given, s (at least the longest token lifetime). */
   defaultTtlSeconds: z.number().int().min(60).default(DEFAULTS.revocationTtlSeconds),
+  /** Prefix of the Redis keys (several deployments can share one Redis). */
+  keyPrefix: redisKeyPrefix.default('behalf:'),
 });
 
 /** The admin API: its own listener, never the public one, with its own static bearer token. */
@@ -325,6 +329,8 @@ export const limitsSchema = z.strictObject({
   store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default('memory'),
   /** When the store cannot be reached: `deny` (503) or `allow` (and raise the alarm metric). */
   onStoreError: z.enum(['deny', 'allow']).default('allow'),
+  /** Prefix of every Redis key (several deployments can share one Redis). */
+  keyPrefix: redisKeyPrefix.default('behalf:limit:'),
   rules: z.array(limitRuleSchema).default([]),
   /** Cost units per tool for quotas (default 1), and a backend response header that reports the cost instead. */
   costs: z
@@ -347,13 +353,14 @@ export const configSchema = z
     }),
     routes: z.array(routeSchema).default([]),
     mcp: mcpSchema.optional(),
-    limits: limitsSchema.default({ store: 'memory', onStoreError: 'allow', rules: [], costs: { tools: {} } }),
+    limits: limitsSchema.default({ store: 'memory', onStoreError: 'allow', keyPrefix: 'behalf:limit:', rules: [], costs: { tools: {} } }),
     revocation: revocationSchema.default({
       store: 'memory',
       onStoreError: 'deny',
       syncMs: DEFAULTS.revocationSyncMs,
       maxStalenessMs: DEFAULTS.revocationMaxStalenessMs,
       defaultTtlSeconds: DEFAULTS.revocationTtlSeconds,
+      keyPrefix: 'behalf:',
     }),
     /** Absent: no admin API (revocations then need a gateway with one). */
     admin: adminSchema.optional(),

@@ -72,6 +72,7 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
         return;
       }
       if (path === '/metrics') {
+        for (const update of deps.metrics.beforeScrape) update();
         const text = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(text);

@@ -14,7 +14,7 @@ export async function openLimitStore(limits: LimitsConfig, opts: { logger?: Logg
   if (limits.store === 'memory' || (limits.rules.length === 0 && limits.runaway === undefined)) return createMemoryLimitStore();
   const store = createRedisLimitStore(limits.store, {
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
-    ...(opts.keyPrefix === undefined ? {} : { keyPrefix: opts.keyPrefix }),
+    keyPrefix: opts.keyPrefix ?? limits.keyPrefix,
   });
   if (!(await store.waitConnected(DEFAULT_CONNECT_TIMEOUT_MS))) {
     opts.logger?.warn({ onStoreError: limits.onStoreError }, 'limit store (Redis) not reachable at start; limits follow limits.onStoreError until it is');

@@ -15,6 +15,17 @@ export interface Metrics {
   readonly limitStoreErrors: Counter;
   /** 1 while the last limit store operation failed, 0 once one succeeds again: the alarm. */
   readonly limitStoreUnhealthy: Gauge;
+  /** Revocation syncs with the shared store that failed. */
+  readonly revocationStoreErrors: Counter;
+  /** 1 while the local copy of the revocations is too old to trust (alarm). */
+  readonly revocationStale: Gauge;
+  /** Revocations in force, as this instance sees them (set at scrape time). */
+  readonly revocations: Gauge;
+  /** PostgreSQL audit store: records and bytes waiting in the local spool (set at scrape time). */
+  readonly auditSpoolRecords: Gauge;
+  readonly auditSpoolBytes: Gauge;
+  /** Called before each scrape, to set gauges read from components (spool depth, revocations). */
+  readonly beforeScrape: (() => void)[];
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -22,6 +33,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'behalf_' });
   return {
     registry,
+    beforeScrape: [],
     requests: new Counter({ name: 'behalf_requests_total', help: 'Requests by door, route, decision and reason', labelNames: ['door', 'route', 'decision', 'reason'], registers: [registry] }),
     duration: new Histogram({
       name: 'behalf_request_duration_seconds',
@@ -36,5 +48,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     limitDecisions: new Counter({ name: 'behalf_limit_decisions_total', help: 'Limit rule decisions by rule and outcome (allow, deny, error)', labelNames: ['rule', 'outcome'], registers: [registry] }),
     limitStoreErrors: new Counter({ name: 'behalf_limit_store_errors_total', help: 'Limit store operations that failed', registers: [registry] }),
     limitStoreUnhealthy: new Gauge({ name: 'behalf_limit_store_unhealthy', help: '1 while the limit store cannot be reached (alarm)', registers: [registry] }),
+    revocationStoreErrors: new Counter({ name: 'behalf_revocation_store_errors_total', help: 'Revocation syncs with the shared store that failed', registers: [registry] }),
+    revocationStale: new Gauge({ name: 'behalf_revocation_stale', help: '1 while the local copy of the revocations is too old to trust (alarm)', registers: [registry] }),
+    revocations: new Gauge({ name: 'behalf_revocations', help: 'Revocations in force on this instance', registers: [registry] }),
+    auditSpoolRecords: new Gauge({ name: 'behalf_audit_spool_records', help: 'Audit records waiting in the local spool for PostgreSQL', registers: [registry] }),
+    auditSpoolBytes: new Gauge({ name: 'behalf_audit_spool_bytes', help: 'Bytes waiting in the local audit spool', registers: [registry] }),
   };
 }

@@ -17,6 +17,8 @@ export const REASONS = {
   'audience-mismatch': 'the token audience does not include this resource',
   'token-type-invalid': 'the token type (typ) is not the one required',
   'idp-unavailable': 'the identity provider keys could not be fetched',
+  'token-revoked': 'the token, its user or its client has been revoked (behalf revoke)',
+  'revocation-unavailable': 'revocations could not be synced from their store (revocation.onStoreError: deny)',
   // resolve
   'route-not-found': 'no route or tool matches',
   'method-not-allowed': 'the route does not accept this method',
@@ -57,6 +59,9 @@ export const REASONS = {
   'concurrency-limited': 'too many requests of the same key are in flight',
   'runaway-agent': 'the same call (user, tool, arguments) was repeated too often in a short time',
   'limit-store-unavailable': 'the limit store could not be reached (limits.onStoreError: deny)',
+  // admin API (docs/operations.md): audit records of revocation changes
+  'revocation-added': 'an operator revoked a user, a client or a token',
+  'revocation-removed': 'an operator lifted a revocation',
 } as const;
 
 export type Reason = keyof typeof REASONS;

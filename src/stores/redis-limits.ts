@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BehalfError } from '../errors.js';
+import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, waitConnected } from './redis-client.js';
 import { GCRA_EPSILON_MS } from './memory-limits.js';
 import { ACQUIRE, ADD_QUOTA, QUOTA, RATE, REFUND_RATE, RENEW, REPEAT } from './redis-limit-scripts.js';
 import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './types.js';
@@ -18,12 +18,7 @@ import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './type
  * `BehalfError('limit-store-failed')`.
  */
 
-/** Default bound on one command, ms. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
-/** Default bound on establishing a connection, ms. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
-/** Most time between reconnection attempts, ms. */
-const MAX_RECONNECT_DELAY_MS = 1_000;
+export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './redis-client.js';
 
 /** Options of {@link createRedisLimitStore}. */
 export interface RedisLimitStoreOptions {
@@ -56,29 +51,10 @@ export interface RedisLimitStore extends LimitStore {
 export function createRedisLimitStore(url: string, opts: RedisLimitStoreOptions = {}): RedisLimitStore {
   const prefix = opts.keyPrefix ?? 'behalf:limit:';
   const commandTimeout = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const redis = new Redis(url, {
-    connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    commandTimeout,
-    // A connection that stops answering while commands wait is dropped and redialled.
-    socketTimeout: commandTimeout * 2,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(50 * times, MAX_RECONNECT_DELAY_MS),
-    // Checks issued in the same tick (the rules of one request) share one write and one round trip.
-    enableAutoPipelining: true,
-    lazyConnect: false,
-    // On close, a socket that does not end by itself is destroyed after this long (ioredis' 2 s default would hold the process).
-    disconnectTimeout: 100,
-  });
-  let reported = false;
-  redis.on('error', (err: Error) => {
-    if (reported) return;
-    reported = true;
-    opts.logger?.warn({ err: { name: err.name, message: err.message } }, 'limit store (Redis) unreachable; retrying');
-  });
-  redis.on('ready', () => {
-    if (reported) opts.logger?.info('limit store (Redis) connected again');
-    reported = false;
+  const redis = connectRedis(url, 'limit store', {
+    commandTimeoutMs: commandTimeout,
+    ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
 
   const scripts: [ScriptName, string][] = [
@@ -147,19 +123,7 @@ export function createRedisLimitStore(url: string, opts: RedisLimitStoreOptions 
       run('ping', async () => {
         await redis.ping();
       }),
-    waitConnected(ms) {
-      if (redis.status === 'ready') return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const done = (ok: boolean) => {
-          clearTimeout(timer);
-          redis.off('ready', onReady);
-          resolve(ok);
-        };
-        const onReady = () => done(true);
-        const timer = setTimeout(() => done(false), ms);
-        redis.once('ready', onReady);
-      });
-    },
+    waitConnected: (ms) => waitConnected(redis, ms),
     async close() {
       if (closed) return;
       closed = true;

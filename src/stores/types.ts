@@ -83,6 +83,18 @@ export interface AuditStore {
   follow?(opts: { last: number; signal: AbortSignal }): AsyncIterable<StoredAuditRecord>;
   /** Flush pending appends, release the store (and its writer lock). Idempotent. */
   close(): Promise<void>;
+  /** Stores with a local spool (PostgreSQL): what waits in it. Cheap; called per scrape and /readyz. */
+  status?(): AuditStoreStatus;
+}
+
+/** What {@link AuditStore.status} reports. */
+export interface AuditStoreStatus {
+  /** Records waiting in the local spool. */
+  spooledRecords: number;
+  /** Bytes waiting in the local spool. */
+  spooledBytes: number;
+  /** True while appends go to the spool (the database is unreachable or the spool is draining). */
+  spooling: boolean;
 }
 
 /**
@@ -160,5 +172,54 @@ export interface LimitStore {
   /** Resolves when the store answers (a round trip on Redis); rejects when it cannot be reached. */
   ping(): Promise<void>;
   /** Releases connections and timers. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Revocations: users, clients and single tokens the gateway must refuse although their tokens
+ * verify. Every instance keeps a local copy (src/authenticate/revocation-list.ts) and reloads it
+ * when {@link RevocationStore.version} changes, so checking a request costs no round trip.
+ */
+
+/** What a revocation names: a user id, an acting client id (`azp`/`client_id`), or one token (`jti`). */
+export type RevocationKind = 'user' | 'client' | 'token';
+
+/** One revocation. Times are ms since epoch. */
+export interface Revocation {
+  readonly kind: RevocationKind;
+  /** The user id, client id or `jti`, exactly as the verified token carries it. */
+  readonly value: string;
+  /** Issuer id (`issuers[].id`) it applies to; absent: every issuer. */
+  readonly issuer?: string;
+  /** When it was made. */
+  readonly at: number;
+  /**
+   * Tokens issued (`iat`) at or before this time are refused; later ones are not (the user signed
+   * in again). Absent: every token of the user or client is refused until {@link until}. A token
+   * without `iat` counts as issued before.
+   */
+  readonly issuedBefore?: number;
+  /** It is forgotten after this time (by then, every token it was meant for has expired). */
+  readonly until: number;
+  /** Why, for the audit trail and the operator listing it. */
+  readonly reason?: string;
+  /** Who made it, as the admin client declared it (the admin token is the authority). */
+  readonly by?: string;
+}
+
+/** Where revocations are kept: one instance (memory) or shared by every instance (Redis). */
+export interface RevocationStore {
+  readonly kind: 'memory' | 'redis';
+  /** Adds or replaces the revocation of the same kind, value and issuer. */
+  add(revocation: Revocation, now: number): Promise<void>;
+  /** Removes it; false when there was none. */
+  remove(kind: RevocationKind, value: string, issuer: string | undefined, now: number): Promise<boolean>;
+  /** Every revocation not yet past `until`. */
+  list(now: number): Promise<Revocation[]>;
+  /** A token that changes whenever the set changes (never repeats an earlier value). */
+  version(): Promise<string>;
+  /** Resolves when the store answers; rejects when it cannot be reached. */
+  ping(): Promise<void>;
+  /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
