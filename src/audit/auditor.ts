@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditConfig } from '../config/schema.js';
 import { BehalfError, isBehalfError } from '../errors.js';
@@ -108,14 +109,15 @@ export function auditStoreLocation(store: string, baseDir: string): AuditStoreLo
  * The embedded store: a writer takes the directory's single-writer lock, so a second writer on
  * the same directory (even in the same process) fails with `audit-store-locked`; readers pass
  * `readOnly: true`. PostgreSQL: any number of writers share one chain; a writer creates and
- * migrates the tables, a reader needs them to exist.
+ * migrates the tables, a reader needs them to exist. A PostgreSQL writer with `cfg.spool.enabled`
+ * keeps records in `cfg.spool.dir` (relative to `baseDir`) while the server is unavailable.
  *
  * This does NOT verify the existing trail; run `behalf audit verify` for that.
  *
  * @throws BehalfError `config-invalid`, `audit-store-locked`, `audit-chain-broken`,
  *         `audit-write-failed`, `audit-read-failed` (read-only and nothing to read).
  */
-export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<Pick<AuditConfig, 'flushMs' | 'syncIntervalMs'>>, opts: OpenAuditStoreOptions): Promise<AuditStore> {
+export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<Pick<AuditConfig, 'flushMs' | 'syncIntervalMs' | 'spool'>>, opts: OpenAuditStoreOptions): Promise<AuditStore> {
   const where = auditStoreLocation(cfg.store, opts.baseDir);
   const logger = opts.logger;
   const common = {
@@ -127,7 +129,8 @@ export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<P
   if (where.kind === 'postgres') {
     // Loaded on demand: a gateway on the embedded store never loads the database driver.
     const { openPostgresAuditStore } = await import('../stores/postgres-audit-store.js');
-    return openPostgresAuditStore(where.location, common);
+    const spool = cfg.spool?.enabled === true && !common.readOnly ? { dir: resolve(opts.baseDir, cfg.spool.dir), maxBytes: cfg.spool.maxBytes } : undefined;
+    return openPostgresAuditStore(where.location, { ...common, ...(spool !== undefined ? { spool } : {}) });
   }
   return openFileAuditStore(where.dir, { ...common, ...(opts.now !== undefined ? { now: opts.now } : {}) });
 }

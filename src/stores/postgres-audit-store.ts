@@ -1,16 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { BatchQueue } from '../audit/batch-queue.js';
-import { parseStoredLine, sealRecord } from '../audit/chain.js';
+import { sealRecord } from '../audit/chain.js';
 import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
+import type { AuditSpool, SpoolEntry } from '../audit/spool-files.js';
+import { openAuditSpool } from '../audit/spool-open.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AppendOptions, AuditQuery, AuditStore, VerifyResult } from './types.js';
+import type { AppendOptions, AuditQuery, AuditStore, AuditStoreStatus, VerifyResult } from './types.js';
 import { importAuditRecords, type ImportResult } from './postgres-import.js';
 import { checkoutForWrite, createPostgresPool, describePgError, type PostgresPoolOptions } from './postgres-pool.js';
 import { followRecords, queryRecords, readHeadRow, verifyRecords, type ReadContext } from './postgres-read.js';
 import { columnsOf } from './postgres-rows.js';
-import { auditTables, migrateAuditSchema, type AuditTables } from './postgres-schema.js';
+import { auditTables, checkChainEnd, migrateAuditSchema, type AuditTables } from './postgres-schema.js';
+import { describeOutage, isServerUnavailable, SpoolingWriter } from './postgres-spool.js';
 import { parsePostgresUrl, type PostgresLocation } from './postgres-url.js';
 
 /** Options of {@link openPostgresAuditStore}. */
@@ -19,7 +23,7 @@ export interface PostgresAuditStoreOptions extends PostgresPoolOptions {
   readonly readOnly?: boolean;
   /** Extra batch window, ms. Default `DEFAULTS.auditFlushMs` (0: the next event-loop turn). */
   readonly flushMs?: number;
-  /** Kept for the shared batch queue; PostgreSQL has no separate sync step. Default `DEFAULTS.auditSyncIntervalMs`. */
+  /** Spooled records nobody waits to be synced are fsynced within this time, ms. Default `DEFAULTS.auditSyncIntervalMs`. */
   readonly syncIntervalMs?: number;
   /** Largest batch (one INSERT, one transaction). Default `DEFAULTS.auditBatchRecords` (256). */
   readonly batchRecords?: number;
@@ -27,8 +31,23 @@ export interface PostgresAuditStoreOptions extends PostgresPoolOptions {
   readonly pollMs?: number;
   /** Rows per statement when reading, verifying or importing. Default 1 000. */
   readonly pageSize?: number;
-  /** Notices (an idle connection lost, ...). Default: ignored. */
+  /** Notices (an idle connection lost, spooling started or drained, ...). Default: ignored. */
   readonly onWarning?: (message: string) => void;
+  /** Keep records in a local spool while the server is unavailable (postgres-spool.ts). Default: no spool. */
+  readonly spool?: PostgresSpoolOptions;
+}
+
+/** Where and how much a {@link PostgresAuditStoreOptions.spool} holds. */
+export interface PostgresSpoolOptions {
+  /** This instance's spool directory (absolute, or relative to the working directory). */
+  readonly dir: string;
+  /** Past this many bytes waiting, appends fail, bytes. */
+  readonly maxBytes: number;
+  /** Size at which a new spool file starts, bytes. Default 16 MiB. */
+  readonly fileBytes?: number;
+  /** Shipping retry delays, ms: from `retryMinMs` (default 250) doubling up to `retryMaxMs` (default 5 000). */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
 }
 
 /** Appends take the head row, seal the batch after it, insert it and move the head: one transaction. */
@@ -37,10 +56,11 @@ const LOCK_HEAD = (t: AuditTables): string => `BEGIN; SELECT seq::text AS seq, h
 // text, so it is prepared once per connection.
 const INSERT_BATCH = (t: AuditTables): string => `
   WITH inserted AS (
-    INSERT INTO ${t.records} (seq, time_at, user_id, route, tool, decision, reason, line)
-    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+    INSERT INTO ${t.records} (seq, time_at, user_id, route, tool, decision, reason, line, idempotency_key)
+    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
   )
-  UPDATE ${t.head} SET seq = $9, hash = $10 WHERE id = 1`;
+  UPDATE ${t.head} SET seq = $10, hash = $11 WHERE id = 1`;
+const KNOWN_KEYS = (t: AuditTables): string => `SELECT idempotency_key AS key FROM ${t.records} WHERE idempotency_key = ANY($1::text[])`;
 
 /**
  * The audit trail in PostgreSQL: one chain shared by every gateway writing to the same schema.
@@ -57,15 +77,24 @@ const INSERT_BATCH = (t: AuditTables): string => `
  * during COMMIT: then the outcome is unknown and the records may be in the trail, correctly
  * chained. No head is cached in memory, so nothing needs recovering after a failure.
  *
+ * Every record gets an idempotency key (a random id of this store instance and a counter)
+ * before its first write, stored in a unique column outside the hashed line. With a spool
+ * (postgres-spool.ts), a batch that fails because the server is unavailable is spooled and
+ * shipped later in order; shipping skips keys the trail already holds, so a COMMIT whose outcome
+ * was unknown, or a spool replayed after a crash, adds no duplicate.
+ *
  * This does NOT stop someone with write access to the tables from changing them: `verify()`
- * detects it (within the limits in verify-chain.ts). It does NOT spool records while the
- * server is unreachable: appends fail, and the pipeline fails closed.
+ * detects it (within the limits in verify-chain.ts). Without a spool, appends fail while the
+ * server is unreachable, and the pipeline fails closed.
  */
 export class PostgresAuditStore implements AuditStore {
   /** Counters for tests and metrics: batches committed, records committed. */
   readonly stats = { batches: 0, records: 0 };
   private readonly queue: BatchQueue;
   private readonly read: ReadContext;
+  private readonly spooler: SpoolingWriter | undefined;
+  private readonly keyPrefix = randomBytes(9).toString('base64url');
+  private keyCounter = 0;
   private closed = false;
 
   /** @internal use {@link openPostgresAuditStore}. */
@@ -75,20 +104,44 @@ export class PostgresAuditStore implements AuditStore {
     /** The store for messages: `postgres://user@host:port/db schema s` (no password). */
     readonly where: string,
     private readonly opts: PostgresAuditStoreOptions,
+    spool?: { readonly open: AuditSpool; readonly ready: boolean },
   ) {
     this.read = { pool, tables, where, pageSize: opts.pageSize ?? 1_000 };
+    const batchRecords = opts.batchRecords ?? DEFAULTS.auditBatchRecords;
+    if (spool !== undefined) {
+      const target = {
+        where,
+        insert: (entries: readonly SpoolEntry[], skipKnown: boolean) => this.insert(entries, skipKnown),
+        prepare: async () => {
+          await migrateAuditSchema(pool, tables, where);
+          await checkChainEnd(this.read);
+        },
+      };
+      this.spooler = new SpoolingWriter(spool.open, target, spool.ready, {
+        batchRecords,
+        warn: opts.onWarning ?? (() => {}),
+        ...(opts.spool?.retryMinMs !== undefined ? { retryMinMs: opts.spool.retryMinMs } : {}),
+        ...(opts.spool?.retryMaxMs !== undefined ? { retryMaxMs: opts.spool.retryMaxMs } : {}),
+      });
+    }
     this.queue = new BatchQueue({
       flushMs: opts.flushMs ?? DEFAULTS.auditFlushMs,
       syncIntervalMs: opts.syncIntervalMs ?? DEFAULTS.auditSyncIntervalMs,
-      maxBatch: opts.batchRecords ?? DEFAULTS.auditBatchRecords,
+      maxBatch: batchRecords,
       write: (records) => this.writeBatch(records),
-      sync: async () => {},
+      // Only spooled records need an fsync: a commit is as durable as the server makes it.
+      sync: () => this.spooler?.sync() ?? Promise.resolve(),
     });
   }
 
   append(records: readonly AuditRecord[], opts: AppendOptions = {}): Promise<void> {
     if (this.opts.readOnly === true) return Promise.reject(new BehalfError('audit-write-failed', `audit store ${this.where} is open read-only`));
     return this.queue.push(records, opts.durability ?? 'synced');
+  }
+
+  /** Spool depth and mode (all zero and false without a spool). */
+  status(): AuditStoreStatus {
+    return this.spooler?.status() ?? { spooledRecords: 0, spooledBytes: 0, spooling: false };
   }
 
   query(q: AuditQuery): AsyncIterable<StoredAuditRecord> {
@@ -122,32 +175,50 @@ export class PostgresAuditStore implements AuditStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.close();
-    await this.pool.end().catch(() => {});
+    try {
+      await this.queue.close();
+      await this.spooler?.close();
+    } finally {
+      await this.pool.end().catch(() => {});
+    }
   }
 
-  private async writeBatch(records: AuditRecord[]): Promise<void> {
+  private writeBatch(records: AuditRecord[]): Promise<void> {
+    const entries = records.map((record) => ({ key: `${this.keyPrefix}.${(this.keyCounter++).toString(36)}`, record }));
+    return this.spooler !== undefined ? this.spooler.write(entries) : this.insert(entries, false);
+  }
+
+  /** One transaction (see the class comment); `skipKnown` leaves out keys the trail holds. */
+  private async insert(entries: readonly SpoolEntry[], skipKnown: boolean): Promise<void> {
     const conn = await checkoutForWrite(this.pool, this.where);
     const { client } = conn;
     let ok = false;
+    let records = 0;
     try {
       const results = (await client.query(LOCK_HEAD(this.tables))) as unknown as pg.QueryResult<{ seq: string; hash: string }>[];
       const head = results[1]?.rows[0];
       if (head === undefined) throw new BehalfError('audit-write-failed', `the head row of the audit store ${this.where} is missing: run behalf audit verify`);
+      let todo = entries;
+      if (skipKnown) {
+        const known = await client.query<{ key: string }>({ name: 'behalf_audit_known_keys', text: KNOWN_KEYS(this.tables), values: [entries.map((e) => e.key)] });
+        const seen = new Set(known.rows.map((r) => r.key));
+        todo = entries.filter((e) => !seen.has(e.key));
+      }
       let seq = Number(head.seq);
       let hash = head.hash;
-      const cols: unknown[][] = [[], [], [], [], [], [], [], []];
-      for (const rec of records) {
-        const sealed = sealRecord(rec, seq, hash);
-        const c = columnsOf(rec);
-        const row = [sealed.seq, c.time_at, c.user_id, c.route, c.tool, c.decision, c.reason, sealed.line];
+      const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
+      for (const { key, record } of todo) {
+        const sealed = sealRecord(record, seq, hash);
+        const c = columnsOf(record);
+        const row = [sealed.seq, c.time_at, c.user_id, c.route, c.tool, c.decision, c.reason, sealed.line, key];
         for (let i = 0; i < row.length; i++) cols[i]!.push(row[i]);
         seq = sealed.seq;
         hash = sealed.hash;
       }
-      await client.query({ name: 'behalf_audit_insert', text: INSERT_BATCH(this.tables), values: [...cols, seq, hash] });
+      if (todo.length > 0) await client.query({ name: 'behalf_audit_insert', text: INSERT_BATCH(this.tables), values: [...cols, seq, hash] });
       await client.query('COMMIT');
       ok = true;
+      records = todo.length;
     } catch (err) {
       if (err instanceof BehalfError) throw err;
       throw new BehalfError('audit-write-failed', `audit records could not be written to ${this.where}: ${describePgError(err)}`, { cause: err });
@@ -156,36 +227,8 @@ export class PostgresAuditStore implements AuditStore {
       conn.done(ok);
     }
     this.stats.batches++;
-    this.stats.records += records.length;
+    this.stats.records += records;
   }
-}
-
-/**
- * A writer must not extend a chain whose end no longer matches its head row: the same refusal
- * as the file store's (recover-tail.ts), for the same reason (someone cut or replaced records).
- */
-async function checkChainEnd(ctx: ReadContext): Promise<void> {
-  let row: { seq: string; hash: string; line: string | null; max: string | null } | undefined;
-  try {
-    const t = ctx.tables;
-    const res = await ctx.pool.query<{ seq: string; hash: string; line: string | null; max: string | null }>(
-      `SELECT h.seq::text AS seq, h.hash, (SELECT line FROM ${t.records} r WHERE r.seq = h.seq) AS line,
-              (SELECT max(seq) FROM ${t.records})::text AS max
-         FROM ${t.head} h WHERE h.id = 1`,
-    );
-    row = res.rows[0];
-  } catch (err) {
-    throw new BehalfError('audit-write-failed', `cannot read the audit store ${ctx.where}: ${describePgError(err)}`, { cause: err });
-  }
-  const broken = (why: string): BehalfError => new BehalfError('audit-chain-broken', `audit store ${ctx.where}: ${why}; run behalf audit verify, keep the tables as evidence and use a new schema`);
-  if (row === undefined) throw broken('the head row is missing');
-  const seq = Number(row.seq);
-  const max = row.max === null ? 0 : Number(row.max);
-  if (max > seq) throw broken(`the trail holds records after the head (seq ${seq} < ${max})`);
-  if (seq === 0) return;
-  if (row.line === null) throw broken(`record ${seq}, which the head vouches for, is missing`);
-  const last = parseStoredLine(row.line);
-  if (typeof last === 'string' || last.hash !== row.hash) throw broken(`record ${seq} is not the one the head vouches for`);
 }
 
 /**
@@ -194,18 +237,28 @@ async function checkChainEnd(ctx: ReadContext): Promise<void> {
  * start together) and checks that the trail's end matches the head row; a reader only checks
  * that the tables are there. Any number of writers may share one schema.
  *
+ * With `opts.spool`, a writer first takes its spool (one process per spool directory); records
+ * an earlier run left there are shipped before any new one. If the server is unavailable at
+ * start, the store opens anyway in spooling mode, and migrates and checks the chain's end when
+ * the server returns.
+ *
  * This does NOT verify the whole trail (call `verify()`).
  *
  * @throws BehalfError `config-invalid` (bad URL), `audit-write-failed` (cannot connect or create
- *         the tables), `audit-chain-broken` (the trail's end does not match its head),
- *         `audit-read-failed` (read-only, and the server or the tables are not there).
+ *         the tables, without a spool; the spool directory cannot be used),
+ *         `audit-store-locked` (another process has the spool), `audit-chain-broken` (the
+ *         trail's end does not match its head), `audit-read-failed` (read-only, and the server or
+ *         the tables are not there).
  */
 export async function openPostgresAuditStore(store: string | PostgresLocation, opts: PostgresAuditStoreOptions = {}): Promise<PostgresAuditStore> {
   const loc = typeof store === 'string' ? parsePostgresUrl(store) : store;
   const warn = opts.onWarning ?? (() => {});
+  const spoolOpts = opts.readOnly === true ? undefined : opts.spool;
+  const spool = spoolOpts === undefined ? undefined : await openAuditSpool(spoolOpts.dir, { maxBytes: spoolOpts.maxBytes, onWarning: warn, ...(spoolOpts.fileBytes !== undefined ? { fileBytes: spoolOpts.fileBytes } : {}) });
   const pool = createPostgresPool(loc, opts, (err) => warn(`audit: an idle PostgreSQL connection to ${loc.display} failed (${describePgError(err)}); a new one is opened on next use`));
   const tables = auditTables(loc.schema);
   const ctx: ReadContext = { pool, tables, where: loc.display, pageSize: opts.pageSize ?? 1_000 };
+  let ready = true;
   try {
     if (opts.readOnly === true) {
       const head = await readHeadRow(ctx).catch((err: unknown) => {
@@ -215,12 +268,19 @@ export async function openPostgresAuditStore(store: string | PostgresLocation, o
       });
       if (typeof head === 'string') warn(`audit: ${head} in ${loc.display}`);
     } else {
-      await migrateAuditSchema(pool, tables, loc.display);
-      await checkChainEnd(ctx);
+      try {
+        await migrateAuditSchema(pool, tables, loc.display);
+        await checkChainEnd(ctx);
+      } catch (err) {
+        if (spool === undefined || !isServerUnavailable(err)) throw err;
+        ready = false;
+        warn(`audit: PostgreSQL store ${loc.display} unavailable at start (${describeOutage(err)}); spooling records to ${spool.dir} until it returns`);
+      }
     }
   } catch (err) {
     await pool.end().catch(() => {});
+    await spool?.close();
     throw err;
   }
-  return new PostgresAuditStore(pool, tables, loc.display, opts);
+  return new PostgresAuditStore(pool, tables, loc.display, opts, spool === undefined ? undefined : { open: spool, ready });
 }

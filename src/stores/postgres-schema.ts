@@ -1,6 +1,8 @@
 import type pg from 'pg';
+import { parseStoredLine } from '../audit/chain.js';
 import { BehalfError } from '../errors.js';
 import { checkoutForWrite, describePgError } from './postgres-pool.js';
+import type { ReadContext } from './postgres-read.js';
 import { quoteIdent } from './postgres-url.js';
 
 /**
@@ -8,7 +10,8 @@ import { quoteIdent } from './postgres-url.js';
  * - `behalf_audit_records`: one row per record. `line` is the record exactly as the file store
  *   writes it (canonical JSON with `hash` last), so hashes, exports and imports agree byte for
  *   byte; the other columns are copies of record fields for the indexes `behalf audit query`
- *   uses, and `verify()` checks that they still match `line`.
+ *   uses, and `verify()` checks that they still match `line`. `idempotency_key` (unique, not
+ *   hashed) lets a writer ship a record again without duplicating it.
  * - `behalf_audit_head`: one row, the newest record's `seq` and `hash`. Writers lock it
  *   (`FOR UPDATE`) to take the next `seq`, so several gateways extend one chain; `verify()`
  *   uses it as the file store uses `head.json`, to notice records cut off the end.
@@ -62,6 +65,12 @@ const MIGRATIONS: readonly ((t: AuditTables) => string)[] = [
       hash text NOT NULL
     );
     INSERT INTO ${t.head} (id, seq, hash) VALUES (1, 0, '');
+  `,
+  // Idempotency keys (see PostgresAuditStore): outside `line`, so the chain format is unchanged;
+  // NULL for rows written before, or imported.
+  (t) => `
+    ALTER TABLE ${t.records} ADD COLUMN idempotency_key text;
+    CREATE UNIQUE INDEX behalf_audit_records_idempotency_key ON ${t.records} (idempotency_key);
   `,
 ];
 
@@ -126,4 +135,36 @@ export async function migrateAuditSchema(pool: pg.Pool, t: AuditTables, where: s
     // A connection that failed mid-way may still hold the lock: closing it releases the lock.
     conn.done(!broken);
   }
+}
+
+/**
+ * A writer must not extend a chain whose end no longer matches its head row: the same refusal
+ * as the file store's (recover-tail.ts), for the same reason (someone cut or replaced records).
+ *
+ * This does NOT verify the trail before the end (`verify()` does).
+ *
+ * @throws BehalfError `audit-chain-broken`, `audit-write-failed` (the server cannot be read).
+ */
+export async function checkChainEnd(ctx: ReadContext): Promise<void> {
+  let row: { seq: string; hash: string; line: string | null; max: string | null } | undefined;
+  try {
+    const t = ctx.tables;
+    const res = await ctx.pool.query<{ seq: string; hash: string; line: string | null; max: string | null }>(
+      `SELECT h.seq::text AS seq, h.hash, (SELECT line FROM ${t.records} r WHERE r.seq = h.seq) AS line,
+              (SELECT max(seq) FROM ${t.records})::text AS max
+         FROM ${t.head} h WHERE h.id = 1`,
+    );
+    row = res.rows[0];
+  } catch (err) {
+    throw new BehalfError('audit-write-failed', `cannot read the audit store ${ctx.where}: ${describePgError(err)}`, { cause: err });
+  }
+  const broken = (why: string): BehalfError => new BehalfError('audit-chain-broken', `audit store ${ctx.where}: ${why}; run behalf audit verify, keep the tables as evidence and use a new schema`);
+  if (row === undefined) throw broken('the head row is missing');
+  const seq = Number(row.seq);
+  const max = row.max === null ? 0 : Number(row.max);
+  if (max > seq) throw broken(`the trail holds records after the head (seq ${seq} < ${max})`);
+  if (seq === 0) return;
+  if (row.line === null) throw broken(`record ${seq}, which the head vouches for, is missing`);
+  const last = parseStoredLine(row.line);
+  if (typeof last === 'string' || last.hash !== row.hash) throw broken(`record ${seq} is not the one the head vouches for`);
 }

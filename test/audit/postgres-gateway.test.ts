@@ -33,7 +33,7 @@ after(async () => {
 });
 
 /** A gateway whose audit store is `store`, routing /api to the recording backend for anyone. */
-async function gatewayOn(store: string, name: string): Promise<{ gateway: Gateway; url: string }> {
+async function gatewayOn(store: string, name: string, spool = true): Promise<{ gateway: Gateway; url: string }> {
   const port = await freePort();
   const result = validateConfig({
     server: { port, publicUrl: `http://127.0.0.1:${port}` },
@@ -41,7 +41,7 @@ async function gatewayOn(store: string, name: string): Promise<{ gateway: Gatewa
     signing: { keyFile: join(dir, name, 'keys.json') },
     routes: [{ id: 'api', path: '/api', upstream: backend.url }],
     policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
-    audit: { store },
+    audit: { store, spool: { enabled: spool } },
   });
   assert.ok(result.ok, JSON.stringify(result));
   const gateway = await startGateway({ config: result.config, baseDir: join(dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
@@ -89,13 +89,13 @@ test('two gateways on one PostgreSQL trail: every answered request has its recor
   await reader.close();
 });
 
-test('PostgreSQL down: writes fail closed with 503 and never reach the backend; the gateway recovers when it returns', async () => {
+test('PostgreSQL down, no spool: writes fail closed with 503 and never reach the backend; the gateway recovers when it returns', async () => {
   const { url } = await freshSchema();
   const proxy = await startPgProxy();
   const u = new URL(viaPort(url, proxy.port));
   u.searchParams.set('connect_timeout', '1');
   u.searchParams.set('statement_timeout', '1000');
-  const g = await gatewayOn(u.toString(), 'down');
+  const g = await gatewayOn(u.toString(), 'down', false);
   try {
     assert.equal((await call(g.url, 'POST')).status, 200);
     proxy.setMode('reset');

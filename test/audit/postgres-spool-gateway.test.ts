@@ -1,0 +1,88 @@
+/**
+ * The gateway on `audit.store: postgres://...` with the default spool: a PostgreSQL outage no
+ * longer fails requests; every answered request's record reaches PostgreSQL once it returns.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { freePort } from '../../examples/hr-demo/launch.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { startGateway } from '../../src/gateway.js';
+import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
+import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
+import { all } from './helpers.js';
+import { freshSchema, sql, startPgProxy, viaPort } from './postgres-helpers.js';
+import { until } from './postgres-spool-helpers.js';
+
+let idp: DevIdp;
+let backend: RecordingBackend;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'behalf-pg-spool-gateway-'));
+  backend = await startRecordingBackend();
+  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
+});
+after(async () => {
+  await idp.close();
+  await backend.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('PostgreSQL cut: requests are answered 200 from the spool; restored: every answered request is in the trail once, and it verifies', async () => {
+  const { schema, url } = await freshSchema();
+  const proxy = await startPgProxy();
+  const u = new URL(viaPort(url, proxy.port));
+  u.searchParams.set('connect_timeout', '1');
+  u.searchParams.set('statement_timeout', '1000');
+  const port = await freePort();
+  const result = validateConfig({
+    server: { port, publicUrl: `http://127.0.0.1:${port}` },
+    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(dir, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
+    audit: { store: u.toString() },
+  });
+  assert.ok(result.ok, JSON.stringify(result));
+  const gateway = await startGateway({ config: result.config, baseDir: dir, file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
+  const base = `http://127.0.0.1:${port}`;
+  const answered: string[] = [];
+  const call = async (method: 'GET' | 'POST'): Promise<void> => {
+    const res = await fetch(`${base}/api/items`, {
+      method,
+      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.arrayBuffer();
+    assert.equal(res.status, 200, `${method} after ${answered.length} answered requests`);
+    answered.push(res.headers.get('x-request-id')!);
+  };
+  const count = async (): Promise<number> => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".behalf_audit_records`))[0]!.n);
+  try {
+    await Promise.all([call('POST'), call('GET')]);
+    await Promise.all([call('POST'), call('GET')]);
+    proxy.setMode('reset');
+    for (let round = 0; round < 5; round++) await Promise.all([call('POST'), call('GET'), call('POST')]);
+    assert.equal(await count(), 4, 'records of the outage reached PostgreSQL while it was cut');
+    const spool = join(dir, '.behalf', 'audit-spool');
+    assert.ok((await readdir(spool)).some((n) => n.endsWith('.jsonl')), 'no spool file in the default spool directory');
+    proxy.setMode('forward');
+    await Promise.all([call('POST'), call('GET')]);
+    await until('every answered request reached PostgreSQL', async () => (await count()) === answered.length, 15_000);
+  } finally {
+    await gateway.close();
+    await proxy.close();
+  }
+  const reader = await openPostgresAuditStore(url, { readOnly: true });
+  const records = await all(reader);
+  assert.deepEqual(records.map((r) => r.requestId).sort(), [...answered].sort(), 'every answered request, exactly once');
+  assert.deepEqual(records.map((r) => r.seq), Array.from({ length: answered.length }, (_, i) => i + 1));
+  assert.deepEqual(await reader.verify(), { ok: true, records: answered.length });
+  await reader.close();
+});
