@@ -25,6 +25,12 @@ export interface LoadResult {
 /** What to send. Without `body`, a GET whose answer is discarded unread. */
 export interface LoadOptions {
   url: string;
+  /**
+   * Several servers of one service (instances behind a load balancer): loop `i` sends to
+   * `urls[i % urls.length]` on that server's own pool, as an L4 balancer spreads connections.
+   * Default: `[url]`.
+   */
+  urls?: string[];
   path: string;
   /** Headers of every request, or of each loop (`loop` 0 to `connections - 1`). */
   headers: Record<string, string> | ((loop: number) => Record<string, string>);
@@ -37,7 +43,8 @@ export interface LoadOptions {
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const pool = new Pool(opts.url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const urls = opts.urls ?? [opts.url];
+  const pools = urls.map((u) => new Pool(u, { connections: Math.ceil(opts.connections / urls.length), pipelining: 1, keepAliveTimeout: 60_000 }));
   const latencies: number[] = [];
   let errors = 0;
   let non2xx = 0;
@@ -48,6 +55,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const end = start + BigInt(Math.round(opts.seconds * 1e9));
   const loop = async (index: number) => {
     const headers = typeof opts.headers === 'function' ? opts.headers(index) : opts.headers;
+    const pool = pools[index % pools.length]!;
     while (process.hrtime.bigint() < end) {
       const t0 = process.hrtime.bigint();
       try {
@@ -67,7 +75,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: opts.connections }, (_, i) => loop(i)));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
   return { requests: latencies.length, errors, non2xx, badAnswers, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99) };

@@ -3,20 +3,24 @@
 //   authentication (cached verified token), policy with a CEL condition, a signed ES256
 //   assertion, and a durable audit record per request. (m) MCP `tools/call` of an upstream MCP
 //   server's instant tool, straight to it and through behalf's MCP door (mcp-case.ts).
+//   (l) the limit stage on the memory store and on Redis, and (i) two instances against one
+//   (scale-cases.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,c,m and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing),
+//   --targets a,b,c,m,l,i and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing),
 //   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
 //   --mcp-sse (diagnosis: the upstream MCP server answers calls as SSE streams, the SDK's default).
 // BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevIdp } from '../src/dev-idp/index.js';
 import { runLoad, type LoadResult } from './load.js';
+import { cpuMs, machineBusyMs, rssMb } from './proc-stats.js';
 import { MCP_TOOL, MCP_UPSTREAM_ID, mcpConfigYaml, runMcpLoad, waitForTool, type McpEndpoint } from './mcp-case.js';
+import { BENCH_REDIS_URL, benchKeyPrefix, dropKeys, limitsYaml, printScaleComparisons, requireRedis, SCALE_TARGETS } from './scale-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -34,7 +38,7 @@ const CONNECTIONS = (() => {
   return i === -1 ? [1, 32] : (process.argv[i + 1] ?? '').split(',').map(Number);
 })();
 const MEMORY_SECONDS = arg('memory-seconds', 60);
-/** Whether the targets of letter `l` (a, b, c, m) run. */
+/** Whether the targets of letter `l` (a, b, c, m, l, i) run. */
 const wanted = (l: string) => ONLY === undefined || ONLY.includes(l);
 /** Diagnosis only: measure behalf without the signed assertion, to see what signing costs. */
 const NO_ASSERTION = process.argv.includes('--no-assertion');
@@ -45,6 +49,8 @@ const MCP_SSE = process.argv.includes('--mcp-sse');
 /** The behalf CLI to run: this tree's build unless BEHALF_BENCH_CLI names another. */
 const CLI = process.env['BEHALF_BENCH_CLI'] ?? join(root, 'dist', 'cli', 'main.js');
 const children: ChildProcess[] = [];
+/** Processes the benchmark uses that it did not start (a local redis-server): their CPU is not "other processes". */
+const benchPids: number[] = [];
 /** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf, <dir>/mcp-upstream). */
 const profileArgs = (name: string): string[] => {
   const dir = process.env['BEHALF_BENCH_PROFILE'];
@@ -106,36 +112,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** CPU time (user + system) a process has used so far, ms. */
-async function cpuMs(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
-  return ticks * 10;
-}
-
-/**
- * CPU time the machine's CPUs spent on processes so far, plus time the hypervisor stole, ms (from
- * /proc/stat; 0 where there is none). Interrupt time is left out: much of it is this benchmark's
- * own loopback traffic, which no process is charged for.
- */
-async function machineBusyMs(): Promise<number> {
-  const fields = (await readFile('/proc/stat', 'utf8').catch(() => 'cpu 0')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fields;
-  return (user + nice + system + steal) * 10;
-}
-
-/** CPU this process and every child has used so far, ms: what the benchmark itself costs. */
+/** CPU this process, every child and `benchPids` have used so far, ms: what the benchmark itself costs. */
 async function ownMs(): Promise<number> {
   const { user, system } = process.cpuUsage();
   let sum = (user + system) / 1000;
-  for (const c of children) sum += (await cpuMs(c.pid).catch(() => 0)) || 0;
+  for (const pid of [...children.map((c) => c.pid), ...benchPids]) sum += (await cpuMs(pid).catch(() => 0)) || 0;
   return sum;
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 const fmt = (r: LoadResult) =>
@@ -163,6 +145,8 @@ function printMcpRatios(direct: Record<number, LoadResult> | undefined, behalf: 
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'behalf-bench-'));
+  const redisPrefix = benchKeyPrefix();
+  let redisPid: number | undefined;
   try {
     const upstream = await startChild(['--import', 'tsx', join(here, 'upstream.ts')]);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
@@ -176,9 +160,8 @@ async function main(): Promise<void> {
     const publicUrl = `http://127.0.0.1:${port}`;
     const idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: publicUrl, defaultScopes: ['reviews:read'], log: () => {} });
     await writeFile(join(work, 'directory.yaml'), 'users:\n  - { id: alice, department: Platform }\n  - { id: bob, manager: alice, department: Platform }\n');
-    await writeFile(
-      join(work, 'behalf.yaml'),
-      `server: { port: ${port}, publicUrl: "${publicUrl}" }
+    /** The (c) config; the scale-out cases change the port and audit directory, add limits and leave out MCP. */
+    const behalfYaml = (o: { port: number; audit: string; limits?: string; mcp?: boolean }) => `server: { port: ${o.port}, publicUrl: "${publicUrl}" }
 issuers: [{ id: idp, issuer: "${idp.issuer}", audience: "${publicUrl}", requireType: at+jwt }]
 directory: { file: directory.yaml }
 signing: { keyFile: keys.json }
@@ -189,14 +172,25 @@ policies:
     match: { routes: [hr], methods: [GET], paths: ["/api/hr/reviews/:employee"] }
     scopes: [reviews:read]
     when: request.params.employee in user.reports
-${mcpYaml.policy}${mcpYaml.top}audit: { store: audit${NO_SYNC ? ', syncBeforeResponse: none' : ''} }
-log: { level: warn }
-`,
-    );
-    await mkdir(join(work, 'audit'), { recursive: true });
-    const behalf = spawn(process.execPath, [...profileArgs('behalf'), CLI, 'serve', '--config', join(work, 'behalf.yaml')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(behalf);
-    await waitHealthy(publicUrl);
+${o.mcp === false ? '' : `${mcpYaml.policy}${mcpYaml.top}`}audit: { store: ${o.audit}${NO_SYNC ? ', syncBeforeResponse: none' : ''} }
+${o.limits ?? ''}log: { level: warn }
+`;
+    /** Starts `behalf serve` with `yaml` as `<name>.yaml`; resolves once it answers /healthz on `port`. */
+    const startBehalf = async (name: string, port: number, yaml: string, audit: string): Promise<ChildProcess> => {
+      await writeFile(join(work, `${name}.yaml`), yaml);
+      await mkdir(join(work, audit), { recursive: true });
+      const child = spawn(process.execPath, [...profileArgs(name), CLI, 'serve', '--config', join(work, `${name}.yaml`)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+      children.push(child);
+      await waitHealthy(`http://127.0.0.1:${port}`);
+      return child;
+    };
+    const behalf = await startBehalf('behalf', port, behalfYaml({ port, audit: 'audit' }), 'audit');
+    /** A scale-out case's gateway: the (c) config without MCP, on its own port and audit directory (they share the signing key file (c) made). */
+    const startVariant = async (name: string, limits?: string): Promise<{ url: string; pid: number | undefined }> => {
+      const p = await freePort();
+      const yaml = behalfYaml({ port: p, audit: `audit-${name}`, mcp: false, ...(limits === undefined ? {} : { limits }) });
+      return { url: `http://127.0.0.1:${p}`, pid: (await startBehalf(name, p, yaml, `audit-${name}`)).pid };
+    };
 
     // The endpoint's tokens carry its own URL as audience (RFC 8707), the routes' the gateway's.
     const token = await idp.mint('alice', { audience: publicUrl });
@@ -209,12 +203,39 @@ log: { level: warn }
       /** MCP cases: the endpoint to drive, and the upstream MCP server's pid (CPU per request). */
       mcp?: McpEndpoint;
       upstreamPid?: number | undefined;
+      /** What `upstreamPid` is, in the printed line (default `upstream`; `redis` for the Redis limit store). */
+      upstreamLabel?: string;
+      /** (i): every instance, round-robin per connection; their CPU is summed (`extraPids`). */
+      urls?: string[];
+      extraPids?: (number | undefined)[];
+      /** Measured only at this many connections or more. */
+      minConnections?: number;
     }
     const targets: Target[] = [
       { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
       { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
       { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
+    const hr = { path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` } };
+    if (wanted('l')) {
+      redisPid = await requireRedis(BENCH_REDIS_URL);
+      if (redisPid !== undefined) benchPids.push(redisPid);
+      const none = await startVariant('behalf-no-limits');
+      const memory = await startVariant('behalf-limits-memory', limitsYaml('memory', redisPrefix));
+      const redis = await startVariant('behalf-limits-redis', limitsYaml(BENCH_REDIS_URL, redisPrefix));
+      targets.push(
+        { name: SCALE_TARGETS.noLimits, ...hr, ...none },
+        { name: SCALE_TARGETS.memory, ...hr, ...memory },
+        { name: SCALE_TARGETS.redis, ...hr, ...redis, upstreamPid: redisPid, upstreamLabel: 'redis' },
+      );
+    }
+    if (wanted('i')) {
+      const [one, two] = [await startVariant('behalf-instance-1'), await startVariant('behalf-instance-2')];
+      targets.push(
+        { name: SCALE_TARGETS.one, ...hr, ...one },
+        { name: SCALE_TARGETS.two, ...hr, ...one, urls: [one.url, two.url], extraPids: [two.pid], minConnections: 2 },
+      );
+    }
     if (mcpUpstream !== undefined && mcpUpstreamUrl !== undefined) {
       const direct: McpEndpoint = { url: mcpUpstreamUrl, path: '/mcp', tool: MCP_TOOL };
       const gateway: McpEndpoint = { url: publicUrl, path: '/mcp', tool: `${MCP_UPSTREAM_ID}.${MCP_TOOL}`, token: await idp.mint('alice', { audience: `${publicUrl}/mcp` }) };
@@ -230,9 +251,10 @@ log: { level: warn }
     console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
     for (const connections of CONNECTIONS) {
       for (const t of targets) {
-        if (!wanted(t.name.slice(1, 2))) continue;
+        if (!wanted(t.name.slice(1, 2)) || connections < (t.minConnections ?? 0)) continue;
         await measure(t, connections, Math.min(2, SECONDS)); // warm-up
-        const cpu0 = await cpuMs(t.pid);
+        const serverCpuMs = async () => (await Promise.all([t.pid, ...(t.extraPids ?? [])].map(cpuMs))).reduce((x, y) => x + y, 0);
+        const cpu0 = await serverCpuMs();
         const up0 = await cpuMs(t.upstreamPid);
         const [machine0, own0, gen0] = [await machineBusyMs(), await ownMs(), process.cpuUsage()];
         const r = await measure(t, connections, SECONDS);
@@ -243,10 +265,10 @@ log: { level: warn }
         r.otherCpuPercent = Math.max(0, ((await machineBusyMs()) - machine0 - ((await ownMs()) - own0)) / (r.seconds * 10 * availableParallelism()));
         // CPU the server process spent per request: steadier than req/s on a machine whose
         // cores the load generator and the upstream share.
-        r.cpuUsPerRequest = ((await cpuMs(t.pid)) - cpu0) * 1000 / r.requests;
+        r.cpuUsPerRequest = ((await serverCpuMs()) - cpu0) * 1000 / r.requests;
         if (t.upstreamPid !== undefined) r.upstreamCpuUsPerRequest = ((await cpuMs(t.upstreamPid)) - up0) * 1000 / r.requests;
         (results[t.name] ??= {})[connections] = r;
-        const upstreamCpu = r.upstreamCpuUsPerRequest === undefined ? '' : `  (upstream ${r.upstreamCpuUsPerRequest.toFixed(0)} us/req)`;
+        const upstreamCpu = r.upstreamCpuUsPerRequest === undefined ? '' : `  (${t.upstreamLabel ?? 'upstream'} ${r.upstreamCpuUsPerRequest.toFixed(0)} us/req)`;
         console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}`);
         if (r.otherCpuPercent >= 5) console.log(`                 (other processes used ${r.otherCpuPercent.toFixed(0)}% of the machine meanwhile)`);
       }
@@ -254,7 +276,8 @@ log: { level: warn }
     const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
       const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
-      if (mcpRatios !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios });
+      const scale = printScaleComparisons(results);
+      if (mcpRatios !== undefined || scale !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios, scale });
       await idp.close();
       return;
     }
@@ -269,6 +292,7 @@ log: { level: warn }
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
     console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
     const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
+    const scale = printScaleComparisons(results);
 
     let memory: { seconds: number; samplesMb: number[] } | undefined;
     if (MEMORY_SECONDS > 0 && behalf.pid !== undefined) {
@@ -281,13 +305,14 @@ log: { level: warn }
       memory = { seconds: MEMORY_SECONDS, samplesMb: samples };
       console.log(`\nmemory over ${MEMORY_SECONDS} s at 32 connections (${r.rps.toFixed(0)} req/s): RSS ${samples.map((s) => s.toFixed(0)).join(' ')} MB`);
     }
-    await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), memory });
+    await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), ...(scale === undefined ? {} : { scale }), memory });
     await idp.close();
   } finally {
     // Wait for the children to exit: behalf must stop before its directory and audit files go,
     // and a profiled process writes its profile on the way out.
     await Promise.all(children.map(stop));
     await rm(work, { recursive: true, force: true });
+    if (wanted('l')) await dropKeys(BENCH_REDIS_URL, redisPrefix).catch(() => undefined);
   }
 }
 

@@ -1,14 +1,16 @@
 /**
  * Remembers assertion ids (`jti`) until their assertion expires, so a captured assertion cannot be
- * replayed to the same backend. Implement it over Redis (`SET key 1 NX EXAT <expiresAt>`) when a
- * backend runs several instances.
+ * replayed to the same backend. When a backend runs several instances they must share one:
+ * `createRedisReplayCache` from `behalf/stores/redis` (kept out of `behalf/backend`, which
+ * depends on jose only).
  */
 export interface ReplayCache {
   /**
    * Records `jti` and says whether it had already been recorded and not yet expired.
    * `expiresAt` is epoch seconds: after it the entry may be forgotten (the assertion's `exp` plus
    * the verifier's clock tolerance, so a forgotten id also fails the expiry check).
-   * Returns `true` for a replay.
+   * Returns `true` for a replay. Throws (or rejects) when it cannot tell: the verifier then refuses
+   * the assertion with `replay-cache-failed`.
    */
   seen(jti: string, expiresAt: number): boolean | Promise<boolean>;
 }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { BehalfError, type ErrorCode } from '../errors.js';
+import { BehalfError, isBehalfError, type ErrorCode } from '../errors.js';
 import {
   ASSERTION_ALGORITHMS,
   ASSERTION_TYPE,
@@ -27,7 +27,10 @@ export interface VerifyOptions {
   header?: string;
   /** Allowed clock difference with the gateway, seconds; default 5. */
   clockToleranceSeconds?: number;
-  /** Optional `jti` cache: a second use of one assertion is refused (see `createMemoryReplayCache`). */
+  /**
+   * Optional `jti` cache: a second use of one assertion is refused. `createMemoryReplayCache` for one
+   * process; `createRedisReplayCache` (`behalf/stores/redis`) for several. If it fails, the request is refused (`replay-cache-failed`).
+   */
   replayCache?: ReplayCache;
   /** Clock, epoch milliseconds; default `Date.now`. */
   now?: () => number;
@@ -105,6 +108,16 @@ function optionalString(claims: JWTPayload, name: string): string | undefined {
   return v;
 }
 
+/** Asks the replay cache; a cache that cannot answer refuses the assertion (fail closed), never lets a possible replay through. */
+async function seenBefore(cache: ReplayCache, jti: string, expiresAt: number): Promise<boolean> {
+  try {
+    return await cache.seen(jti, expiresAt);
+  } catch (err) {
+    if (isBehalfError(err, 'replay-cache-failed')) throw err;
+    throw new BehalfError('replay-cache-failed', 'the replay cache could not be checked; the assertion is refused', { cause: err });
+  }
+}
+
 /** Origin-form target of `url`: an absolute-form target (`http://h/p?q`) is reduced to `/p?q`. */
 function requestTarget(url: string): string {
   if (url.startsWith('/')) return url;
@@ -131,7 +144,8 @@ function requestTarget(url: string): string {
  * `body` equal to `bdg` (`assertion-body-mismatch`; calling without `body` for an assertion that
  * binds a non-empty body is also `assertion-body-mismatch`, never a silent pass); and last, when
  * a replay cache is given, that the `jti` is new (`assertion-replayed`). A JWKS that cannot be
- * fetched is `jwks-fetch-failed` (answer 503, not 401).
+ * fetched is `jwks-fetch-failed`, and a replay cache that fails (throws or rejects) is
+ * `replay-cache-failed`: both refuse the request, and mean answer 503, not 401.
  *
  * This does NOT check authorization: that the user may do what the request asks is still the
  * backend's decision (the gateway already applied its own policy). It does NOT check headers
@@ -211,7 +225,7 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       if (tool !== undefined) caller.tool = tool;
 
       // Last, so that a forged or mismatched assertion never takes a slot in the cache.
-      if (opts.replayCache !== undefined && (await opts.replayCache.seen(jti, exp + tolerance))) {
+      if (opts.replayCache !== undefined && (await seenBefore(opts.replayCache, jti, exp + tolerance))) {
         throw fail('assertion-replayed', 'the assertion was already used');
       }
       return caller;
