@@ -72,6 +72,12 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
     assert.equal(await count(), 4, 'records of the outage reached PostgreSQL while it was cut');
     const spool = join(dir, '.behalf', 'audit-spool');
     assert.ok((await readdir(spool)).some((n) => n.endsWith('.jsonl')), 'no spool file in the default spool directory');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(Number(/^behalf_audit_spool_records (\d+)$/m.exec(metrics)?.[1]), answered.length - 4, 'spool depth metric');
+    assert.ok(Number(/^behalf_audit_spool_bytes (\d+)$/m.exec(metrics)?.[1]) > 0);
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 200, 'spooling keeps the instance ready: every record is kept');
+    assert.match(JSON.stringify(await ready.json()), /"audit":\{"ok":true,"detail":"PostgreSQL unreachable: \d+ records spooled"\}/);
     proxy.setMode('forward');
     await Promise.all([call('POST'), call('GET')]);
     await until('every answered request reached PostgreSQL', async () => (await count()) === answered.length, 15_000);
