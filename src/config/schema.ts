@@ -93,6 +93,10 @@ export const routeSchema = z.strictObject({
 export const policyMatchSchema = z.strictObject({
   routes: z.array(id).min(1).optional(),
   tools: z.array(z.string().min(1)).min(1).optional(),
+  /** MCP resource URIs of upstreams (`resources/read`, listing, subscribing): exact, or with `*` matching any characters. */
+  resources: z.array(z.string().min(1).max(2_048)).min(1).optional(),
+  /** MCP prompt names (namespaced like tools: `hr.review_summary`), exact. */
+  prompts: z.array(z.string().min(1)).min(1).optional(),
   methods: z.array(method).min(1).optional(),
   /** Path pattern on the gateway: `/api/hr/reviews/:employee`, `*` matches the rest. */
   paths: z.array(z.string().regex(/^\//, 'must start with "/"')).min(1).optional(),
@@ -162,6 +166,11 @@ export const auditSchema = z.strictObject({
     .default({ enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes }),
 });
 
+/** A port: a number, or a numeric string (so `${PORT}` works). */
+const portSchema = z
+  .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number)])
+  .pipe(z.number().int().min(0).max(65_535));
+
 const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 letters, digits, ":", ".", "_" or "-"');
 
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
@@ -186,21 +195,14 @@ export const revocationSchema = z.strictObject({
 /** The admin API: its own listener, never the public one, with its own static bearer token. */
 export const adminSchema = z.strictObject({
   host: z.string().default(DEFAULTS.listenHost),
-  port: z
-    .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number)])
-    .pipe(z.number().int().min(0).max(65_535))
-    .default(DEFAULTS.adminListenPort),
+  port: portSchema.default(DEFAULTS.adminListenPort),
   /** The bearer token admin clients send (use `${BEHALF_ADMIN_TOKEN}`); at least 32 characters. */
   token: z.string().min(32, 'must be at least 32 characters (use a random secret from the environment)'),
 });
 
 export const serverSchema = z.strictObject({
   host: z.string().default(DEFAULTS.listenHost),
-  /** A number, or a numeric string (so `${PORT}` works). */
-  port: z
-    .union([z.number(), z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number)])
-    .pipe(z.number().int().min(0).max(65_535))
-    .default(DEFAULTS.listenPort),
+  port: portSchema.default(DEFAULTS.listenPort),
   /** The gateway's external URL: the only source of it (never Host or X-Forwarded-*). */
   publicUrl: httpUrl,
   maxBodyBytes: z.number().int().min(0).default(DEFAULTS.maxBodyBytes),
@@ -409,11 +411,16 @@ export const configSchema = z
     c.mcp?.issuers?.forEach((iss, j) => {
       if (!issuerIds.has(iss)) ctx.addIssue({ code: 'custom', path: ['mcp', 'issuers', j], message: `unknown issuer "${iss}"` });
     });
-    c.policies.forEach((p, i) =>
+    c.policies.forEach((p, i) => {
       p.match.routes?.forEach((r, j) => {
         if (!routeIds.has(r)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'routes', j], message: `unknown route "${r}"` });
-      }),
-    );
+      });
+      // A request is a route, a tool, a resource or a prompt: a rule naming two kinds never applies.
+      const kinds = (['routes', 'tools', 'resources', 'prompts'] as const).filter((k) => p.match[k] !== undefined);
+      if (kinds.length > 1 && kinds.some((k) => k === 'resources' || k === 'prompts')) {
+        ctx.addIssue({ code: 'custom', path: ['policies', i, 'match'], message: `"${kinds.join('" and "')}" never apply together: split the rule` });
+      }
+    });
   });
 
 export type Config = z.output<typeof configSchema>;

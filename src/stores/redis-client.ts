@@ -70,3 +70,20 @@ export function waitConnected(redis: Redis, ms: number): Promise<boolean> {
     redis.once('ready', onReady);
   });
 }
+
+/** The connection half of a Redis store: `ping`, `waitConnected` and an idempotent `close`. */
+export function redisConnectionControls(redis: Redis, run: <T>(what: string, op: () => Promise<T>) => Promise<T>) {
+  let closed = false;
+  return {
+    ping: () =>
+      run('ping', async () => {
+        await redis.ping();
+      }),
+    waitConnected: (ms: number) => waitConnected(redis, ms),
+    async close() {
+      if (closed) return;
+      closed = true;
+      redis.disconnect();
+    },
+  };
+}

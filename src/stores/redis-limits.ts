@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { BehalfError } from '../errors.js';
-import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, waitConnected } from './redis-client.js';
+import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redisConnectionControls } from './redis-client.js';
 import { GCRA_EPSILON_MS } from './memory-limits.js';
 import { ACQUIRE, ADD_QUOTA, QUOTA, RATE, REFUND_RATE, RENEW, REPEAT } from './redis-limit-scripts.js';
 import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './types.js';
@@ -82,7 +82,6 @@ export function createRedisLimitStore(url: string, opts: RedisLimitStoreOptions 
   const num = (v: unknown): number => Number(v);
   const triple = (v: unknown): number[] => (v as unknown[]).map(num);
 
-  let closed = false;
   return {
     kind: 'redis',
     rate: (bucket, spec, cost, now) =>
@@ -122,15 +121,6 @@ export function createRedisLimitStore(url: string, opts: RedisLimitStoreOptions 
       run('repeat undo', async () => {
         await redis.zrem(`${prefix}${bucket}:repeat`, member);
       }),
-    ping: () =>
-      run('ping', async () => {
-        await redis.ping();
-      }),
-    waitConnected: (ms) => waitConnected(redis, ms),
-    async close() {
-      if (closed) return;
-      closed = true;
-      redis.disconnect();
-    },
+    ...redisConnectionControls(redis, run),
   };
 }

@@ -1,6 +1,6 @@
 import { BehalfError } from '../errors.js';
 import { newRevocationVersion, revocationField } from './memory-revocations.js';
-import { connectRedis, waitConnected, type RedisClientOptions } from './redis-client.js';
+import { connectRedis, redisConnectionControls, type RedisClientOptions } from './redis-client.js';
 import type { Revocation, RevocationKind, RevocationStore } from './types.js';
 
 /**
@@ -72,7 +72,6 @@ export function createRedisRevocationStore(url: string, opts: RedisRevocationSto
       throw new BehalfError('revocation-store-failed', `revocation store (Redis) ${what} failed: ${(err as Error).message}`, { cause: err });
     }
   };
-  let closed = false;
   return {
     kind: 'redis',
     add: (r, now) =>
@@ -92,16 +91,7 @@ export function createRedisRevocationStore(url: string, opts: RedisRevocationSto
         return out;
       }),
     version: () => run('version read', async () => (await redis.get(versionKey)) ?? 'none'),
-    ping: () =>
-      run('ping', async () => {
-        await redis.ping();
-      }),
-    waitConnected: (ms) => waitConnected(redis, ms),
-    async close() {
-      if (closed) return;
-      closed = true;
-      redis.disconnect();
-    },
+    ...redisConnectionControls(redis, run),
   };
 }
 
