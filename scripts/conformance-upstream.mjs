@@ -5,19 +5,28 @@
 // tool scenarios would only exercise "unknown tool". Used by scripts/conformance.mjs as an
 // upstream of behalf, and measured directly as the baseline.
 //
-// Streamable HTTP with sessions, on 127.0.0.1. Tools only (plus logging/setLevel, which the
-// logging scenario sends first): resources, prompts and completions are not implemented, so those
-// scenarios fail against it directly, and through behalf alike.
+// Streamable HTTP with sessions, on 127.0.0.1. Tools, logging, resources (with a template and
+// subscriptions), prompts and completions, each as the scenario that uses it documents it.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   CreateMessageResultSchema,
   ElicitResultSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
   SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   isInitializeRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 
@@ -70,14 +79,81 @@ const TOOLS = [
   },
 ];
 
+const RESOURCES = [
+  { uri: 'test://static-text', name: 'static-text', description: 'A static text resource', mimeType: 'text/plain' },
+  { uri: 'test://static-binary', name: 'static-binary', description: 'A static binary resource (a PNG)', mimeType: 'image/png' },
+  { uri: 'test://watched-resource', name: 'watched-resource', description: 'A resource to subscribe to', mimeType: 'text/plain' },
+];
+const TEMPLATE = { uriTemplate: 'test://template/{id}/data', name: 'template-data', description: 'Data for an id', mimeType: 'application/json' };
+
+function readResource(uri) {
+  if (uri === 'test://static-text') return [{ uri, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }];
+  if (uri === 'test://static-binary') return [{ uri, mimeType: 'image/png', blob: PNG }];
+  if (uri === 'test://watched-resource') return [{ uri, mimeType: 'text/plain', text: 'Watched resource content.' }];
+  const m = /^test:\/\/template\/([^/]+)\/data$/.exec(uri);
+  if (m !== null) return [{ uri, mimeType: 'application/json', text: JSON.stringify({ id: m[1], templateTest: true, data: `Data for ID: ${m[1]}` }) }];
+  throw new McpError(-32002, 'Resource not found', { uri });
+}
+
+const PROMPTS = [
+  { name: 'test_simple_prompt', description: 'A prompt without arguments' },
+  {
+    name: 'test_prompt_with_arguments',
+    description: 'A prompt with two arguments',
+    arguments: [
+      { name: 'arg1', description: 'First test argument', required: true },
+      { name: 'arg2', description: 'Second test argument', required: true },
+    ],
+  },
+  { name: 'test_prompt_with_embedded_resource', description: 'A prompt embedding a resource', arguments: [{ name: 'resourceUri', description: 'URI of the resource to embed', required: true }] },
+  { name: 'test_prompt_with_image', description: 'A prompt with an image' },
+];
+
+function getPrompt(name, args) {
+  const user = (content) => ({ role: 'user', content });
+  switch (name) {
+    case 'test_simple_prompt':
+      return { messages: [user({ type: 'text', text: 'This is a simple prompt for testing.' })] };
+    case 'test_prompt_with_arguments':
+      return { messages: [user({ type: 'text', text: `Prompt with arguments: arg1='${args.arg1}', arg2='${args.arg2}'` })] };
+    case 'test_prompt_with_embedded_resource':
+      return {
+        messages: [
+          user({ type: 'resource', resource: { uri: String(args.resourceUri), mimeType: 'text/plain', text: 'Embedded resource content for testing.' } }),
+          user({ type: 'text', text: 'Please process the embedded resource above.' }),
+        ],
+      };
+    case 'test_prompt_with_image':
+      return { messages: [user({ type: 'image', data: PNG, mimeType: 'image/png' }), user({ type: 'text', text: 'Please analyze the image above.' })] };
+    default:
+      throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+  }
+}
+
+const COMPLETIONS = ['paris', 'park', 'party'];
+
 const text = (t) => ({ content: [{ type: 'text', text: t }] });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** One MCP server per session (the SDK's low-level Server). */
 function buildServer() {
-  const server = new Server({ name: 'behalf-conformance-upstream', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
+  const server = new Server(
+    { name: 'behalf-conformance-upstream', version: '1.0.0' },
+    { capabilities: { tools: {}, logging: {}, resources: { subscribe: true }, prompts: {}, completions: {} } },
+  );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
   server.setRequestHandler(SetLevelRequestSchema, () => ({}));
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: RESOURCES }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [TEMPLATE] }));
+  server.setRequestHandler(ReadResourceRequestSchema, (req) => ({ contents: readResource(req.params.uri) }));
+  server.setRequestHandler(SubscribeRequestSchema, () => ({}));
+  server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: PROMPTS }));
+  server.setRequestHandler(GetPromptRequestSchema, (req) => getPrompt(req.params.name, req.params.arguments ?? {}));
+  server.setRequestHandler(CompleteRequestSchema, (req) => {
+    const values = req.params.ref.type === 'ref/prompt' ? COMPLETIONS.filter((v) => v.startsWith(req.params.argument.value)) : [];
+    return { completion: { values, total: values.length, hasMore: false } };
+  });
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const args = req.params.arguments ?? {};
     const elicit = async (params) => {

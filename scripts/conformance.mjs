@@ -1,15 +1,15 @@
 // The MCP conformance suite (@modelcontextprotocol/conformance, server scenarios, suite "all")
 // against two MCP servers, each measured twice: directly, and through behalf fronting it as an
 // upstream. Every scenario that passes directly must pass through behalf; a scenario that does
-// not is a regression (exit 1), unless it is one of the documented gaps below (capabilities
-// behalf does not serve), which are listed with their reason.
+// not is a regression (exit 1), unless it is excused in conformance-report.mjs with its reason.
 //
 //   npm run conformance                       # table and verdict
 //   node scripts/conformance.mjs --json out.json   # also the results, machine-readable
 //
 // The servers:
 //   everything   @modelcontextprotocol/server-everything (the reference server on npm), HTTP
-//   suite-tools  scripts/conformance-upstream.mjs: the tools the suite's scenarios call
+//   suite-tools  scripts/conformance-upstream.mjs: the tools, resources, prompts and completions
+//                the suite's scenarios use
 //
 // How behalf runs here: the dev IdP mints a token for the test user (alice); behalf fronts the
 // server as `upstreams: [{ id, url, namespace: "" }]` (so the scenarios' bare tool names work)

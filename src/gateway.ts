@@ -13,6 +13,7 @@ import { createHttpServer, closeServer, listen } from './doors/http/server.js';
 import type { ArgumentValidator } from './doors/mcp/context.js';
 import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoor } from './doors/mcp/door.js';
 import { startToolSources } from './doors/mcp/tool-sources.js';
+import type { Upstreams } from './forward/mcp-upstream.js';
 import { createWellKnownHandler } from './doors/well-known-handler.js';
 import { createAssertionSigner } from './forward/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
@@ -242,6 +243,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
   if (mcp === undefined) return undefined;
   let catalog: ToolCatalog;
   let validateArguments: ArgumentValidator;
+  let upstreams: Upstreams | undefined;
   if (opts.toolCatalog !== undefined) {
     catalog = opts.toolCatalog;
     const validators = compileArgumentValidators(catalog);
@@ -258,6 +260,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
     closers.push(() => sources.close());
     catalog = sources.catalog;
     validateArguments = sources.validateArguments;
+    upstreams = sources.upstreams;
   }
   const policy = deps.policy;
   return createMcpDoor({
@@ -265,6 +268,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
     mcp,
     catalog,
     validateArguments,
+    ...(upstreams === undefined ? {} : { upstreams }),
     // tools/list shows what tools/call could allow: the same policy, through the same input.
     canList: (tool, input) =>
       canList(policy, {

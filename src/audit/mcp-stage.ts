@@ -5,8 +5,8 @@ import { auditRecordOf } from './stage.js';
 
 /**
  * The audit stages of the MCP door: one record per MCP request (door `mcp`), with the JSON-RPC
- * method, the tool asked for, the source that served it, the argument digest, the decision and
- * the result status. Same durability rules as the HTTP door: every answer waits for its record
+ * method, the tool, resource or prompt asked for, the source that served it, the argument digest,
+ * the decision and the result status. Same durability rules as the HTTP door: every answer waits for its record
  * to be written, calls that may change data also wait for the fsync.
  */
 
@@ -41,11 +41,23 @@ export function mcpAuditRecordOf(ctx: McpContext, deps: McpDeps): AuditRecord {
     ...base,
     status: !denied && !ctx.res.headersSent && ctx.mcp.status !== undefined ? ctx.mcp.status : base.status,
     tool: ctx.mcp.toolName,
+    resource: ctx.mcp.resource,
+    prompt: ctx.mcp.prompt,
     rpcMethod: ctx.mcp.rpcMethod,
-    upstream: ctx.mcp.tool?.source.id,
+    upstream: ctx.mcp.tool?.source.id ?? ctx.mcp.upstream,
     argsDigest: ctx.mcp.argsDigest,
     resultError: ctx.mcp.resultError,
+    detail: withRelayed(base.detail, ctx.mcp.relayed),
   };
+}
+
+/** The detail, plus which requests were relayed to the client (`relayed sampling/createMessage x2`). */
+function withRelayed(detail: string | undefined, relayed: readonly string[] | undefined): string | undefined {
+  if (relayed === undefined || relayed.length === 0) return detail;
+  const counts = new Map<string, number>();
+  for (const m of relayed) counts.set(m, (counts.get(m) ?? 0) + 1);
+  const note = `relayed to the client: ${[...counts].map(([m, n]) => (n === 1 ? m : `${m} x${n}`)).join(', ')}`;
+  return detail === undefined ? note : `${detail}; ${note}`;
 }
 
 const audited = new WeakSet<McpContext>();

@@ -34,8 +34,12 @@ export interface AuditRecord {
   readonly detail?: string;
   /** MCP door: the JSON-RPC method (`tools/call`, `initialize`, ...; `DELETE` for a session end). */
   readonly rpcMethod?: string;
-  /** MCP door: the tool source that served the call (`config`, or the upstream's id). */
+  /** MCP door: the tool source that served the call (`config`, or the upstream's id), or the upstream of a resource, prompt or completion. */
   readonly upstream?: string;
+  /** MCP door: the resource URI read, subscribed to or completed for (bounded, even when unknown). */
+  readonly resource?: string;
+  /** MCP door: the prompt got or completed for (namespaced, bounded, even when unknown). */
+  readonly prompt?: string;
   /** MCP door: `sha256:<base64url>` of the canonical JSON of the tool arguments (never the arguments). */
   readonly argsDigest?: string;
   /** MCP door: the tool answered with `isError: true` (a backend failure the model sees). */

@@ -41,6 +41,10 @@ const caseSchema = z
     request: z.strictObject({
       route: z.string().min(1).optional(),
       tool: z.string().min(1).optional(),
+      /** An MCP `resources/read` of this URI (`body` is then `{ uri }`). */
+      resource: z.string().min(1).optional(),
+      /** An MCP `prompts/get` of this prompt (`body` holds its arguments). */
+      prompt: z.string().min(1).optional(),
       method: z.string().min(1).transform((m) => m.toUpperCase()).optional(),
       path: z.string().regex(/^\//, 'must start with "/"').optional(),
       query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
@@ -52,7 +56,15 @@ const caseSchema = z
       reason: z.string().refine((r) => Object.hasOwn(REASONS, r), 'not a known reason code (see docs/errors.md)').optional(),
     }),
   })
-  .refine((c) => c.request.path !== undefined || c.request.tool !== undefined, { message: 'set "path" (or "tool" for an MCP tool call)', path: ['request', 'path'] });
+  .refine((c) => c.request.path !== undefined || mcpCase(c.request), {
+    message: 'set "path" (or "tool", "resource" or "prompt" for an MCP request)',
+    path: ['request', 'path'],
+  });
+
+/** An MCP request: decided as the MCP door does, with no route. */
+function mcpCase(r: { tool?: string | undefined; resource?: string | undefined; prompt?: string | undefined }): boolean {
+  return r.tool !== undefined || r.resource !== undefined || r.prompt !== undefined;
+}
 
 const fileSchema = z.union([z.strictObject({ cases: z.array(caseSchema).min(1) }), z.array(caseSchema).min(1)]);
 
@@ -110,7 +122,9 @@ export interface RunCasesOptions {
 /**
  * Runs every case through `policy.decide`, as the gateway would after authentication: the
  * identity is built from the case's `user`, and directory attributes come from `directory`
- * (joined by user id). A case without `route` or `tool` is resolved against `options.routes`
+ * (joined by user id). A case with `resource` or `prompt` is decided as the MCP door decides
+ * `resources/read` and `prompts/get`. A case without `route`, `tool`, `resource` or `prompt` is
+ * resolved against `options.routes`
  * like the gateway does (longest prefix, then the route's methods), so a path no route serves
  * is `route-not-found` and an unlisted method is `method-not-allowed`.
  *
@@ -119,7 +133,7 @@ export interface RunCasesOptions {
 export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cases: readonly PolicyCase[], options: RunCasesOptions = {}): CaseResult[] {
   const table = compileRoutes(options.routes ?? []);
   return cases.map((c) => {
-    const method = c.request.method ?? (c.request.tool !== undefined ? 'POST' : 'GET');
+    const method = c.request.method ?? (mcpCase(c.request) ? 'POST' : 'GET');
     const target = c.request.path ?? '/mcp';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
@@ -127,7 +141,7 @@ export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cas
     for (const [k, v] of Object.entries(c.request.query ?? {})) query.set(k, v);
     let route = c.request.route;
     let actual: Decision | undefined;
-    if (route === undefined && c.request.tool === undefined) {
+    if (route === undefined && !mcpCase(c.request)) {
       const found = table.match(path);
       if (found === undefined) actual = deny(404, 'route-not-found', 'not found');
       else if (!routeAllowsMethod(found, method)) actual = deny(405, 'method-not-allowed', 'method not allowed');
@@ -141,10 +155,12 @@ export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cas
       directory,
       ...(route === undefined ? {} : { route }),
       ...(c.request.tool === undefined ? {} : { tool: c.request.tool }),
+      ...(c.request.resource === undefined ? {} : { resource: c.request.resource }),
+      ...(c.request.prompt === undefined ? {} : { prompt: c.request.prompt }),
       method,
       path,
       query,
-      body: c.request.body ?? null,
+      body: c.request.resource !== undefined ? { uri: c.request.resource } : (c.request.body ?? null),
     });
     const problems = compare(c.expect, actual);
     return { name: c.name, passed: problems.length === 0, expected: c.expect, actual, ...(route === undefined ? {} : { route }), problems };

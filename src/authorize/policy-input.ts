@@ -15,6 +15,15 @@ export interface PolicyInput {
   readonly route?: string;
   /** Tool name, for MCP tool calls. */
   readonly tool?: string;
+  /**
+   * MCP resource URI (read, subscribe, listing), matched by `match.resources`. With
+   * `resourceTemplate`, an RFC 6570 template (`hr://reviews/{employee}`) being listed: a pattern
+   * then applies when some URI the template can produce could match it.
+   */
+  readonly resource?: string;
+  readonly resourceTemplate?: boolean;
+  /** MCP prompt name (namespaced), matched by `match.prompts`. */
+  readonly prompt?: string;
   /** HTTP method (any case; compared upper-case). */
   readonly method: string;
   /** Gateway path as received, percent-encoded, without the query. */
@@ -59,6 +68,7 @@ export function celRequest(input: PolicyInput, method: string): Record<string, u
   const request: Record<string, unknown> = { method, path: input.path, query: queryMap(input.query), params: NO_PARAMS };
   if (input.route !== undefined) request.route = input.route;
   if (input.tool !== undefined) request.tool = input.tool;
+  if (input.prompt !== undefined) request.prompt = input.prompt;
   return request;
 }
 

@@ -2,9 +2,11 @@ import type { Identity } from '../authenticate/identity.js';
 import type { PolicyRule } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import { allow, deny, type Decision } from '../pipeline/decision.js';
-import { compileCondition, type CompiledCondition, type ConditionResult } from './condition.js';
-import { compilePathPattern, NO_PARAMS, splitPath, type PathParams, type PathPattern } from './path-pattern.js';
+import type { ConditionResult } from './condition.js';
+import { NO_PARAMS, splitPath, type PathParams } from './path-pattern.js';
 import { LazyVariables, type PolicyInput } from './policy-input.js';
+import type { ResourcePattern } from './resource-pattern.js';
+import { compileRule, indexRules, type CompiledRule } from './rule-index.js';
 import { conditionOutcomes, OUTCOME_FALSE, OUTCOME_TRUE } from './tool-listing.js';
 
 export type { PolicyInput } from './policy-input.js';
@@ -22,28 +24,15 @@ export interface Policy {
    * not listed. Never throws.
    */
   canList(input: PolicyInput): boolean;
+  /**
+   * The decision behind {@link canList}, for when the reason matters (the audit record of a
+   * `completion/complete`, which is allowed for a prompt or template the user could use): allow
+   * with the first allow rule that could hold, or the denial `decide` would explain (a deny rule
+   * that denies for every `body` is `denied-by-rule`, or `condition-error` if it can only fail).
+   */
+  listDecision(input: PolicyInput): Decision;
   /** Every scope any rule mentions, in config order, without duplicates (for `scopes_supported`). */
   readonly scopes: readonly string[];
-}
-
-interface CompiledRule {
-  readonly id: string;
-  readonly index: number;
-  readonly effect: 'allow' | 'deny';
-  readonly routes: ReadonlySet<string> | undefined;
-  readonly tools: ReadonlySet<string> | undefined;
-  readonly methods: ReadonlySet<string> | undefined;
-  readonly paths: readonly PathPattern[] | undefined;
-  readonly scopes: readonly string[];
-  readonly roles: readonly string[];
-  readonly groups: readonly string[];
-  readonly condition: CompiledCondition | undefined;
-}
-
-/** The rules that can apply to one route or tool, split by effect, each in config order. */
-interface Candidates {
-  readonly deny: readonly CompiledRule[];
-  readonly allow: readonly CompiledRule[];
 }
 
 /** Why an allow rule that applied did not hold. */
@@ -52,9 +41,10 @@ type Shortfall = { rule: CompiledRule; scopes: boolean; roles: boolean; groups: 
 const FORBIDDEN = 'forbidden';
 
 /**
- * Compiles `config.policies` once: path patterns, CEL conditions, and an index by route and tool
- * so `decide` only looks at rules that can apply. Throws `BehalfError('policy-invalid')` listing
- * every bad pattern or condition with its path (`policies[2].when: ...`).
+ * Compiles `config.policies` once: path patterns, CEL conditions, and an index by route, tool,
+ * resource and prompt (rule-index.ts) so `decide` only looks at rules that can apply. Throws
+ * `BehalfError('policy-invalid')` listing every bad pattern or condition with its path
+ * (`policies[2].when: ...`).
  *
  * Semantics (docs/policy.md): deny by default. A rule applies when every `match` field it sets
  * matches. It holds when the token has ALL its `scopes`, the user has ANY of its `roles` (if it
@@ -74,33 +64,37 @@ export function compilePolicy(rules: readonly PolicyRule[]): Policy {
   const compiled: CompiledRule[] = rules.map((rule, index) => compileRule(rule, index, problems));
   if (problems.length > 0) throw new BehalfError('policy-invalid', problems.join('\n'));
 
-  const split = (list: readonly CompiledRule[]): Candidates => ({
-    deny: list.filter((r) => r.effect === 'deny'),
-    allow: list.filter((r) => r.effect === 'allow'),
-  });
-  // An index, not a filter: a request only looks at rules that can apply to its route or tool.
-  // Unrestricted rules are in every list; a route rule only under its routes; a tools-only rule
-  // only under its tools. `params()` still checks every match field, so the index can only
-  // save work, never change a decision.
-  const generic = compiled.filter((r) => r.routes === undefined && r.tools === undefined);
-  const byRoute = new Map<string, Candidates>();
-  const byTool = new Map<string, Candidates>();
-  for (const routeId of new Set(compiled.flatMap((r) => [...(r.routes ?? [])]))) {
-    byRoute.set(routeId, split(compiled.filter((r) => (r.routes === undefined ? r.tools === undefined : r.routes.has(routeId)))));
-  }
-  for (const tool of new Set(compiled.flatMap((r) => (r.routes === undefined ? [...(r.tools ?? [])] : [])))) {
-    byTool.set(tool, split(compiled.filter((r) => r.routes === undefined && (r.tools === undefined || r.tools.has(tool)))));
-  }
-  const genericCandidates = split(generic);
+  const candidatesFor = indexRules(compiled);
 
-  const candidatesFor = (input: PolicyInput): Candidates => {
-    const forRoute = input.route === undefined ? undefined : (byRoute.get(input.route) ?? genericCandidates);
-    const forTool = input.tool === undefined ? undefined : (byTool.get(input.tool) ?? genericCandidates);
-    if (forRoute !== undefined && forTool !== undefined) {
-      const union = (a: readonly CompiledRule[], b: readonly CompiledRule[]) => [...new Set([...a, ...b])].sort((x, y) => x.index - y.index);
-      return { deny: union(forRoute.deny, forTool.deny), allow: union(forRoute.allow, forTool.allow) };
+  const listDecision = (input: PolicyInput): Decision => {
+    const { deny: denyRules, allow: allowRules } = candidatesFor(input);
+    const request = new RequestState(input.body == null ? input : { ...input, body: null });
+    for (const rule of denyRules) {
+      const bound = request.params(rule, true);
+      if (bound === undefined) continue;
+      if (bound === BAD_PATH) return badPath(rule);
+      if (!hasAll(input.identity.scopes, rule.scopes) || !hasAny(input.identity.roles, rule.roles) || !hasAny(input.identity.groups, rule.groups)) continue;
+      // Hidden when this deny rule denies (true) or fails closed (error) for every argument.
+      const outcomes = request.outcomes(rule, bound);
+      if ((outcomes & OUTCOME_FALSE) === 0) {
+        return (outcomes & OUTCOME_TRUE) !== 0
+          ? deny(403, 'denied-by-rule', FORBIDDEN, { ruleId: rule.id })
+          : deny(403, 'condition-error', FORBIDDEN, { ruleId: rule.id, detail: `deny rule ${rule.id} cannot be evaluated` });
+      }
     }
-    return forRoute ?? forTool ?? genericCandidates;
+    let shortfalls: Shortfall[] | undefined;
+    for (const rule of allowRules) {
+      const bound = request.params(rule);
+      if (bound === undefined) continue;
+      if (bound === BAD_PATH) return badPath(rule);
+      const s = shortfall(input.identity, rule);
+      if (!s.roles && !s.groups) {
+        if ((request.outcomes(rule, bound) & OUTCOME_TRUE) === 0) s.condition = true;
+        else if (!s.scopes) return allow('allowed-by-rule', rule.id);
+      }
+      (shortfalls ??= []).push(s);
+    }
+    return explain(shortfalls ?? []);
   };
 
   const scopes = [...new Set(rules.flatMap((r) => r.scopes))];
@@ -137,27 +131,8 @@ export function compilePolicy(rules: readonly PolicyRule[]): Policy {
       }
       return explain(shortfalls ?? []);
     },
-    canList(input) {
-      const { deny: denyRules, allow: allowRules } = candidatesFor(input);
-      const request = new RequestState(input.body == null ? input : { ...input, body: null });
-      for (const rule of denyRules) {
-        const bound = request.params(rule);
-        if (bound === undefined) continue;
-        if (bound === BAD_PATH) return false;
-        if (!hasAll(input.identity.scopes, rule.scopes) || !hasAny(input.identity.roles, rule.roles) || !hasAny(input.identity.groups, rule.groups)) continue;
-        // Hidden when this deny rule denies (true) or fails closed (error) for every argument.
-        if ((request.outcomes(rule, bound) & OUTCOME_FALSE) === 0) return false;
-      }
-      for (const rule of allowRules) {
-        const bound = request.params(rule);
-        if (bound === undefined) continue;
-        if (bound === BAD_PATH) return false;
-        const s = shortfall(input.identity, rule);
-        if (s.scopes || s.roles || s.groups) continue;
-        if ((request.outcomes(rule, bound) & OUTCOME_TRUE) !== 0) return true;
-      }
-      return false;
-    },
+    canList: (input) => listDecision(input).allow,
+    listDecision,
   };
 }
 
@@ -175,11 +150,17 @@ class RequestState {
     this.#method = input.method.toUpperCase();
   }
 
-  /** The rule's bound path parameters when its `match` applies, undefined when it does not. */
-  params(rule: CompiledRule): PathParams | undefined | typeof BAD_PATH {
+  /**
+   * The rule's bound path parameters when its `match` applies, undefined when it does not.
+   * `covering`: for a resource template, the rule's patterns must match every URI of the template
+   * (a deny rule hiding it from a list), not just some.
+   */
+  params(rule: CompiledRule, covering = false): PathParams | undefined | typeof BAD_PATH {
     const input = this.#input;
     if (rule.routes !== undefined && (input.route === undefined || !rule.routes.has(input.route))) return undefined;
     if (rule.tools !== undefined && (input.tool === undefined || !rule.tools.has(input.tool))) return undefined;
+    if (rule.resources !== undefined && !resourceMatches(rule.resources, input, covering)) return undefined;
+    if (rule.prompts !== undefined && (input.prompt === undefined || !rule.prompts.has(input.prompt))) return undefined;
     if (rule.methods !== undefined && !rule.methods.has(this.#method)) return undefined;
     if (rule.paths === undefined) return NO_PARAMS;
     if (this.#segments === null) this.#segments = splitPath(input.path);
@@ -207,43 +188,11 @@ class RequestState {
 
 const HOLDS: ConditionResult = { ok: true, value: true };
 
-function compileRule(rule: PolicyRule, index: number, problems: string[]): CompiledRule {
-  const at = `policies[${index}]`;
-  let paths: PathPattern[] | undefined;
-  if (rule.match.paths !== undefined) {
-    paths = [];
-    rule.match.paths.forEach((p, j) => {
-      try {
-        paths!.push(compilePathPattern(p));
-      } catch (err) {
-        problems.push(`${at}.match.paths[${j}]: ${(err as Error).message}`);
-      }
-    });
-  }
-  let condition: CompiledCondition | undefined;
-  if (rule.when !== undefined) {
-    try {
-      condition = compileCondition(rule.when);
-    } catch (err) {
-      problems.push(`${at}.when: ${(err as Error).message}`);
-    }
-  }
-  const methods = rule.match.methods?.map((m) => m.toUpperCase());
-  // HEAD reads what GET reads: a rule about GET covers HEAD, the same as route matching does.
-  if (methods?.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
-  return {
-    id: rule.id,
-    index,
-    effect: rule.effect,
-    routes: rule.match.routes === undefined ? undefined : new Set(rule.match.routes),
-    tools: rule.match.tools === undefined ? undefined : new Set(rule.match.tools),
-    methods: methods === undefined ? undefined : new Set(methods),
-    paths,
-    scopes: rule.scopes,
-    roles: rule.roles,
-    groups: rule.groups,
-    condition,
-  };
+function resourceMatches(patterns: readonly ResourcePattern[], input: PolicyInput, covering: boolean): boolean {
+  const resource = input.resource;
+  if (resource === undefined) return false;
+  if (input.resourceTemplate !== true) return patterns.some((p) => p.matches(resource));
+  return covering ? patterns.some((p) => p.coversTemplate(resource)) : patterns.some((p) => p.couldMatchTemplate(resource));
 }
 
 function shortfall(identity: Identity, rule: CompiledRule): Shortfall {

@@ -1,14 +1,21 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { ToolPins } from '../resolve/tool-pinning.js';
+import { listUpstreamFeatures, MAX_URI_LENGTH, NO_FEATURES, type UpstreamFeatureList } from './mcp-upstream-features.js';
+import { installRelay, RELAY_CAPABILITIES } from './mcp-upstream-relay.js';
 import { listUpstreamTools, type ListedTool } from './mcp-upstream-tools.js';
-import { createUpstreamTransport, type UpstreamTransportOptions } from './mcp-upstream-transport.js';
+import { createUpstreamTransport, outsideCalls, type UpstreamTransportOptions } from './mcp-upstream-transport.js';
 
 /**
- * One upstream MCP server: its SDK client session, its listed tools, and the reconnection with
- * backoff when it is down. Connecting never blocks the gateway: it runs in the background and the
- * upstream's tools appear once it answers.
+ * One upstream MCP server: its SDK client session, its listed tools, resources, templates and
+ * prompts, and the reconnection with backoff when it is down. Connecting never blocks the
+ * gateway: it runs in the background and the upstream's tools appear once it answers.
  */
 
 /** `up`: a session is open; `connecting`: first attempt running; `down`: waiting to retry. */
@@ -28,8 +35,12 @@ export interface UpstreamConnectionOptions extends UpstreamTransportOptions {
   readonly backoff?: Backoff;
   /** Monotonic-enough clock for the backoff, ms (default `Date.now`). */
   readonly now?: () => number;
-  /** Called when the listed tools (or the state) changed. */
+  /** Called when the listed tools, resources, templates or prompts (or the state) changed. */
   readonly onChange: () => void;
+  /** Called after each (re)connection, once the new session is listed (to renew subscriptions). */
+  readonly onConnected?: () => void;
+  /** Called for each `notifications/resources/updated` the upstream sends (a URI over 2,048 characters is dropped). */
+  readonly onResourceUpdated?: (uri: string) => void;
 }
 
 /** One upstream's live session. */
@@ -42,6 +53,8 @@ export interface UpstreamConnection {
   readonly lastError: string | undefined;
   /** The tools of the last successful listing (kept while the upstream is down). */
   tools(): readonly ListedTool[];
+  /** Its resources, templates, prompts and capabilities, from the last listing (kept while down). */
+  features(): UpstreamFeatureList;
   /** The open session; when down and the backoff allows, tries to reconnect first. */
   client(): Promise<Client | undefined>;
   /** A call found the session broken: drop it and reconnect in the background. */
@@ -77,6 +90,7 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
   let lastError: string | undefined;
   let current: Client | undefined;
   let listed: readonly ListedTool[] = [];
+  let features: UpstreamFeatureList = NO_FEATURES;
   let connecting: Promise<Client | undefined> | undefined;
   let delay = initialMs;
   let nextAttemptAt = 0;
@@ -103,8 +117,9 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
     void client.close().catch(() => undefined);
   };
 
-  const listTools = async (client: Client): Promise<void> => {
+  const listAll = async (client: Client): Promise<void> => {
     listed = await listUpstreamTools(client, cfg, { namespace, warned, ...(log !== undefined ? { log } : {}), ...(opts.pins !== undefined ? { pins: opts.pins } : {}) });
+    features = await listUpstreamFeatures(client, cfg, { namespace, warned, ...(log !== undefined ? { log } : {}) });
   };
 
   /** Re-lists, coalescing notifications that arrive while a listing runs. */
@@ -120,7 +135,7 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
       try {
         do {
           listAgain = false;
-          await listTools(client);
+          await listAll(client);
           opts.onChange();
         } while (listAgain && current === client);
       } finally {
@@ -131,9 +146,18 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
   };
 
   const connectOnce = async (): Promise<Client> => {
-    const client = new Client({ name: 'behalf-gateway', version: '0.1.0' }, { capabilities: {} });
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      if (current === client) relist(client).catch((err: unknown) => log?.warn({ error: failureOf(err) }, 'upstream tools could not be re-listed'));
+    const client = new Client({ name: 'behalf-gateway', version: '0.1.0' }, { capabilities: RELAY_CAPABILITIES });
+    // Any list change re-lists everything: changes are rare, and one listing path keeps the
+    // catalog, the pins and the features consistent.
+    const onListChanged = () => {
+      if (current === client) relist(client).catch((err: unknown) => log?.warn({ error: failureOf(err) }, 'upstream could not be re-listed'));
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, onListChanged);
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, onListChanged);
+    client.setNotificationHandler(PromptListChangedNotificationSchema, onListChanged);
+    installRelay(client, cfg.id, log);
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      if (current === client && n.params.uri.length <= MAX_URI_LENGTH) opts.onResourceUpdated?.(n.params.uri);
     });
     client.onerror = (err) => log?.debug({ error: failureOf(err) }, 'upstream transport error');
     try {
@@ -149,6 +173,9 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
       };
       current = client;
       await relist(client);
+      // The session is shared by every user: the upstream sends every level, and the door
+      // filters per client session by the level that client set.
+      if (features.capabilities.logging) await client.setLoggingLevel('debug', { timeout: cfg.timeoutMs }).catch((err: unknown) => log?.debug({ error: failureOf(err) }, 'upstream refused logging/setLevel'));
       return client;
     } catch (err) {
       drop(client);
@@ -159,7 +186,9 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
   const connect = (): Promise<Client | undefined> => {
     if (state === 'closed') return Promise.resolve(undefined);
     if (current !== undefined) return Promise.resolve(current);
-    connecting ??= connectOnce().then(
+    // Outside any request's scope: the new session must not carry a call's headers, nor relay
+    // what arrives on its GET stream to the request that happened to trigger the reconnection.
+    connecting ??= outsideCalls(() => connectOnce()).then(
       (client) => {
         connecting = undefined;
         if (state === 'closed') {
@@ -173,6 +202,7 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
         clearTimeout(retryTimer);
         log?.info({ tools: listed.length }, wasDown ? 'upstream reconnected' : 'upstream connected');
         opts.onChange();
+        opts.onConnected?.();
         return client;
       },
       (err: unknown) => {
@@ -201,6 +231,7 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
       return lastError;
     },
     tools: () => listed,
+    features: () => features,
     client() {
       if (current !== undefined) return Promise.resolve(current);
       if (connecting !== undefined) return connecting;
@@ -218,8 +249,9 @@ export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConn
       scheduleRetry();
     },
     async refresh() {
-      if (current !== undefined) {
-        await relist(current);
+      const client = current;
+      if (client !== undefined) {
+        await outsideCalls(() => relist(client));
         return;
       }
       await connect();

@@ -8,39 +8,74 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { ClientChannel } from './mcp-upstream-relay.js';
 
 /**
  * How the gateway talks to one upstream MCP server: the SDK's Streamable HTTP or stdio client
- * transport, plus the one thing the SDK does not offer, headers that differ per request.
+ * transport, plus what the SDK does not offer: headers that differ per request, and knowing which
+ * client request an upstream message belongs to.
  *
  * The SDK's `requestInit.headers` are fixed for the transport's life (they carry the gateway's
- * own credential for the upstream), but the identity assertion is signed for one user's one tool
- * call. The transport is shared by every user's calls, so the per-call headers travel in an
- * `AsyncLocalStorage`: {@link withCallHeaders} runs the SDK's `callTool` inside a store, and the
- * transport's `fetch` adds the store's headers to the POST that carries that call, and to no
- * other request (not the session's GET stream, not a `notifications/cancelled` sent later from
- * the same async context, which has another body).
+ * own credential for the upstream), but the identity assertion is signed for one user's one
+ * request. The transport is shared by every user's requests, so the per-request headers travel in
+ * an `AsyncLocalStorage`: {@link withCallHeaders} runs the SDK's request inside a scope, and the
+ * transport's `fetch` adds the scope's headers to the POST that carries that request, and to no
+ * other request (not the session's GET stream, not a `notifications/cancelled` or a response sent
+ * later from the same async context, which have another body).
+ *
+ * The same scope carries the {@link ClientChannel} of the client request being served
+ * ({@link withClientChannel}). The SDK reads the SSE response of that POST in the async context
+ * that sent it, so a message the upstream sends on that stream (a log message, a
+ * `sampling/createMessage`) is handled where {@link currentChannel} names the right client
+ * request. Messages on the session's GET stream, and everything from a stdio upstream, arrive
+ * outside any scope: they belong to no client request, and are not relayed.
  */
 
-interface CallHeaders {
+interface CallScope {
   readonly headers: Readonly<Record<string, string>>;
   /** The body of the POST the headers were added to, once known (a redirect resends it). */
   body?: unknown;
+  /** The client request this upstream request serves, when the door relays to it. */
+  readonly channel?: ClientChannel;
 }
 
-const perCall = new AsyncLocalStorage<CallHeaders>();
+const perCall = new AsyncLocalStorage<CallScope>();
 const defaultFetch = dispatcherFetch();
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * Runs `fn` (one SDK request) so that the first POST it sends to an HTTP upstream carries
- * `headers` in addition to the transport's own. Headers set here win over the transport's.
+ * `headers` in addition to the transport's own. Headers set here win over the transport's. The
+ * channel of an enclosing {@link withClientChannel} stays in force.
  *
  * This does NOT apply to stdio upstreams (no headers there: use `_meta`), and does NOT isolate
- * anything `fn` starts besides its first POST: never reconnect inside `fn`, or the initialize
- * request would carry this call's assertion.
+ * anything `fn` starts besides its first POST: never reconnect inside `fn` (connections open in
+ * {@link outsideCalls}), or the initialize request would carry this call's assertion.
  */
 export function withCallHeaders<T>(headers: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> {
-  return perCall.run({ headers }, fn);
+  const channel = perCall.getStore()?.channel;
+  return perCall.run(channel === undefined ? { headers } : { headers, channel }, fn);
+}
+
+/**
+ * Runs `fn` (the door serving one client request through an upstream) so that what the upstream
+ * sends back on that request's stream reaches `channel`. Adds no header.
+ */
+export function withClientChannel<T>(channel: ClientChannel, fn: () => Promise<T>): Promise<T> {
+  return perCall.run({ headers: NO_HEADERS, channel }, fn);
+}
+
+/** The channel of the client request the current upstream message belongs to, if any. */
+export function currentChannel(): ClientChannel | undefined {
+  return perCall.getStore()?.channel;
+}
+
+/**
+ * Runs `fn` outside any request's scope: what it starts (a connection, its GET stream, its
+ * retries) never carries a request's headers and never reaches a request's channel.
+ */
+export function outsideCalls<T>(fn: () => T): T {
+  return perCall.exit(fn);
 }
 
 function perCallFetch(base: FetchLike): FetchLike {

@@ -7,12 +7,15 @@ import type { ToolPins } from '../resolve/tool-pinning.js';
 import type { CatalogTool, ToolSource } from '../resolve/tools.js';
 import { createUpstreamSource } from './mcp-upstream-call.js';
 import { createUpstreamConnection, type Backoff, type UpstreamConnection, type UpstreamState } from './mcp-upstream-connection.js';
+import { buildUpstreamIndex, type ServingUpstream, type UpstreamFeatures } from './mcp-upstream-index.js';
+import { createUpstreamRequester } from './mcp-upstream-requests.js';
 import type { AssertionSigner } from './signed-assertion.js';
 
 /**
  * The upstream MCP servers behalf fronts (`upstreams:` in the config), as one set the tool
- * catalog reads: one {@link ToolSource} per upstream, and their namespaced tools with their pin
- * status. See docs/mcp.md, "Upstream MCP servers" and "Tool pinning".
+ * catalog and the door read: one {@link ToolSource} per upstream, their namespaced tools with
+ * their pin status, and the index of their resources, templates and prompts. See docs/mcp.md,
+ * "Upstream MCP servers" and "Tool pinning".
  */
 
 /** What {@link createUpstreams} needs. */
@@ -59,6 +62,12 @@ export interface Upstreams {
    */
   catalogInputs(): readonly CatalogSourceInput[];
   status(): readonly UpstreamStatus[];
+  /** Every upstream's resources, templates and prompts, and what they declared; the same object until something changed. */
+  features(): UpstreamFeatures;
+  /** `cb` runs for each `notifications/resources/updated` of an upstream; returns an unsubscribe. */
+  onResourceUpdated(cb: (upstream: string, uri: string) => void): () => void;
+  /** `cb` runs after an upstream (re)connected: a new session, whose subscriptions must be renewed. Returns an unsubscribe. */
+  onConnected(cb: (upstream: string) => void): () => void;
   /** Re-lists every upstream that is up, and tries those that are down now. */
   refresh(): Promise<void>;
   /** `cb` runs after any upstream's tools, state or pins changed; returns an unsubscribe. */
@@ -91,9 +100,22 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
   });
 
   const listeners = new Set<() => void>();
+  const updateListeners = new Set<(upstream: string, uri: string) => void>();
+  const connectListeners = new Set<(upstream: string) => void>();
+  const notify = <A extends unknown[]>(set: Set<(...args: A) => void>, ...args: A) => {
+    for (const cb of set) {
+      try {
+        cb(...args);
+      } catch (err) {
+        opts.logger?.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'upstreams listener failed');
+      }
+    }
+  };
   let cache: readonly CatalogTool[] | undefined;
+  let index: UpstreamFeatures | undefined;
   const changed = () => {
     cache = undefined;
+    index = undefined;
     for (const cb of listeners) {
       try {
         cb();
@@ -104,10 +126,12 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
   };
 
   const connections: UpstreamConnection[] = [];
-  const entries: { conn: UpstreamConnection; source: ToolSource }[] = [];
+  const entries: { conn: UpstreamConnection; source: ToolSource; serving: ServingUpstream }[] = [];
   for (const cfg of configs) {
     const conn = createUpstreamConnection(cfg, {
       onChange: changed,
+      onConnected: () => notify(connectListeners, cfg.id),
+      onResourceUpdated: (uri) => notify(updateListeners, cfg.id, uri),
       ...(opts.pins !== undefined ? { pins: opts.pins } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
       ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
@@ -116,7 +140,15 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
       ...(opts.now !== undefined ? { now: opts.now } : {}),
     });
     connections.push(conn);
-    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }) });
+    const request = createUpstreamRequester(conn, { signer: opts.signer });
+    const serving: ServingUpstream = {
+      id: cfg.id,
+      request,
+      get subscribe() {
+        return conn.features().capabilities.subscribe;
+      },
+    };
+    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }), serving });
   }
   const unsubscribePins = opts.pins?.onChange(changed);
 
@@ -146,6 +178,15 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
     sources: () => entries.map((e) => e.source),
     catalogInputs,
     tools: () => (cache ??= build()),
+    features: () => (index ??= buildUpstreamIndex(entries.map((e) => ({ upstream: e.serving, features: e.conn.features(), unprefixed: e.conn.namespace === '' })), opts.logger)),
+    onResourceUpdated(cb) {
+      updateListeners.add(cb);
+      return () => updateListeners.delete(cb);
+    },
+    onConnected(cb) {
+      connectListeners.add(cb);
+      return () => connectListeners.delete(cb);
+    },
     status: () =>
       connections.map((c) => ({ id: c.config.id, state: c.state, tools: c.tools().length, ...(c.lastError !== undefined ? { error: c.lastError } : {}) })),
     async refresh() {
@@ -160,6 +201,8 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
     async close() {
       unsubscribePins?.();
       listeners.clear();
+      updateListeners.clear();
+      connectListeners.clear();
       await Promise.all(connections.map((c) => c.close()));
     },
   };

@@ -1,7 +1,9 @@
 import type { McpContext, McpDeps, McpStage } from '../doors/mcp/context.js';
 import { isObject, parseRpcMessage, type RpcMessage } from '../doors/mcp/jsonrpc.js';
-import { HEADER, isKnownMethod, META, MODERN_VERSION, RPC, SUPPORTED_VERSIONS } from '../doors/mcp/protocol.js';
+import { servesMethod } from '../doors/mcp/capabilities.js';
+import { HEADER, META, MODERN_VERSION, RPC, SUPPORTED_VERSIONS } from '../doors/mcp/protocol.js';
 import { checkParamHeaders, checkRoutingHeaders, headerValue } from '../doors/mcp/request-headers.js';
+import { resolveCompletion, resolvePrompt, resolveResource } from '../doors/mcp/resolve-target.js';
 import { rpcDeny } from '../doors/mcp/respond.js';
 import { sameOwner } from '../doors/mcp/session-store.js';
 import { bodyDigest } from '../forward/assertion-claims.js';
@@ -12,7 +14,8 @@ import { isJsonContentType, readBody } from '../screen/read-body.js';
  * resolve (MCP): works out what is asked. For MCP the body names it, so the bounded body is
  * read here (after authenticate: an unauthenticated caller never makes the gateway buffer
  * anything) and parsed as one JSON-RPC message; then the era (session-based or stateless) and
- * its rules, the session and its owner, the method, and for `tools/call` the tool by exact name.
+ * its rules, the session and its owner, the method, and for `tools/call` the tool by exact name
+ * (for a resource, prompt or completion, the upstream that serves it: doors/mcp/resolve-target.ts).
  * Last, the directory entry is joined to the identity.
  *
  * This does NOT validate tool arguments against their schema (screen does) nor decide anything
@@ -25,7 +28,8 @@ export const mcpResolveStage: McpStage = async (ctx, deps) => {
   const headerVersion = headerValue(ctx.req.headers, HEADER.protocolVersion);
   if (headerVersion !== undefined && !SUPPORTED_VERSIONS.includes(headerVersion)) return unsupportedVersion(ctx, headerVersion);
 
-  const denial = ctx.method === 'DELETE' ? await resolveDelete(ctx, deps, headerVersion) : await resolvePost(ctx, deps, headerVersion);
+  const denial =
+    ctx.method === 'DELETE' ? await resolveDelete(ctx, deps, headerVersion) : ctx.method === 'GET' ? await resolveStream(ctx, deps, headerVersion) : await resolvePost(ctx, deps, headerVersion);
   if (denial !== undefined) return denial;
 
   const snapshot = deps.directory.snapshot();
@@ -42,6 +46,20 @@ async function resolveDelete(ctx: McpContext, deps: McpDeps, headerVersion: stri
     return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: 'POST' }, detail: 'DELETE in the stateless revision' });
   }
   ctx.mcp.era = 'legacy';
+  return sessionOf(ctx, deps);
+}
+
+/** GET opens a session's stream (protocols up to 2025-11-25): it needs the session and must accept `text/event-stream`. */
+async function resolveStream(ctx: McpContext, deps: McpDeps, headerVersion: string | undefined): Promise<Deny | undefined> {
+  ctx.mcp.rpcMethod = 'GET';
+  if (headerVersion === MODERN_VERSION) {
+    return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: 'POST' }, detail: 'GET in the stateless revision' });
+  }
+  ctx.mcp.era = 'legacy';
+  const accept = headerValue(ctx.req.headers, 'accept');
+  if (accept === undefined || !/(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept)) {
+    return rpcDeny(ctx, 406, 'bad-request', RPC.invalidRequest, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
+  }
   return sessionOf(ctx, deps);
 }
 
@@ -91,7 +109,7 @@ async function resolvePost(ctx: McpContext, deps: McpDeps, headerVersion: string
     }
   }
   if (message.kind !== 'request') return undefined;
-  if (!isKnownMethod(message.method)) {
+  if (!servesMethod(deps, ctx.mcp.era, message.method)) {
     // The stateless revision answers an unknown method with 404 so it is not mistaken for a legacy server's 400.
     return rpcDeny(ctx, ctx.mcp.era === 'modern' ? 404 : 200, 'rpc-method-not-found', RPC.methodNotFound, `Method not found: ${ctx.mcp.rpcMethod}`);
   }
@@ -100,7 +118,20 @@ async function resolvePost(ctx: McpContext, deps: McpDeps, headerVersion: string
     const token = meta['progressToken'];
     if (typeof token === 'string' || (typeof token === 'number' && Number.isFinite(token))) ctx.mcp.progressToken = token;
   }
-  return message.method === 'tools/call' ? resolveTool(ctx, deps, message.params) : undefined;
+  switch (message.method) {
+    case 'tools/call':
+      return resolveTool(ctx, deps, message.params);
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe':
+      return resolveResource(ctx, deps, message.params);
+    case 'prompts/get':
+      return resolvePrompt(ctx, deps, message.params);
+    case 'completion/complete':
+      return resolveCompletion(ctx, deps, message.params);
+    default:
+      return undefined;
+  }
 }
 
 /**

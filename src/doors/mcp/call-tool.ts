@@ -1,6 +1,8 @@
+import { withClientChannel } from '../../forward/mcp-upstream-transport.js';
 import type { Deny } from '../../pipeline/decision.js';
-import type { ToolCallResult } from '../../resolve/tools.js';
+import type { ToolCallContext, ToolCallResult } from '../../resolve/tools.js';
 import { answer, countAllowed, recordFirst } from './answer.js';
+import { openClientChannel } from './client-channel.js';
 import type { McpContext, McpDeps } from './context.js';
 import { errorMessage, notificationMessage } from './jsonrpc.js';
 import { BEHALF_RPC } from './protocol.js';
@@ -12,7 +14,9 @@ import { sendFinal, SseStream } from './respond.js';
  * as `notifications/progress` on an SSE response when the request asked for it
  * (`_meta.progressToken`) and accepts `text/event-stream`; the response turns into a stream at
  * the first progress event, so a call without progress is a plain JSON answer. The call is
- * aborted when the client goes away or cancels it (`notifications/cancelled`).
+ * aborted when the client goes away or cancels it (`notifications/cancelled`). A tool of an
+ * upstream MCP server may meanwhile log or ask the client (sampling, elicitation): that is relayed
+ * on the same stream (see client-channel.ts); a config tool's call has no such channel.
  */
 export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
   const tool = ctx.mcp.tool!;
@@ -39,20 +43,24 @@ export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | u
         }
       : undefined;
 
+  const callContext: ToolCallContext = {
+    identity: ctx.identity!,
+    ...(ctx.user === undefined ? {} : { user: ctx.user }),
+    requestId: ctx.requestId,
+    argumentsDigest: ctx.mcp.argsDigest!,
+    signal: controller.signal,
+    ...(onProgress === undefined ? {} : { onProgress }),
+  };
+  const channel = tool.source.kind === 'mcp' ? openClientChannel(ctx, deps, controller.signal) : undefined;
   let result: ToolCallResult;
   try {
-    result = await tool.source.call(tool.definition.name, ctx.mcp.args ?? {}, {
-      identity: ctx.identity!,
-      ...(ctx.user === undefined ? {} : { user: ctx.user }),
-      requestId: ctx.requestId,
-      argumentsDigest: ctx.mcp.argsDigest!,
-      signal: controller.signal,
-      ...(onProgress === undefined ? {} : { onProgress }),
-    });
+    const call = () => tool.source.call(tool.definition.name, ctx.mcp.args ?? {}, callContext);
+    result = await (channel === undefined ? call() : withClientChannel(channel, call));
   } catch (err) {
     if (controller.signal.aborted) return cancelled(ctx, deps, gone);
     throw err;
   } finally {
+    channel?.close();
     unregister();
     ctx.res.off('close', onClose);
   }
@@ -74,7 +82,7 @@ export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | u
  * for the request, yet its POST needs an end: an SSE stream ends with no message; a JSON-only
  * client gets a `-31499` error, the one answer it can take.
  */
-async function cancelled(ctx: McpContext, deps: McpDeps, gone: boolean): Promise<Deny | undefined> {
+export async function cancelled(ctx: McpContext, deps: McpDeps, gone: boolean): Promise<Deny | undefined> {
   ctx.detail = gone ? 'the client went away during the call' : 'cancelled by the client';
   ctx.mcp.status = gone ? 499 : 200;
   if (!gone && ctx.mcp.sse === undefined && ctx.mcp.accepts.sse) ctx.mcp.sse = new SseStream(ctx.res, ctx.requestId);

@@ -4,11 +4,16 @@ import type { McpConfig } from '../../config/schema.js';
 import { createContext, type RequestContext } from '../../pipeline/context.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
+import type { ServedPrompt, ServedTemplate, ServingUpstream } from '../../forward/mcp-upstream-index.js';
+import type { Upstreams } from '../../forward/mcp-upstream.js';
 import type { DirectorySnapshot } from '../../resolve/directory.js';
 import type { CatalogTool, ToolCatalog } from '../../resolve/tools.js';
+import type { ClientRequests } from './client-requests.js';
 import type { InFlightCalls } from './in-flight.js';
 import type { RpcId, RpcMessage } from './jsonrpc.js';
 import type { McpSession, SessionStore } from './session-store.js';
+import type { SessionStreams } from './session-streams.js';
+import type { Subscriptions } from './subscriptions.js';
 import type { SseStream } from './respond.js';
 
 /** What the MCP stages learn about one request, on top of what every request has. */
@@ -31,8 +36,18 @@ export interface McpState {
   tool?: CatalogTool;
   /** `tools/call`: the arguments (an object). */
   args?: Readonly<Record<string, unknown>>;
-  /** `tools/call`: `sha256:<base64url>` of the canonical JSON of the arguments. */
+  /** `tools/call`, `prompts/get`: `sha256:<base64url>` of the canonical JSON of the arguments. */
   argsDigest?: string;
+  /** A resource, prompt or completion request: what it is about and which upstream serves it (set by resolve). */
+  target?: McpTarget;
+  /** The resource URI asked for (bounded, printable), for the audit record even when unknown. */
+  resource?: string;
+  /** The prompt name asked for (bounded, printable), for the audit record even when unknown. */
+  prompt?: string;
+  /** The upstream that served a request other than `tools/call` (or whose relayed request a client response answers). */
+  upstream?: string;
+  /** Requests relayed to the client during this request (`sampling/createMessage`, ...), for the audit `detail`. */
+  relayed?: string[];
   /** `_meta.progressToken` of the request, when it asked for progress. */
   progressToken?: string | number;
   /** The directory snapshot every decision of this request uses. */
@@ -50,6 +65,18 @@ export interface McpState {
   /** The SSE stream, once the response turned into one. */
   sse?: SseStream;
 }
+
+/**
+ * A request about something an upstream serves besides tools. `resource`: `resources/read`,
+ * `resources/subscribe` or `resources/unsubscribe` of `uri`; `prompt`: `prompts/get`;
+ * `complete-prompt` / `complete-template`: `completion/complete` for a prompt's or a template's
+ * argument.
+ */
+export type McpTarget =
+  | { readonly kind: 'resource'; readonly uri: string; readonly upstream: ServingUpstream }
+  | { readonly kind: 'prompt'; readonly prompt: ServedPrompt; readonly arguments: Readonly<Record<string, string>> }
+  | { readonly kind: 'complete-prompt'; readonly prompt: ServedPrompt }
+  | { readonly kind: 'complete-template'; readonly template: ServedTemplate };
 
 /** A request through the MCP door. */
 export interface McpContext extends RequestContext {
@@ -92,7 +119,15 @@ export interface McpDeps extends PipelineDeps {
   /** Origins allowed to call: the public URL's and `mcp.allowedOrigins`, normalised. */
   readonly allowedOrigins: ReadonlySet<string>;
   readonly catalog: ToolCatalog;
+  /** The upstream MCP servers, when configured: their resources, prompts and completions are served too. */
+  readonly upstreams?: Upstreams;
   readonly sessions: SessionStore;
+  /** Requests relayed to clients that wait for the client's response. */
+  readonly clientRequests: ClientRequests;
+  /** The sessions' GET streams (resource update notifications). */
+  readonly streams: SessionStreams;
+  /** Which sessions subscribed to which upstream resources. */
+  readonly subscriptions: Subscriptions;
   readonly inFlight: InFlightCalls;
   readonly validateArguments: ArgumentValidator;
   readonly canList: ListFilter;

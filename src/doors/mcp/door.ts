@@ -5,10 +5,14 @@ import type { PipelineDeps } from '../../pipeline/deps.js';
 import { createMcpPipeline } from '../../pipeline/pipeline.js';
 import type { ToolCatalog } from '../../resolve/tools.js';
 import { publicUrlOf, resourceMetadataUrl } from '../well-known.js';
+import type { Upstreams } from '../../forward/mcp-upstream.js';
+import { createClientRequests } from './client-requests.js';
 import type { ArgumentValidator, ListFilter, McpDeps } from './context.js';
 import { createInFlightCalls } from './in-flight.js';
 import { allowedOriginsOf } from './receive.js';
 import { createMemorySessionStore, type SessionStore } from './session-store.js';
+import { createSessionStreams } from './session-streams.js';
+import { createSubscriptions } from './subscriptions.js';
 
 /**
  * The MCP endpoint (Streamable HTTP) as one handler the gateway mounts at `mcp.path`.
@@ -43,6 +47,11 @@ export interface McpDoorOptions {
   readonly catalog: ToolCatalog;
   readonly validateArguments: ArgumentValidator;
   readonly canList: ListFilter;
+  /**
+   * The upstream MCP servers whose resources, prompts and completions the endpoint serves besides
+   * their tools. Default: the set `startToolSources` built `catalog` with, if it did.
+   */
+  readonly upstreams?: Upstreams;
   /** Default: in memory, bounded by `mcp.maxSessions` and `mcp.sessionIdleSeconds`. */
   readonly sessions?: SessionStore;
   /** Default {@link DEFAULT_PAGE_SIZE}. */
@@ -73,6 +82,22 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
   const now = opts.now ?? Date.now;
   const sessions =
     opts.sessions ?? createMemorySessionStore({ maxSessions: opts.mcp.maxSessions, idleMs: opts.mcp.sessionIdleSeconds * 1000, now });
+  const alive = async (id: string) => (await sessions.peek(id)) !== undefined;
+  // The stream and the subscriptions refer to each other: a stream whose session is gone drops its subscriptions.
+  let dropSession = (_id: string): void => undefined;
+  const streams = createSessionStreams({ alive, onSessionGone: (id) => dropSession(id) });
+  const subscriptions = createSubscriptions({
+    streams,
+    policy: opts.deps.policy,
+    directory: () => opts.deps.directory.snapshot(),
+    path,
+    alive,
+    logger: opts.deps.logger,
+  });
+  dropSession = (id) => subscriptions.dropSession(id);
+  const upstreams = opts.upstreams;
+  upstreams?.onResourceUpdated((upstream, uri) => subscriptions.deliver(upstream, uri));
+  upstreams?.onConnected((upstream) => subscriptions.renew(upstream));
   const deps: McpDeps = {
     ...opts.deps,
     mcp: opts.mcp,
@@ -80,7 +105,11 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     resourceMetadataUrl: resourceMetadataUrl(config, path),
     allowedOrigins: allowedOriginsOf(config, opts.mcp),
     catalog: opts.catalog,
+    ...withUpstreams(upstreams),
     sessions,
+    clientRequests: createClientRequests(),
+    streams,
+    subscriptions,
     inFlight: createInFlightCalls(),
     validateArguments: opts.validateArguments,
     canList: opts.canList,
@@ -96,4 +125,8 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     handles: (req) => splitUrl(req.url ?? '/').path === path,
     handle: pipeline,
   };
+}
+
+function withUpstreams(upstreams: Upstreams | undefined): { upstreams?: Upstreams } {
+  return upstreams === undefined ? {} : { upstreams };
 }

@@ -7,7 +7,12 @@ export type RpcId = string | number;
 export type RpcMessage =
   | { readonly kind: 'request'; readonly id: RpcId; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
   | { readonly kind: 'notification'; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
-  | { readonly kind: 'response'; readonly id: RpcId };
+  | { readonly kind: 'response'; readonly id: RpcId; readonly answer: ClientAnswer };
+
+/** A client's answer to a request the gateway sent it: a result object, or a JSON-RPC error. */
+export type ClientAnswer =
+  | { readonly ok: true; readonly result: Readonly<Record<string, unknown>> }
+  | { readonly ok: false; readonly code: number; readonly message: string; readonly data?: unknown };
 
 /** Why a body is not one acceptable JSON-RPC message: the code to answer with, and the id when it could be read. */
 export interface RpcProblem {
@@ -54,7 +59,9 @@ export function parseRpcMessage(body: Buffer | undefined): ParseResult {
     return { ok: true, message: id === undefined ? { kind: 'notification', method, params: p } : { kind: 'request', id, method, params: p } };
   }
   if (id !== undefined && (Object.hasOwn(value, 'result') || Object.hasOwn(value, 'error'))) {
-    return { ok: true, message: { kind: 'response', id } };
+    const answer = answerOf(value);
+    if (answer === undefined) return fail(RPC.invalidRequest, 'Invalid Request: a response needs an object result or an error with a code and a message', id);
+    return { ok: true, message: { kind: 'response', id, answer } };
   }
   return fail(RPC.invalidRequest, 'Invalid Request: neither a request, a notification nor a response', id);
 }
@@ -62,6 +69,16 @@ export function parseRpcMessage(body: Buffer | undefined): ParseResult {
 /** A plain JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function answerOf(value: Record<string, unknown>): ClientAnswer | undefined {
+  if (Object.hasOwn(value, 'result')) {
+    const result = value['result'];
+    return isObject(result) && !Object.hasOwn(value, 'error') ? { ok: true, result } : undefined;
+  }
+  const error = value['error'];
+  if (!isObject(error) || typeof error['message'] !== 'string' || typeof error['code'] !== 'number' || !Number.isSafeInteger(error['code'])) return undefined;
+  return Object.hasOwn(error, 'data') ? { ok: false, code: error['code'], message: error['message'], data: error['data'] } : { ok: false, code: error['code'], message: error['message'] };
 }
 
 function readId(value: Record<string, unknown>): RpcId | undefined {
@@ -89,7 +106,12 @@ export function errorMessage(id: RpcId | undefined, code: number, message: strin
   return JSON.stringify(id === undefined ? { jsonrpc: '2.0', error } : { jsonrpc: '2.0', id, error });
 }
 
-/** The JSON text of a notification (progress, from the server). */
+/** The JSON text of a notification (progress, log messages, from the server). */
 export function notificationMessage(method: string, params: unknown): string {
   return JSON.stringify({ jsonrpc: '2.0', method, params });
+}
+
+/** The JSON text of a request the gateway sends the client (a relayed `sampling/createMessage`, ...). */
+export function requestMessage(id: RpcId, method: string, params: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, method, params });
 }

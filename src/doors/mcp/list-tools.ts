@@ -2,7 +2,8 @@ import type { Deny } from '../../pipeline/decision.js';
 import type { CatalogTool, ToolDefinition } from '../../resolve/tools.js';
 import { answer } from './answer.js';
 import type { ListInput, McpContext, McpDeps } from './context.js';
-import { RPC, TOOLS_LIST_TTL_MS } from './protocol.js';
+import { listPage, offsetOf } from './list-page.js';
+import { RPC } from './protocol.js';
 import { rpcDeny } from './respond.js';
 
 /**
@@ -26,15 +27,8 @@ export function listTools(ctx: McpContext, deps: McpDeps, params: Readonly<Recor
   for (const tool of deps.catalog.list()) {
     if (tool.pin !== 'blocked' && deps.canList(tool, input)) visible.push(tool);
   }
-  const page = visible.slice(offset, offset + deps.pageSize);
-  const end = offset + page.length;
-  const result: Record<string, unknown> = { tools: page.map((t) => wireTool(t.definition)) };
-  if (end < visible.length) result['nextCursor'] = cursorOf(end);
-  if (ctx.mcp.era === 'modern') {
-    result['ttlMs'] = TOOLS_LIST_TTL_MS;
-    result['cacheScope'] = 'private';
-  }
-  ctx.detail = `listed ${page.length} of ${visible.length} visible tools (catalog ${deps.catalog.list().length})`;
+  const result = listPage(ctx, 'tools', visible, offset, deps.pageSize, (t) => wireTool(t.definition));
+  ctx.detail = `listed ${(result['tools'] as unknown[]).length} of ${visible.length} visible tools (catalog ${deps.catalog.list().length})`;
   return answer(ctx, deps, result);
 }
 
@@ -47,17 +41,4 @@ export function wireTool(d: ToolDefinition): Record<string, unknown> {
   if (d.outputSchema !== undefined) tool['outputSchema'] = d.outputSchema;
   if (d.annotations !== undefined) tool['annotations'] = d.annotations;
   return tool;
-}
-
-/** Cursors are opaque to clients: base64url of `o<offset>`. */
-function cursorOf(offset: number): string {
-  return Buffer.from(`o${offset}`).toString('base64url');
-}
-
-/** The offset a cursor names: 0 without one, undefined for one that is not ours. */
-function offsetOf(cursor: unknown): number | undefined {
-  if (cursor === undefined) return 0;
-  if (typeof cursor !== 'string' || cursor.length > 32) return undefined;
-  const m = /^o(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
-  return m === null ? undefined : Number(m[1]);
 }

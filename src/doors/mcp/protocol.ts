@@ -65,6 +65,10 @@ export const BEHALF_RPC = {
   unauthorized: -31401,
   /** Policy refused the call (reason `no-matching-rule`, `denied-by-rule`, `insufficient-scope`, ...). */
   forbidden: -31403,
+  /** An upstream MCP server could not be reached, or failed, for a request other than `tools/call` (whose failures are `isError` results). */
+  badGateway: -31502,
+  /** An upstream MCP server did not answer within its `timeoutMs`. */
+  gatewayTimeout: -31504,
   /** The client cancelled the call and only accepts JSON, so something has to end the exchange. */
   cancelled: -31499,
   /** The audit trail cannot be written: the call is refused rather than left unrecorded. */
@@ -73,8 +77,26 @@ export const BEHALF_RPC = {
   tooManyRequests: -31429,
 } as const;
 
-/** The methods the endpoint answers. Anything else is -32601 (its capability is not advertised). */
-export const METHODS = ['initialize', 'ping', 'server/discover', 'tools/list', 'tools/call'] as const;
+/**
+ * The methods the endpoint can answer. Those after `tools/call` are answered only when an
+ * upstream serves them (see capabilities.ts); anything else is -32601.
+ */
+export const METHODS = [
+  'initialize',
+  'ping',
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+] as const;
 
 /** A method the endpoint answers. */
 export type McpMethod = (typeof METHODS)[number];
@@ -87,12 +109,13 @@ export function isKnownMethod(method: string): method is McpMethod {
 /** `serverInfo` / `io.modelcontextprotocol/serverInfo`. */
 export const SERVER_INFO = { name: 'behalf', version: '0.1.0' } as const;
 
-/** What the endpoint serves: tools only; the list does not change while a client is connected. */
+/** What the endpoint always serves: tools; the list is not pushed when it changes. See capabilities.ts for the rest. */
 export const SERVER_CAPABILITIES = { tools: { listChanged: false } } as const;
 
 /**
- * `ttlMs` of a `tools/list` result (stateless revision): how long a client may reuse a list,
- * ms. Short, because the list follows the directory and policy, which can change (60 s).
+ * `ttlMs` of a `tools/list` result (stateless revision; also `resources/list`,
+ * `resources/templates/list` and `prompts/list`): how long a client may reuse a list, ms. Short,
+ * because the list follows the directory and policy, which can change (60 s).
  */
 export const TOOLS_LIST_TTL_MS = 60_000;
 

@@ -1,5 +1,6 @@
 import type { Config, McpConfig } from '../../config/schema.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
+import { servesStream } from './capabilities.js';
 import type { McpContext, McpDeps } from './context.js';
 import { headerValue } from './request-headers.js';
 
@@ -33,16 +34,17 @@ export function originAllowed(origin: string | undefined, allowed: ReadonlySet<s
 }
 
 /**
- * Refuses what no later stage should see: a method other than POST and DELETE (405; GET would
- * open a server-initiated stream, which behalf does not offer), and a browser `Origin` that is
- * not allowed (403, before authentication: a rebinding page must learn nothing).
+ * Refuses what no later stage should see: a method other than POST, DELETE and GET (405), GET
+ * too when there is nothing to push on a session's stream (no upstream offers resource
+ * subscriptions), and a browser `Origin` that is not allowed (403, before authentication: a
+ * rebinding page must learn nothing).
  */
 export function receiveMcp(ctx: McpContext, deps: McpDeps): Deny | undefined {
   if (!originAllowed(headerValue(ctx.req.headers, 'origin'), deps.allowedOrigins)) {
     return deny(403, 'origin-not-allowed', 'Forbidden: origin not allowed', { detail: 'Origin header not allowed' });
   }
-  if (ctx.method !== 'POST' && ctx.method !== 'DELETE') {
-    return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: 'POST, DELETE' }, detail: `HTTP ${ctx.method.slice(0, 16)}` });
-  }
-  return undefined;
+  if (ctx.method === 'POST' || ctx.method === 'DELETE') return undefined;
+  const stream = servesStream(deps);
+  if (ctx.method === 'GET' && stream) return undefined;
+  return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: stream ? 'GET, POST, DELETE' : 'POST, DELETE' }, detail: `HTTP ${ctx.method.slice(0, 16)}` });
 }

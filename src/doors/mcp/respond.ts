@@ -48,6 +48,11 @@ export class SseStream {
     this.#res.write(event);
   }
 
+  /** Writes an SSE comment: keeps a long-lived stream from being closed as idle by proxies. */
+  keepAlive(): void {
+    if (this.open) this.#res.write(': keep-alive\n\n');
+  }
+
   /** Ends the stream (after the final message, or with none when the call was cancelled). */
   end(): void {
     if (!this.#res.writableEnded) this.#res.end();

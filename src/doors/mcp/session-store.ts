@@ -12,6 +12,20 @@ export interface SessionOwner {
   readonly user: string;
 }
 
+/** What the client of a session said, in `initialize`, it can take from the server (only what the door relays). */
+export interface SessionClientCapabilities {
+  /** `sampling/createMessage`. */
+  readonly sampling: boolean;
+  /** `elicitation/create` in form mode (an empty `elicitation` object means form mode). */
+  readonly elicitation: boolean;
+}
+
+/** Log levels from least to most severe (RFC 5424, as MCP's `logging/setLevel` uses them). */
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+
+/** A level of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** One session. Holds no token: only who owns it and what was negotiated. */
 export interface McpSession {
   readonly id: string;
@@ -22,6 +36,10 @@ export interface McpSession {
   readonly clientName?: string;
   /** Epoch ms. */
   readonly createdAt: number;
+  /** What the client can take (default: nothing). */
+  readonly clientCapabilities?: SessionClientCapabilities;
+  /** The least severe upstream log message the client wants (`logging/setLevel`); absent: every level. */
+  readonly logLevel?: LogLevel;
 }
 
 /**
@@ -33,8 +51,12 @@ export interface SessionStore {
   create(session: McpSession): Promise<void>;
   /** The live session with this id, refreshing its idle timer; undefined if unknown or expired. */
   touch(id: string): Promise<McpSession | undefined>;
+  /** The live session with this id without refreshing its idle timer (is it still there?). */
+  peek(id: string): Promise<McpSession | undefined>;
   /** Forgets a session; true if it existed. */
   delete(id: string): Promise<boolean>;
+  /** Sets the session's log level (`logging/setLevel`); requests that start afterwards see it. False if the session is gone. */
+  setLogLevel(id: string, level: LogLevel): Promise<boolean>;
   /** Sessions held now (metrics and tests). */
   size(): number;
 }
@@ -52,7 +74,7 @@ export interface MemorySessionStoreOptions {
 }
 
 interface Entry {
-  readonly session: McpSession;
+  session: McpSession;
   readonly ownerKey: string;
   lastSeen: number;
 }
@@ -117,6 +139,21 @@ export function createMemorySessionStore(opts: MemorySessionStoreOptions): Sessi
       entries.delete(id);
       entries.set(id, entry);
       return entry.session;
+    },
+    async peek(id) {
+      const entry = entries.get(id);
+      if (entry === undefined) return undefined;
+      if (now() - entry.lastSeen >= opts.idleMs) {
+        remove(id, entry);
+        return undefined;
+      }
+      return entry.session;
+    },
+    async setLogLevel(id, level) {
+      const entry = entries.get(id);
+      if (entry === undefined) return false;
+      entry.session = { ...entry.session, logLevel: level };
+      return true;
     },
     async delete(id) {
       const entry = entries.get(id);

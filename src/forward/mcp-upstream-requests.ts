@@ -1,0 +1,113 @@
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CompleteResultSchema, EmptyResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson } from '../audit/chain.js';
+import type { Identity } from '../authenticate/identity.js';
+import { bodyDigest } from './assertion-claims.js';
+import { ASSERTION_META_KEY, upstreamBinding } from './mcp-upstream-call.js';
+import { failureOf, type UpstreamConnection } from './mcp-upstream-connection.js';
+import { withCallHeaders } from './mcp-upstream-transport.js';
+import type { AssertionSigner } from './signed-assertion.js';
+
+/**
+ * Requests other than `tools/call` that the door relays to an upstream on behalf of a verified
+ * user: `resources/read`, `resources/subscribe`, `resources/unsubscribe`, `prompts/get` and
+ * `completion/complete`. Each carries a fresh identity assertion, like a tool call.
+ */
+
+/** The methods an {@link UpstreamRequester} sends, and the SDK schema each result is checked against. */
+const RESULT_SCHEMAS = {
+  'resources/read': ReadResourceResultSchema,
+  'resources/subscribe': EmptyResultSchema,
+  'resources/unsubscribe': EmptyResultSchema,
+  'prompts/get': GetPromptResultSchema,
+  'completion/complete': CompleteResultSchema,
+} as const;
+
+/** A method the door relays to an upstream (besides `tools/call`). */
+export type RelayedMethod = keyof typeof RESULT_SCHEMAS;
+
+/** Who asks, for which request. */
+export interface UpstreamRequestContext {
+  readonly identity: Identity;
+  /** The gateway's request id (sent upstream as X-Request-Id). */
+  readonly requestId: string;
+  /** Aborts the request (the client cancelled or went away); the upstream gets `notifications/cancelled`. */
+  readonly signal: AbortSignal;
+}
+
+/** Why an upstream request did not give a result. `code` is the upstream's JSON-RPC code, for `rejected`. */
+export interface UpstreamFailure {
+  readonly kind: 'unavailable' | 'timeout' | 'rejected' | 'error';
+  readonly code?: number;
+  /** Short, for the audit record: never an upstream message or body. */
+  readonly detail: string;
+}
+
+/** The outcome of one relayed request. */
+export type UpstreamReply = { readonly ok: true; readonly result: Readonly<Record<string, unknown>> } | { readonly ok: false; readonly failure: UpstreamFailure };
+
+/** Sends one relayed request to one upstream. Rejects only when `ctx.signal` aborted it. */
+export type UpstreamRequester = (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext) => Promise<UpstreamReply>;
+
+/**
+ * The requester of one upstream. Per request it signs an assertion (`aud` and `htu` as for tool
+ * calls, `htm` `POST`, no `tool` claim, `bdg` = `sha256:` + base64url of the canonical JSON of
+ * the params as sent without `_meta`) and sends it in `identity.header` (HTTP upstreams) and,
+ * with `identity.meta`, in `params._meta["io.behalf/assertion"]`, with `X-Request-Id`. The
+ * upstream gets at most `timeoutMs`. Every one of these requests only reads (or, for
+ * subscriptions, is idempotent), so a session the upstream forgot or a connection that broke is
+ * re-opened and the request sent once more.
+ *
+ * This does NOT decide whether the user may make the request (authorize did), nor send the
+ * user's token (none reaches this layer). It does NOT bound the size of the result.
+ */
+export function createUpstreamRequester(conn: UpstreamConnection, deps: { readonly signer: AssertionSigner }): UpstreamRequester {
+  const cfg = conn.config;
+  const binding = upstreamBinding(cfg);
+  const isHttp = cfg.transport === 'http';
+  const fail = (kind: UpstreamFailure['kind'], detail: string, code?: number): UpstreamReply => ({ ok: false, failure: code === undefined ? { kind, detail } : { kind, detail, code } });
+
+  const attempt = async (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext, retry: boolean): Promise<UpstreamReply | 'retry'> => {
+    const client = await conn.client();
+    if (client === undefined) return fail('unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`);
+    const assertion = deps.signer.signSync({
+      identity: ctx.identity,
+      audience: binding.audience,
+      method: 'POST',
+      path: binding.path,
+      bodyDigest: bodyDigest(canonicalJson(params)),
+      ttlSeconds: cfg.identity.ttlSeconds,
+    });
+    const sent = cfg.identity.meta ? { ...params, _meta: { [ASSERTION_META_KEY]: assertion } } : { ...params };
+    const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
+    try {
+      const result = await withCallHeaders(headers, () => client.request({ method, params: sent }, RESULT_SCHEMAS[method], { signal: ctx.signal, timeout: cfg.timeoutMs }));
+      return { ok: true, result: result as Record<string, unknown> };
+    } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
+      if (err instanceof McpError) {
+        if (err.code === ErrorCode.RequestTimeout) return fail('timeout', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`);
+        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return fail('unavailable', `upstream ${cfg.id} closed the connection`);
+        return fail('rejected', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`, err.code);
+      }
+      if (err instanceof StreamableHTTPError) {
+        if (err.code !== 404) return fail('error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`);
+        conn.failed('session expired');
+      } else if (err instanceof Error && err.name === 'ZodError') {
+        return fail('error', `upstream ${cfg.id} answered an invalid ${method} result`);
+      } else {
+        conn.failed(failureOf(err));
+      }
+      if (!retry) return fail('unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'connection failed'}`);
+      await conn.refresh();
+      return 'retry';
+    }
+  };
+
+  return async (method, params, ctx) => {
+    const first = await attempt(method, params, ctx, true);
+    if (first !== 'retry') return first;
+    const second = await attempt(method, params, ctx, false);
+    return second === 'retry' ? fail('unavailable', `upstream ${cfg.id} unavailable`) : second;
+  };
+}
