@@ -244,6 +244,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
   let catalog: ToolCatalog;
   let validateArguments: ArgumentValidator;
   let upstreams: Upstreams | undefined;
+  let onToolsChanged: ((listener: () => void) => () => void) | undefined;
   if (opts.toolCatalog !== undefined) {
     catalog = opts.toolCatalog;
     const validators = compileArgumentValidators(catalog);
@@ -261,6 +262,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
     catalog = sources.catalog;
     validateArguments = sources.validateArguments;
     upstreams = sources.upstreams;
+    onToolsChanged = (listener) => sources.catalog.onChange(listener);
   }
   const policy = deps.policy;
   return createMcpDoor({
@@ -269,6 +271,7 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
     catalog,
     validateArguments,
     ...(upstreams === undefined ? {} : { upstreams }),
+    ...(onToolsChanged === undefined ? {} : { onToolsChanged }),
     // tools/list shows what tools/call could allow: the same policy, through the same input.
     canList: (tool, input) =>
       canList(policy, {

@@ -18,6 +18,8 @@ export function serverCapabilities(deps: McpDeps, era: 'legacy' | 'modern'): Rec
   const served = deps.upstreams?.features().capabilities;
   if (served === undefined) return SERVER_CAPABILITIES;
   const caps: Record<string, unknown> = { ...SERVER_CAPABILITIES };
+  // Upstream tools come and go: sessions with a GET stream hear of it.
+  if (era === 'legacy') caps['tools'] = { listChanged: true };
   if (served.resources) caps['resources'] = { subscribe: era === 'legacy' && served.subscribe, listChanged: false };
   if (served.prompts) caps['prompts'] = { listChanged: false };
   if (served.completions) caps['completions'] = {};
@@ -25,9 +27,12 @@ export function serverCapabilities(deps: McpDeps, era: 'legacy' | 'modern'): Rec
   return caps;
 }
 
-/** True when sessions may open a GET stream: something can be pushed on it (an upstream offers subscriptions). */
+/**
+ * True when sessions may open a GET stream: something can be pushed on it (upstreams are served:
+ * `notifications/tools/list_changed`, and resource updates when one offers subscriptions).
+ */
 export function servesStream(deps: McpDeps): boolean {
-  return deps.upstreams?.features().capabilities.subscribe === true;
+  return deps.upstreams !== undefined;
 }
 
 /**

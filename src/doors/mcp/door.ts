@@ -52,6 +52,12 @@ export interface McpDoorOptions {
    * their tools. Default: the set `startToolSources` built `catalog` with, if it did.
    */
   readonly upstreams?: Upstreams;
+  /**
+   * Subscribes to changes of the tool set (the catalog's `onChange`): each one is pushed to every
+   * open session stream as `notifications/tools/list_changed`, and each client re-lists (and is
+   * filtered by policy as always).
+   */
+  readonly onToolsChanged?: (listener: () => void) => () => void;
   /** Default: in memory, bounded by `mcp.maxSessions` and `mcp.sessionIdleSeconds`. */
   readonly sessions?: SessionStore;
   /** Default {@link DEFAULT_PAGE_SIZE}. */
@@ -98,6 +104,7 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
   const upstreams = opts.upstreams;
   upstreams?.onResourceUpdated((upstream, uri) => subscriptions.deliver(upstream, uri));
   upstreams?.onConnected((upstream) => subscriptions.renew(upstream));
+  opts.onToolsChanged?.(() => streams.broadcast(TOOLS_LIST_CHANGED));
   const deps: McpDeps = {
     ...opts.deps,
     mcp: opts.mcp,
@@ -126,6 +133,8 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     handle: pipeline,
   };
 }
+
+const TOOLS_LIST_CHANGED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
 
 function withUpstreams(upstreams: Upstreams | undefined): { upstreams?: Upstreams } {
   return upstreams === undefined ? {} : { upstreams };

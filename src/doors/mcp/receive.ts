@@ -35,8 +35,7 @@ export function originAllowed(origin: string | undefined, allowed: ReadonlySet<s
 
 /**
  * Refuses what no later stage should see: a method other than POST, DELETE and GET (405), GET
- * too when there is nothing to push on a session's stream (no upstream offers resource
- * subscriptions), and a browser `Origin` that is not allowed (403, before authentication: a
+ * too when there is nothing to push on a session's stream (no upstream MCP server is served), and a browser `Origin` that is not allowed (403, before authentication: a
  * rebinding page must learn nothing).
  */
 export function receiveMcp(ctx: McpContext, deps: McpDeps): Deny | undefined {

@@ -5,10 +5,11 @@ import { SseStream } from './respond.js';
 
 /**
  * The sessions' GET streams (Streamable HTTP, protocols up to 2025-11-25): where the endpoint
- * sends what belongs to a session rather than to one request, i.e. `notifications/resources/updated`
- * for the resources the session subscribed to. One stream per session: a new GET replaces the
- * previous stream (which is ended), so a message is never sent on two streams. Served only when
- * an upstream offers subscriptions; otherwise GET stays `405`.
+ * sends what belongs to a session rather than to one request: `notifications/resources/updated`
+ * for the resources the session subscribed to, and `notifications/tools/list_changed` when the
+ * upstreams' tools change. One stream per session: a new GET replaces the previous stream (which
+ * is ended), so a message is never sent on two streams. Served only when upstream MCP servers
+ * are; otherwise GET stays `405`.
  */
 
 /** The open streams of one process. */
@@ -17,6 +18,8 @@ export interface SessionStreams {
   open(ctx: McpContext, sessionId: string): void;
   /** Sends one JSON-RPC message on the session's stream; false when it has none open. */
   send(sessionId: string, json: string): boolean;
+  /** Sends one JSON-RPC message on every open stream (a notification that holds nothing per user). */
+  broadcast(json: string): void;
   /** Ends the session's stream, if any (the session ended). */
   close(sessionId: string): void;
   /** Streams open now. */
@@ -63,6 +66,9 @@ export function createSessionStreams(opts: { readonly alive: (sessionId: string)
       if (stream === undefined || !stream.open) return false;
       stream.send(json);
       return true;
+    },
+    broadcast(json) {
+      for (const stream of streams.values()) if (stream.open) stream.send(json);
     },
     close,
     size: () => streams.size,

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startFeatureEnv, type FeatureEnv } from './feature-env.js';
+import { McpError, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { FEATURE_POLICIES, startFeatureEnv, type FeatureEnv } from './feature-env.js';
 import { openEventStream } from './sse-reader.js';
 import { headersFor, openSession, post } from './wire.js';
 
@@ -96,5 +96,41 @@ describe('resource subscriptions through the gateway', () => {
 
     const records = (await f.env.auditRecords()).filter((r) => r.rpcMethod === 'GET' && r.user === 'alice');
     assert.ok(records.some((r) => r.decision === 'allow' && r.status === 200 && r.detail === 'session stream opened'));
+  });
+});
+
+describe('tool list changes', () => {
+  let g: FeatureEnv;
+  before(async () => {
+    g = await startFeatureEnv({ policies: [...FEATURE_POLICIES, { id: 'new-report-for-managers', effect: 'allow', match: { tools: ['hr.new_report'] }, roles: ['manager'] }] });
+  });
+  after(() => g.close());
+
+  it('an upstream adding a tool reaches every session stream as tools/list_changed; the re-list shows it to whom policy allows it', async () => {
+    const alice = await g.connect('alice');
+    const mallory = await g.connect('mallory');
+    assert.equal(alice.getServerCapabilities()?.tools?.listChanged, true);
+    let aliceHeard = 0;
+    let malloryHeard = 0;
+    alice.setNotificationHandler(ToolListChangedNotificationSchema, () => void aliceHeard++);
+    mallory.setNotificationHandler(ToolListChangedNotificationSchema, () => void malloryHeard++);
+    // Each SDK client opens its GET stream right after initialize, without waiting: poll until
+    // the notification arrives rather than guessing when the streams are up.
+    const deadline = Date.now() + 3_000;
+    let n = 0;
+    while (aliceHeard === 0 || malloryHeard === 0) {
+      if (Date.now() > deadline) assert.fail(`tools/list_changed not received (alice ${aliceHeard}, mallory ${malloryHeard})`);
+      await g.upstream.addTool(`new_tool_${n++}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await g.upstream.addTool('new_report');
+    const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name);
+    const listed = Date.now() + 3_000;
+    while (!(await names(alice)).includes('hr.new_report')) {
+      if (Date.now() > listed) assert.fail('the new tool was never listed to alice');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(!(await names(mallory)).includes('hr.new_report'), 'mallory is no manager: the new tool stays hidden from her');
+    assert.ok(!(await names(alice)).some((t) => t.startsWith('hr.new_tool_')), 'tools no rule allows stay hidden');
   });
 });

@@ -54,6 +54,8 @@ export interface FeatureUpstream {
   updated(uri: string): Promise<void>;
   /** Sends a log message outside any request (on the sessions' GET streams). */
   logOutside(data: string): Promise<void>;
+  /** Starts serving one more tool and tells every session (`notifications/tools/list_changed`). */
+  addTool(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,11 +77,12 @@ export async function startFeatureUpstream(): Promise<FeatureUpstream> {
   const received: ReceivedRequest[] = [];
   const subscribed = new Set<string>();
   const sessions = new Map<string, { server: Server; transport: StreamableHTTPServerTransport }>();
+  const addedTools: { name: string; description: string; inputSchema: { type: 'object' } }[] = [];
 
   const buildServer = (): Server => {
     const server = new Server(
       { name: 'hr-features', version: '1.0.0' },
-      { capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {}, completions: {}, logging: {} } },
+      { capabilities: { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: {}, completions: {}, logging: {} } },
     );
     const seen = (method: string, params: unknown, extra: { requestInfo?: { headers: IncomingHttpHeaders; url?: URL } }) => {
       const url = extra.requestInfo?.url;
@@ -122,6 +125,7 @@ export async function startFeatureUpstream(): Promise<FeatureUpstream> {
         { name: 'ask_model', description: 'Asks the client model', inputSchema: { type: 'object', properties: { question: { type: 'string' } } } },
         { name: 'ask_user', description: 'Asks the user', inputSchema: { type: 'object' } },
         { name: 'chatty', description: 'Logs at three levels', inputSchema: { type: 'object' } },
+        ...addedTools,
       ],
     }));
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
@@ -185,6 +189,10 @@ export async function startFeatureUpstream(): Promise<FeatureUpstream> {
     subscribed,
     async updated(uri) {
       for (const s of sessions.values()) await s.server.sendResourceUpdated({ uri }).catch(() => undefined);
+    },
+    async addTool(name) {
+      addedTools.push({ name, description: `Added at run time: ${name}`, inputSchema: { type: 'object' } });
+      for (const s of sessions.values()) await s.server.sendToolListChanged().catch(() => undefined);
     },
     async logOutside(data) {
       for (const s of sessions.values()) await s.server.sendLoggingMessage({ level: 'error', data }).catch(() => undefined);
