@@ -102,7 +102,7 @@ describe('resource subscriptions through the gateway', () => {
 describe('tool list changes', () => {
   let g: FeatureEnv;
   before(async () => {
-    g = await startFeatureEnv({ policies: [...FEATURE_POLICIES, { id: 'new-report-for-managers', effect: 'allow', match: { tools: ['hr.new_report'] }, roles: ['manager'] }] });
+    g = await startFeatureEnv({ policies: [...(FEATURE_POLICIES ?? []), { id: 'new-report-for-managers', effect: 'allow', match: { tools: ['hr.new_report'] }, roles: ['manager'] }] });
   });
   after(() => g.close());
 
