@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** Field types shared by the config schema's sections (schema.ts, schema-operations.ts). */
+
+export const httpUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials');
+
+export const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"');
+export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name');
+export const method = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']));
+export const pathPrefix = z.string().regex(/^\/[^?#\s]*$/, 'must start with "/" and hold no query, fragment or spaces');
