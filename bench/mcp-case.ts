@@ -16,13 +16,15 @@ export const MCP_UPSTREAM_ID = 'bench';
 const ARGS = { employee: 'bob' };
 
 /**
- * What behalf's config needs for the case: the upstream, the endpoint (`mcp: {}`: defaults, at
- * `/mcp`), and a rule like the HTTP case's (a scope and a CEL condition over the directory).
+ * What behalf's config needs for the case: the upstream (its tool declared read-only), the
+ * endpoint (`mcp: {}`: defaults, at `/mcp`), and a rule like the HTTP case's (a scope and a CEL condition over the directory).
  * `top` goes at the top level, `policy` into the `policies:` list.
  */
 export function mcpConfigYaml(upstreamMcpUrl: string): { top: string; policy: string } {
   return {
-    top: `mcp: {}\nupstreams: [{ id: ${MCP_UPSTREAM_ID}, url: "${upstreamMcpUrl}" }]\n`,
+    // The tool reads (a review lookup): declared so, as an operator would, so its record is
+    // written before the answer and fsynced with its batch, like a GET on the HTTP route.
+    top: `mcp: {}\nupstreams: [{ id: ${MCP_UPSTREAM_ID}, url: "${upstreamMcpUrl}", readOnlyTools: [${MCP_TOOL}] }]\n`,
     policy: `  - id: manager-reads-reports-mcp
     effect: allow
     match: { tools: [${MCP_UPSTREAM_ID}.${MCP_TOOL}] }

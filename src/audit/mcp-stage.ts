@@ -11,14 +11,16 @@ import { auditRecordOf } from './stage.js';
  */
 
 /**
- * True when the request may change data: a `tools/call`, unless it is a config-declared tool
- * marked `readOnlyHint` (the operator wrote that annotation; an upstream server's own
+ * True when the request may change data: a `tools/call`, unless the operator declared the tool
+ * read-only: a config-declared tool marked `readOnlyHint` (the operator wrote that annotation),
+ * or an upstream tool listed in `upstreams[].readOnlyTools` (an upstream server's own
  * annotations are not trusted for this). Protocol messages change nothing behind the gateway.
  */
 export function mcpChangesData(ctx: McpContext): boolean {
   const tool = ctx.mcp.tool;
   if (tool === undefined) return false;
-  return !(tool.source.kind === 'http' && tool.definition.annotations?.readOnlyHint === true);
+  if (tool.source.kind === 'http') return tool.definition.annotations?.readOnlyHint !== true;
+  return tool.source.readsOnly?.(tool.definition.name) !== true;
 }
 
 /**

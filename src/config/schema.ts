@@ -208,6 +208,12 @@ export const upstreamSchema = z
       .default({ header: DEFAULTS.assertionHeader, meta: true, ttlSeconds: DEFAULTS.assertionTtlSeconds }),
     /** A tool whose definition changed since it was pinned: `block` it, `flag` it (audited, still served), or `off`. */
     pinning: z.enum(['block', 'flag', 'off']).default('block'),
+    /**
+     * The upstream's own names of tools the operator vouches only read: their calls' audit
+     * records need not be fsynced before the answer (`audit.syncBeforeResponse: changes`), like
+     * GET on a route. The upstream's own `readOnlyHint` is not trusted for this.
+     */
+    readOnlyTools: z.array(z.string().min(1)).default([]),
     timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
   })
   .refine((u) => (u.transport === 'http' ? u.url !== undefined : u.command !== undefined), 'http needs "url"; stdio needs "command"');

@@ -135,9 +135,11 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     }
   };
 
+  const readOnly = new Set(cfg.readOnlyTools.map((name) => `${prefix}${name}`));
   return {
     id: cfg.id,
     kind: 'mcp',
+    readsOnly: (tool) => readOnly.has(tool),
     async call(tool, args, ctx) {
       if (!tool.startsWith(prefix)) throw new BehalfError('internal', `tool ${tool} is not from upstream ${cfg.id}`);
       const upstreamName = tool.slice(prefix.length);

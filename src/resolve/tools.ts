@@ -63,6 +63,8 @@ export interface ToolSource {
    * result. Rejects only for faults (a bug, or the call aborted).
    */
   call(tool: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext): Promise<ToolCallResult>;
+  /** True when the operator declared `tool` (its catalog name) read-only in the config (audit durability). */
+  readsOnly?(tool: string): boolean;
 }
 
 /** One tool in the catalog. */
