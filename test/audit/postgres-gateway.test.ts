@@ -3,48 +3,32 @@
  * PostgreSQL outage makes writes fail closed (503, never forwarded) until it comes back.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { freePort } from '../../examples/hr-demo/launch.js';
 import { validateConfig } from '../../src/config/load.js';
-import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
-import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
+import { useAliceFixture } from '../e2e/harness.js';
 import { all } from './helpers.js';
 import { freshSchema, startPgProxy, viaPort } from './postgres-helpers.js';
 
-let idp: DevIdp;
-let backend: RecordingBackend;
-let dir: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'behalf-pg-gateway-'));
-  backend = await startRecordingBackend();
-  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
-});
-after(async () => {
-  await idp.close();
-  await backend.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useAliceFixture('behalf-pg-gateway-');
 
 /** A gateway whose audit store is `store`, routing /api to the recording backend for anyone. */
 async function gatewayOn(store: string, name: string, spool = true): Promise<{ gateway: Gateway; url: string }> {
   const port = await freePort();
   const result = validateConfig({
     server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
-    signing: { keyFile: join(dir, name, 'keys.json') },
-    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(fx.dir, name, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
     policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
     audit: { store, spool: { enabled: spool } },
   });
   assert.ok(result.ok, JSON.stringify(result));
-  const gateway = await startGateway({ config: result.config, baseDir: join(dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
+  const gateway = await startGateway({ config: result.config, baseDir: join(fx.dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
   return { gateway, url: `http://127.0.0.1:${port}` };
 }
 
@@ -53,7 +37,7 @@ async function call(url: string, method: 'GET' | 'POST'): Promise<{ status: numb
   try {
     const res = await fetch(`${url}/api/items`, {
       method,
-      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${await fx.idp.mint('alice')}`, 'content-type': 'application/json' },
       ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
       signal: AbortSignal.timeout(10_000),
     });
@@ -101,9 +85,9 @@ test('PostgreSQL down, no spool: writes fail closed with 503 and never reach the
     proxy.setMode('reset');
     // This read was let through before the failure was known: its response is not completed.
     assert.equal((await call(g.url, 'GET')).status, 0);
-    const postsBefore = backend.seen.filter((r) => r.method === 'POST').length;
+    const postsBefore = fx.backend.seen.filter((r) => r.method === 'POST').length;
     assert.equal((await call(g.url, 'POST')).status, 503);
-    assert.equal(backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
+    assert.equal(fx.backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
     const ready = await fetch(`${g.url}/readyz`);
     assert.equal(ready.status, 503);
     proxy.setMode('forward');

@@ -3,35 +3,20 @@
  * longer fails requests; every answered request's record reaches PostgreSQL once it returns.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { freePort } from '../../examples/hr-demo/launch.js';
 import { validateConfig } from '../../src/config/load.js';
-import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { startGateway } from '../../src/gateway.js';
 import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
-import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
+import { useAliceFixture } from '../e2e/harness.js';
 import { all } from './helpers.js';
 import { freshSchema, sql, startPgProxy, viaPort } from './postgres-helpers.js';
 import { until } from './postgres-spool-helpers.js';
 
-let idp: DevIdp;
-let backend: RecordingBackend;
-let dir: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'behalf-pg-spool-gateway-'));
-  backend = await startRecordingBackend();
-  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
-});
-after(async () => {
-  await idp.close();
-  await backend.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useAliceFixture('behalf-pg-spool-gateway-');
 
 test('PostgreSQL cut: requests are answered 200 from the spool; restored: every answered request is in the trail once, and it verifies', async () => {
   const { schema, url } = await freshSchema();
@@ -42,20 +27,20 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
   const port = await freePort();
   const result = validateConfig({
     server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
-    signing: { keyFile: join(dir, 'keys.json') },
-    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(fx.dir, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
     policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
     audit: { store: u.toString() },
   });
   assert.ok(result.ok, JSON.stringify(result));
-  const gateway = await startGateway({ config: result.config, baseDir: dir, file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
+  const gateway = await startGateway({ config: result.config, baseDir: fx.dir, file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
   const base = `http://127.0.0.1:${port}`;
   const answered: string[] = [];
   const call = async (method: 'GET' | 'POST'): Promise<void> => {
     const res = await fetch(`${base}/api/items`, {
       method,
-      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${await fx.idp.mint('alice')}`, 'content-type': 'application/json' },
       ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
       signal: AbortSignal.timeout(10_000),
     });
@@ -70,7 +55,7 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
     proxy.setMode('reset');
     for (let round = 0; round < 5; round++) await Promise.all([call('POST'), call('GET'), call('POST')]);
     assert.equal(await count(), 4, 'records of the outage reached PostgreSQL while it was cut');
-    const spool = join(dir, '.behalf', 'audit-spool');
+    const spool = join(fx.dir, '.behalf', 'audit-spool');
     assert.ok((await readdir(spool)).some((n) => n.endsWith('.jsonl')), 'no spool file in the default spool directory');
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.equal(Number(/^behalf_audit_spool_records (\d+)$/m.exec(metrics)?.[1]), answered.length - 4, 'spool depth metric');

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { fullDiskFs } from '../audit/full-disk.js';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { freePort } from '../../examples/hr-demo/launch.js';
 import { openFileAuditStore } from '../../src/audit/file-store.js';
 import { validateConfig } from '../../src/config/load.js';
-import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
-import { startRecordingBackend, type RecordingBackend } from './harness.js';
+import { useAliceFixture } from './harness.js';
 
 // The audit trail cannot be written (a full disk, injected at the store's filesystem seam):
 // requests that change data fail closed with 503 and never reach the backend; reads follow
@@ -23,36 +20,23 @@ interface Setup {
   close(): Promise<void>;
 }
 
-let idp: DevIdp;
-let backend: RecordingBackend;
-let dir: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'behalf-audit-fail-'));
-  backend = await startRecordingBackend();
-  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
-});
-after(async () => {
-  await idp.close();
-  await backend.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useAliceFixture('behalf-audit-fail-');
 
 async function setup(name: string, onFailureForReads: 'deny' | 'allow'): Promise<Setup> {
   const disk = { full: false };
   const fullDisk = fullDiskFs(disk);
-  const store = await openFileAuditStore(join(dir, name, 'audit'), { fs: fullDisk });
+  const store = await openFileAuditStore(join(fx.dir, name, 'audit'), { fs: fullDisk });
   const port = await freePort();
   const result = validateConfig({
     server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
-    signing: { keyFile: join(dir, name, 'keys.json') },
-    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
+    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(fx.dir, name, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
     policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
     audit: { onFailureForReads },
   });
   assert.ok(result.ok);
-  const gateway = await startGateway({ config: result.config, baseDir: join(dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }), auditStore: store });
+  const gateway = await startGateway({ config: result.config, baseDir: join(fx.dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }), auditStore: store });
   return { gateway, url: `http://127.0.0.1:${port}`, disk, close: () => gateway.close() };
 }
 
@@ -60,7 +44,7 @@ async function call(s: Setup, method: 'GET' | 'POST'): Promise<number> {
   try {
     const res = await fetch(`${s.url}/api/items`, {
       method,
-      headers: { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${await fx.idp.mint('alice')}`, 'content-type': 'application/json' },
       ...(method === 'POST' ? { body: '{"name":"x"}' } : {}),
       signal: AbortSignal.timeout(5_000),
     });
@@ -84,10 +68,10 @@ test('audit unwritable, reads denied (default): writes and reads fail closed, no
     // This read was let through before the failure was known: its response is not completed.
     assert.equal(await call(s, 'GET'), 0);
     assert.equal(await alarm(s), '1');
-    const postsBefore = backend.seen.filter((r) => r.method === 'POST').length;
+    const postsBefore = fx.backend.seen.filter((r) => r.method === 'POST').length;
     assert.equal(await call(s, 'POST'), 503);
     assert.equal(await call(s, 'GET'), 503);
-    assert.equal(backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
+    assert.equal(fx.backend.seen.filter((r) => r.method === 'POST').length, postsBefore, 'a write reached the backend without an audit record');
     s.disk.full = false;
     // The next denial's record is written, so the gateway is healthy again after it.
     assert.equal(await call(s, 'GET'), 503);

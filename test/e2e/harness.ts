@@ -4,10 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { pino } from 'pino';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 
 export interface TestGateway {
@@ -85,4 +87,30 @@ export async function startRecordingBackend(respond?: (req: IncomingMessage, res
         server.closeAllConnections();
       }),
   };
+}
+
+/** A dev IdP for Alice (tokens for `http://gateway.test`), a recording backend and a temp folder. */
+export interface AliceFixture {
+  readonly idp: DevIdp;
+  readonly backend: RecordingBackend;
+  readonly dir: string;
+}
+
+/**
+ * Starts an {@link AliceFixture} before the file's tests and stops it after them. The fields are
+ * filled in by `before`: read them inside tests only.
+ */
+export function useAliceFixture(dirPrefix: string): AliceFixture {
+  const fx = {} as { idp: DevIdp; backend: RecordingBackend; dir: string };
+  before(async () => {
+    fx.dir = await mkdtemp(join(tmpdir(), dirPrefix));
+    fx.backend = await startRecordingBackend();
+    fx.idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
+  });
+  after(async () => {
+    await fx.idp.close();
+    await fx.backend.close();
+    await rm(fx.dir, { recursive: true, force: true });
+  });
+  return fx;
 }

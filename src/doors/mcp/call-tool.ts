@@ -1,3 +1,4 @@
+import { trackRequest } from './in-flight.js';
 import { withClientChannel } from '../../forward/mcp-upstream-transport.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { ToolCallContext, ToolCallResult } from '../../resolve/tools.js';
@@ -21,20 +22,12 @@ import { sendFinal, SseStream } from './respond.js';
 export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
   const tool = ctx.mcp.tool!;
   const id = ctx.mcp.rpcId!;
-  const controller = new AbortController();
-  let gone = false;
-  const onClose = () => {
-    gone = true;
-    controller.abort(new Error('the client closed the connection'));
-  };
-  ctx.res.once('close', onClose);
-  const session = ctx.mcp.session;
-  const unregister = session === undefined ? () => undefined : deps.inFlight.add(session.id, id, controller);
+  const tracked = trackRequest(ctx.res, deps.inFlight, ctx.mcp.session?.id, id);
   const token = ctx.mcp.progressToken;
   const onProgress =
     token !== undefined && ctx.mcp.accepts.sse
       ? (p: { progress: number; total?: number; message?: string }) => {
-          if (controller.signal.aborted || typeof p.progress !== 'number') return;
+          if (tracked.signal.aborted || typeof p.progress !== 'number') return;
           ctx.mcp.sse ??= new SseStream(ctx.res, ctx.requestId);
           const params: Record<string, unknown> = { progressToken: token, progress: p.progress };
           if (typeof p.total === 'number') params['total'] = p.total;
@@ -48,23 +41,22 @@ export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | u
     ...(ctx.user === undefined ? {} : { user: ctx.user }),
     requestId: ctx.requestId,
     argumentsDigest: ctx.mcp.argsDigest!,
-    signal: controller.signal,
+    signal: tracked.signal,
     ...(onProgress === undefined ? {} : { onProgress }),
   };
-  const channel = tool.source.kind === 'mcp' ? openClientChannel(ctx, deps, controller.signal) : undefined;
+  const channel = tool.source.kind === 'mcp' ? openClientChannel(ctx, deps, tracked.signal) : undefined;
   let result: ToolCallResult;
   try {
     const call = () => tool.source.call(tool.definition.name, ctx.mcp.args ?? {}, callContext);
     result = await (channel === undefined ? call() : withClientChannel(channel, call));
   } catch (err) {
-    if (controller.signal.aborted) return cancelled(ctx, deps, gone);
+    if (tracked.signal.aborted) return cancelled(ctx, deps, tracked.gone);
     throw err;
   } finally {
     channel?.close();
-    unregister();
-    ctx.res.off('close', onClose);
+    tracked.release();
   }
-  if (controller.signal.aborted) return cancelled(ctx, deps, gone);
+  if (tracked.signal.aborted) return cancelled(ctx, deps, tracked.gone);
 
   if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;
   if (result.isError === true) ctx.mcp.resultError = true;

@@ -46,3 +46,37 @@ export function createInFlightCalls(): InFlightCalls {
     size: () => calls.size,
   };
 }
+
+/** One client request being served: aborted by the client closing its connection or by a cancellation. */
+export interface TrackedRequest {
+  readonly signal: AbortSignal;
+  /** True once the client closed the connection (not merely cancelled). */
+  readonly gone: boolean;
+  /** Stops tracking (call when the request ends). */
+  release(): void;
+}
+
+/**
+ * Tracks `rpcId` of `sessionId` in `inFlight` (so `notifications/cancelled` can abort it) and
+ * aborts it when `res` closes before the answer.
+ */
+export function trackRequest(res: { once(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }, inFlight: InFlightCalls, sessionId: string | undefined, rpcId: RpcId | undefined): TrackedRequest {
+  const controller = new AbortController();
+  let gone = false;
+  const onClose = () => {
+    gone = true;
+    controller.abort(new Error('the client closed the connection'));
+  };
+  res.once('close', onClose);
+  const unregister = sessionId === undefined || rpcId === undefined ? () => undefined : inFlight.add(sessionId, rpcId, controller);
+  return {
+    signal: controller.signal,
+    get gone() {
+      return gone;
+    },
+    release() {
+      unregister();
+      res.off('close', onClose);
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import { trackRequest } from './in-flight.js';
 import type { ServingUpstream } from '../../forward/mcp-upstream-index.js';
 import type { RelayedMethod, UpstreamFailure } from '../../forward/mcp-upstream-requests.js';
 import { withClientChannel } from '../../forward/mcp-upstream-transport.js';
@@ -25,29 +26,20 @@ export async function relayRequest(
   params: Readonly<Record<string, unknown>>,
   shape: (result: Readonly<Record<string, unknown>>) => Record<string, unknown>,
 ): Promise<Deny | undefined> {
-  const controller = new AbortController();
-  let gone = false;
-  const onClose = () => {
-    gone = true;
-    controller.abort(new Error('the client closed the connection'));
-  };
-  ctx.res.once('close', onClose);
-  const session = ctx.mcp.session;
-  const unregister = session === undefined || ctx.mcp.rpcId === undefined ? () => undefined : deps.inFlight.add(session.id, ctx.mcp.rpcId, controller);
-  const channel = openClientChannel(ctx, deps, controller.signal);
+  const tracked = trackRequest(ctx.res, deps.inFlight, ctx.mcp.session?.id, ctx.mcp.rpcId);
+  const channel = openClientChannel(ctx, deps, tracked.signal);
   ctx.mcp.upstream = upstream.id;
   let reply;
   try {
-    reply = await withClientChannel(channel, () => upstream.request(method, params, { identity: ctx.identity!, requestId: ctx.requestId, signal: controller.signal }));
+    reply = await withClientChannel(channel, () => upstream.request(method, params, { identity: ctx.identity!, requestId: ctx.requestId, signal: tracked.signal }));
   } catch (err) {
-    if (controller.signal.aborted) return cancelled(ctx, deps, gone);
+    if (tracked.signal.aborted) return cancelled(ctx, deps, tracked.gone);
     throw err;
   } finally {
     channel.close();
-    unregister();
-    ctx.res.off('close', onClose);
+    tracked.release();
   }
-  if (controller.signal.aborted) return cancelled(ctx, deps, gone);
+  if (tracked.signal.aborted) return cancelled(ctx, deps, tracked.gone);
   if (!reply.ok) return upstreamFailed(ctx, reply.failure);
   return answer(ctx, deps, shape(reply.result));
 }

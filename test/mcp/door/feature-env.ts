@@ -2,6 +2,8 @@
  * A gateway fronting the HR feature upstream (test/mcp/upstreams/feature-server.ts) as `hr`,
  * with rules for its resources, prompts and tools, and SDK clients signed in as demo users.
  */
+import assert from 'node:assert/strict';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
@@ -70,4 +72,15 @@ export async function startFeatureEnv(extra: Partial<ConfigInput> = {}): Promise
       await upstream.stop();
     },
   };
+}
+
+/** The JSON-RPC error `p` rejects with; fails the test when it resolves or rejects otherwise. */
+export async function rpcError(p: Promise<unknown>): Promise<McpError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof McpError) return err;
+    throw err;
+  }
+  assert.fail('expected a JSON-RPC error');
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../../../src/audit/chain.js';
 import { bodyDigest } from '../../../src/forward/assertion-claims.js';
 import { startFeatureEnv, type FeatureEnv } from './feature-env.js';
+import { rpcError } from './feature-env.js';
 import { headersFor, messageOf, openSession, post, stateless } from './wire.js';
 
 let f: FeatureEnv;
@@ -17,15 +17,6 @@ before(async () => {
 });
 after(() => f.close());
 
-const rpcError = async (p: Promise<unknown>): Promise<McpError> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-};
 
 describe('MCP prompts of an upstream, namespaced like tools', () => {
   it('prompts/list shows a prompt only to users some prompts/get could be allowed for', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../../../src/audit/chain.js';
 import { createVerifier } from '../../../src/backend/index.js';
 import { ASSERTION_META_KEY } from '../../../src/forward/mcp-upstream-call.js';
 import { startFeatureEnv, GATEWAY_CREDENTIAL, type FeatureEnv } from './feature-env.js';
+import { rpcError } from './feature-env.js';
 import { assertRpcError, headersFor, openSession, post } from './wire.js';
 
 let f: FeatureEnv;
@@ -20,15 +20,6 @@ before(async () => {
 after(() => f.close());
 
 const uris = async (c: Client) => (await c.listResources()).resources.map((r) => r.uri).sort();
-const rpcError = async (p: Promise<unknown>): Promise<McpError> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-};
 
 describe('MCP resources of an upstream, per user', () => {
   it('initialize advertises resources, prompts, completions and logging, because the upstream serves them', async () => {
