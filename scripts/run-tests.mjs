@@ -24,7 +24,7 @@ const tapFile = join(tapDir, 'results.tap');
 const result = spawnSync(
   process.execPath,
   [
-    '--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=2',
+    '--conditions=behalf-source', '--import', 'tsx', '--test', '--test-concurrency=2',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
     ...files,

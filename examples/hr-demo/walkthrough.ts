@@ -86,7 +86,7 @@ export async function walkthrough(demo: Demo, print: (line: string) => void): Pr
 async function runCli(args: string[]): Promise<string> {
   const main = join(DEMO_DIR, '..', '..', 'src', 'cli', 'main.ts');
   try {
-    return execFileSync(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], { encoding: 'utf8' });
+    return execFileSync(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', main, ...args], { encoding: 'utf8' });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return `${e.stdout ?? ''}${e.stderr ?? ''}`;

@@ -5,6 +5,7 @@ import { BehalfError } from '../errors.js';
 import type { ToolPins } from '../resolve/tool-pinning.js';
 import type { ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../resolve/tools.js';
 import { failureOf, type UpstreamConnection } from './mcp-upstream-connection.js';
+import { callToolDirect, canCallDirect, UpstreamProtocolError } from './mcp-upstream-direct.js';
 import { withCallHeaders } from './mcp-upstream-transport.js';
 import type { AssertionSigner } from './signed-assertion.js';
 
@@ -36,6 +37,8 @@ export function upstreamBinding(cfg: UpstreamConfig): UpstreamBinding {
 const text = (message: string): ContentBlock[] => [{ type: 'text', text: message }];
 const failure = (message: string, detail: string): ToolCallResult => ({ content: text(message), isError: true, detail });
 
+const isHttpUrl = (cfg: UpstreamConfig): cfg is UpstreamConfig & { url: string } => cfg.transport === 'http' && cfg.url !== undefined;
+
 type Attempt = { result: ToolCallResult } | { retry: true };
 
 /**
@@ -64,8 +67,9 @@ type Attempt = { result: ToolCallResult } | { retry: true };
  * pin is `blocked`, even if a stale catalog asks (defence in depth). It does NOT bound the size
  * of the upstream's result.
  */
-export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins }): ToolSource {
+export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins; viaSdk?: boolean }): ToolSource {
   const cfg = conn.config;
+  const url = isHttpUrl(cfg) ? new URL(cfg.url) : undefined;
   const binding = upstreamBinding(cfg);
   const prefix = conn.namespace === '' ? '' : `${conn.namespace}.`;
   const isHttp = cfg.transport === 'http';
@@ -98,7 +102,10 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     };
     const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
     try {
-      const result = (await withCallHeaders(headers, () => client.callTool(params, undefined, options))) as CallToolResult;
+      const result =
+        url !== undefined && deps.viaSdk !== true && canCallDirect(client)
+          ? await callToolDirect(client, url, { params, headers: { ...cfg.headers, ...headers }, signal: ctx.signal, timeoutMs: cfg.timeoutMs, ...(onProgress !== undefined ? { onProgress } : {}) })
+          : ((await withCallHeaders(headers, () => client.callTool(params, undefined, options))) as CallToolResult);
       return {
         result: {
           content: (result.content ?? []) as ContentBlock[],
@@ -113,6 +120,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
         if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`) };
         return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`) };
       }
+      if (err instanceof UpstreamProtocolError) return { result: failure('upstream error', `upstream ${cfg.id}: ${err.message}`) };
       if (err instanceof StreamableHTTPError) {
         // 404: the upstream forgot the session (it restarted) and never ran the call.
         if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`) };

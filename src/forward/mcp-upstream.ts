@@ -148,7 +148,7 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
         return conn.features().capabilities.subscribe;
       },
     };
-    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }), serving });
+    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, viaSdk: opts.fetch !== undefined, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }), serving });
   }
   const unsubscribePins = opts.pins?.onChange(changed);
 

@@ -120,7 +120,7 @@ test('audit tail -f keeps printing records the gateway writes, until interrupted
   const script = `import { Command } from 'commander'; import { registerAuditCommands } from ${JSON.stringify(entry)};
     const p = new Command('behalf'); registerAuditCommands(p, async () => { throw new Error('no config'); });
     await p.parseAsync(['audit', 'tail', '-f', '-n', '1', '--store', ${JSON.stringify(dir)}], { from: 'user' });`;
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  const child = spawn(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
   let stdout = '';
   let stderr = '';
   let exitCode: number | null | undefined;

@@ -65,7 +65,7 @@ export interface CliProcess {
 
 /** Starts the CLI as a real child process, the way a user runs it from a checkout. */
 export function spawnCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CLI_ENTRY, ...args], {
+  const child = spawn(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', CLI_ENTRY, ...args], {
     cwd: REPO_DIR,
     // Only what node needs: a test must not depend on (or leak) the developer's environment.
     env: { PATH: process.env.PATH ?? '', ...env },

@@ -3,7 +3,7 @@
  * check, in process), then req/s and p50 through a behalf process with no limits, with limits
  * in memory and with limits in Redis. Not a test (timing belongs in benchmarks); run it with
  *
- *   node --conditions=source --import tsx test/limit/measure-cost.ts [seconds]
+ *   node --conditions=behalf-source --import tsx test/limit/measure-cost.ts [seconds]
  *
  * It needs Redis at BEHALF_TEST_REDIS_URL (default redis://127.0.0.1:6379/0) and writes only
  * keys under a random `behalf-measure:` prefix, deleted at the end. Results: docs/limits.md.
@@ -123,7 +123,7 @@ audit: { store: audit-${name} }
 log: { level: warn }
 `,
   );
-  const gw = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const gw = spawn(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', file], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(gw);
   try {
     await waitHealthy(publicUrl);
