@@ -1,5 +1,6 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import type { ToolPins } from '../resolve/tool-pinning.js';
@@ -67,7 +68,7 @@ type Attempt = { result: ToolCallResult } | { retry: true };
  * pin is `blocked`, even if a stale catalog asks (defence in depth). It does NOT bound the size
  * of the upstream's result.
  */
-export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins; viaSdk?: boolean }): ToolSource {
+export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins; dispatcher?: Dispatcher | undefined }): ToolSource {
   const cfg = conn.config;
   const url = isHttpUrl(cfg) ? new URL(cfg.url) : undefined;
   const binding = upstreamBinding(cfg);
@@ -103,8 +104,8 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
     try {
       const result =
-        url !== undefined && deps.viaSdk !== true && canCallDirect(client)
-          ? await callToolDirect(client, url, { params, headers: { ...cfg.headers, ...headers }, signal: ctx.signal, timeoutMs: cfg.timeoutMs, ...(onProgress !== undefined ? { onProgress } : {}) })
+        url !== undefined && deps.dispatcher !== undefined && canCallDirect(client)
+          ? await callToolDirect(client, url, deps.dispatcher, { params, headers: { ...cfg.headers, ...headers }, signal: ctx.signal, timeoutMs: cfg.timeoutMs, ...(onProgress !== undefined ? { onProgress } : {}) })
           : ((await withCallHeaders(headers, () => client.callTool(params, undefined, options))) as CallToolResult);
       return {
         result: {

@@ -1,10 +1,9 @@
-import { AsyncResource } from 'node:async_hooks';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ErrorCode, JSONRPCMessageSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { createParser } from 'eventsource-parser';
-import { getGlobalDispatcher, type Dispatcher } from 'undici';
-import { outsideCalls } from './mcp-upstream-transport.js';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import type { Dispatcher } from 'undici';
+import { inCurrentScope, outsideCalls } from './mcp-upstream-transport.js';
 
 /**
  * `tools/call` to a Streamable HTTP upstream, sent by the gateway itself over the SDK client's
@@ -56,9 +55,9 @@ export function canCallDirect(client: Client): boolean {
 }
 
 /** Sends one `tools/call` over `client`'s Streamable HTTP session (see the module comment). */
-export async function callToolDirect(client: Client, url: URL, call: DirectToolCall, dispatcher: Dispatcher = getGlobalDispatcher()): Promise<CallToolResult> {
+export function callToolDirect(client: Client, url: URL, dispatcher: Dispatcher, call: DirectToolCall): Promise<CallToolResult> {
   const transport = client.transport;
-  if (!(transport instanceof StreamableHTTPClientTransport)) throw new TypeError('callToolDirect needs a Streamable HTTP session');
+  if (!(transport instanceof StreamableHTTPClientTransport)) return Promise.reject(new TypeError('callToolDirect needs a Streamable HTTP session'));
   // String ids never collide with the SDK's numeric ones on the same session.
   const id = `behalf-${++lastId}`;
   const onProgress = call.onProgress;
@@ -67,36 +66,32 @@ export async function callToolDirect(client: Client, url: URL, call: DirectToolC
   if (transport.sessionId !== undefined) headers['mcp-session-id'] = transport.sessionId;
   if (transport.protocolVersion !== undefined) headers['mcp-protocol-version'] = transport.protocolVersion;
 
-  const abort = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, call.timeoutMs);
-  const onAbort = () => abort.abort();
+  const exchange = new CallExchange(id, transport, onProgress, inCurrentScope());
+  const timer = setTimeout(() => exchange.abort('timeout'), call.timeoutMs);
+  const onAbort = () => exchange.abort('caller');
   call.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const res = await dispatcher.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }),
-      signal: abort.signal,
-    });
-    return await answerOf(res, id, transport, onProgress);
+    dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }) }, exchange);
   } catch (err) {
-    if (timedOut || call.signal.aborted) {
-      cancelUpstream(client, id, timedOut ? 'timed out' : String(call.signal.reason));
-      if (call.signal.aborted) throw call.signal.reason;
-      throw new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: call.timeoutMs });
-    }
-    if (err instanceof McpError || err instanceof StreamableHTTPError || err instanceof UpstreamProtocolError) throw err;
-    throw new TypeError('fetch failed', { cause: err });
-  } finally {
-    clearTimeout(timer);
-    call.signal.removeEventListener('abort', onAbort);
+    exchange.fail(err);
   }
+  return exchange.done.then(
+    (result) => {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', onAbort);
+      return result;
+    },
+    (err: unknown) => {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', onAbort);
+      if (exchange.aborted !== undefined) {
+        cancelUpstream(client, id, exchange.aborted === 'timeout' ? 'timed out' : String(call.signal.reason));
+        if (exchange.aborted === 'caller') throw call.signal.reason;
+        throw new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: call.timeoutMs });
+      }
+      throw err;
+    },
+  );
 }
 
 /** Tells the upstream to stop working on request `id`; best effort, outside any call's scope. */
@@ -106,97 +101,159 @@ function cancelUpstream(client: Client, id: string, reason: string): void {
 
 type Message = Record<string, unknown>;
 
-async function answerOf(res: Dispatcher.ResponseData, id: string, transport: StreamableHTTPClientTransport, onProgress: DirectToolCall['onProgress']): Promise<CallToolResult> {
-  if (res.statusCode < 200 || res.statusCode >= 300 || res.statusCode === 202) {
-    res.body.resume();
-    throw new StreamableHTTPError(res.statusCode, `upstream answered HTTP ${res.statusCode}`);
+/**
+ * The undici handler of one call: the answer's body is taken as it arrives (a JSON body whole, an
+ * event stream event by event), with no stream object in between. `done` settles once: with the
+ * result, or with the error the module comment lists.
+ */
+class CallExchange implements Dispatcher.DispatchHandler {
+  readonly done: Promise<CallToolResult>;
+  /** Why the gateway aborted the call, if it did. */
+  aborted: 'timeout' | 'caller' | undefined;
+  private resolve!: (result: CallToolResult) => void;
+  private reject!: (err: unknown) => void;
+  private settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private kind: 'json' | 'sse' | 'ignore' = 'ignore';
+  private chunks: Buffer[] = [];
+  private decoder: TextDecoder | undefined;
+  private parser: EventSourceParser | undefined;
+  private answer: Message | undefined;
+
+  constructor(
+    private readonly id: string,
+    private readonly transport: StreamableHTTPClientTransport,
+    private readonly onProgress: DirectToolCall['onProgress'],
+    private readonly inScope: <T>(fn: () => T) => T,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
-  const type = mediaType(res.headers['content-type']);
-  let answer: Message | undefined;
-  const take = (message: Message): void => {
-    if (message['id'] === id && ('result' in message || 'error' in message)) {
-      answer ??= message;
+
+  abort(why: 'timeout' | 'caller'): void {
+    if (this.settled) return;
+    this.aborted = why;
+    this.fail(new Error(why));
+    this.controller?.abort(new Error(why));
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const known = err instanceof McpError || err instanceof StreamableHTTPError || err instanceof UpstreamProtocolError;
+    this.reject(known || this.aborted !== undefined ? err : new TypeError('fetch failed', { cause: err }));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.aborted !== undefined) controller.abort(new Error(this.aborted));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return;
+    if (status >= 300 || status === 202) {
+      // The body is read and dropped, so the connection stays usable.
+      this.fail(new StreamableHTTPError(status, `upstream answered HTTP ${status}`));
       return;
     }
-    if (message['method'] === 'notifications/progress' && onProgress !== undefined) {
-      const p = message['params'] as Record<string, unknown> | undefined;
-      if (p?.['progressToken'] === id && typeof p['progress'] === 'number') {
-        onProgress({
-          progress: p['progress'],
-          ...(typeof p['total'] === 'number' ? { total: p['total'] } : {}),
-          ...(typeof p['message'] === 'string' ? { message: p['message'] } : {}),
-        });
-        return;
-      }
-    }
-    // Anything else is the session's business: the SDK client handles it as if its transport
-    // had read it (relayed requests, log messages, list changes).
-    const parsed = JSONRPCMessageSchema.safeParse(message);
-    if (parsed.success) transport.onmessage?.(parsed.data);
-  };
+    const type = mediaType(headers['content-type']);
+    if (type === 'application/json') this.kind = 'json';
+    else if (type === 'text/event-stream') {
+      this.kind = 'sse';
+      this.decoder = new TextDecoder();
+      this.parser = createParser({ maxBufferSize: MAX_SSE_EVENT, onEvent: (event) => this.onEvent(event) });
+    } else this.fail(new UpstreamProtocolError(`unexpected content type ${type || '(none)'}`));
+  }
 
-  if (type === 'application/json') {
-    let data: unknown;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.kind === 'json') {
+      if (!this.settled) this.chunks.push(chunk);
+      return;
+    }
+    if (this.kind !== 'sse') return;
     try {
-      data = await res.body.json();
+      this.parser!.feed(this.decoder!.decode(chunk, { stream: true }));
     } catch (err) {
-      if (err instanceof SyntaxError) throw new UpstreamProtocolError('answer is not JSON');
-      throw err;
+      this.fail(err);
+      controller.abort(err as Error);
     }
-    for (const message of Array.isArray(data) ? data : [data]) if (isObject(message)) take(message);
-  } else if (type === 'text/event-stream') {
-    await readEvents(res.body, take, () => answer !== undefined);
-  } else {
-    res.body.resume();
-    throw new UpstreamProtocolError(`unexpected content type ${type || '(none)'}`);
   }
-  if (answer === undefined) {
-    // An event stream that ended before the answer: the connection broke mid-call.
-    if (type === 'text/event-stream') throw new TypeError('fetch failed', { cause: new Error('stream ended before the answer') });
-    throw new UpstreamProtocolError('no answer for the call');
-  }
-  if ('error' in answer) {
-    const error = answer['error'] as { code?: unknown; message?: unknown } | undefined;
-    throw new McpError(typeof error?.code === 'number' ? error.code : ErrorCode.InternalError, typeof error?.message === 'string' ? error.message : 'error');
-  }
-  const result = CallToolResultSchema.safeParse(answer['result']);
-  if (!result.success) throw new UpstreamProtocolError('invalid tools/call result');
-  return result.data;
-}
 
-/** Reads an SSE body until it ends or `done()`; each event's JSON message goes to `take`. */
-function readEvents(body: Dispatcher.ResponseData['body'], take: (message: Message) => void, done: () => boolean): Promise<void> {
-  const parser = createParser({
-    maxBufferSize: MAX_SSE_EVENT,
-    onEvent(event) {
-      if (event.event !== undefined && event.event !== 'message') return;
-      let message: unknown;
+  onResponseEnd(): void {
+    if (this.kind === 'json' && !this.settled) {
+      let data: unknown;
       try {
-        message = JSON.parse(event.data);
+        data = JSON.parse(Buffer.concat(this.chunks).toString('utf8'));
       } catch {
+        this.fail(new UpstreamProtocolError('answer is not JSON'));
         return;
       }
-      if (isObject(message)) take(message);
-    },
-  });
-  const decoder = new TextDecoder();
-  return new Promise((resolve, reject) => {
-    // The answer is normally the stream's last message; once it is in, nothing more is waited
-    // for, but the stream is still read to its end (and what follows still handled).
-    // Bound to the caller's async context: undici emits later chunks from the socket's, and
-    // the relay finds the client request by the context a message is handled in.
-    body.on('data', AsyncResource.bind((chunk: Buffer) => {
-      try {
-        parser.feed(decoder.decode(chunk, { stream: true }));
-      } catch (err) {
-        body.destroy(err as Error);
+      this.chunks = [];
+      for (const message of Array.isArray(data) ? data : [data]) if (isObject(message)) this.take(message);
+    }
+    if (this.settled) return;
+    // An event stream that ended before the answer: the connection broke mid-call.
+    if (this.kind === 'sse') this.fail(new Error('stream ended before the answer'));
+    else this.fail(new UpstreamProtocolError('no answer for the call'));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.fail(err);
+  }
+
+  private onEvent(event: EventSourceMessage): void {
+    if (event.event !== undefined && event.event !== 'message') return;
+    let message: unknown;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (isObject(message)) this.take(message);
+  }
+
+  private take(message: Message): void {
+    if (message['id'] === this.id && ('result' in message || 'error' in message)) {
+      if (this.answer === undefined) this.settle((this.answer = message));
+      return;
+    }
+    if (message['method'] === 'notifications/progress' && this.onProgress !== undefined) {
+      const p = message['params'] as Record<string, unknown> | undefined;
+      if (p?.['progressToken'] === this.id && typeof p['progress'] === 'number') {
+        if (!this.settled)
+          this.onProgress({
+            progress: p['progress'],
+            ...(typeof p['total'] === 'number' ? { total: p['total'] } : {}),
+            ...(typeof p['message'] === 'string' ? { message: p['message'] } : {}),
+          });
         return;
       }
-      if (done()) resolve();
-    }));
-    body.on('end', resolve);
-    body.on('error', reject);
-  });
+    }
+    // Anything else is the session's business: the SDK client handles it as if its transport had
+    // read it (relayed requests, log messages, list changes), in the caller's scope, since undici
+    // runs this handler in the socket's.
+    const parsed = JSONRPCMessageSchema.safeParse(message);
+    if (parsed.success) this.inScope(() => this.transport.onmessage?.(parsed.data));
+  }
+
+  /** The answer is in (normally the stream's last message: the rest is still read, not waited for). */
+  private settle(answer: Message): void {
+    if (this.settled) return;
+    if ('error' in answer) {
+      const error = answer['error'] as { code?: unknown; message?: unknown } | undefined;
+      this.fail(new McpError(typeof error?.code === 'number' ? error.code : ErrorCode.InternalError, typeof error?.message === 'string' ? error.message : 'error'));
+      return;
+    }
+    const result = CallToolResultSchema.safeParse(answer['result']);
+    if (!result.success) {
+      this.fail(new UpstreamProtocolError('invalid tools/call result'));
+      return;
+    }
+    this.settled = true;
+    this.resolve(result.data);
+  }
 }
 
 function mediaType(header: string | string[] | undefined): string {

@@ -71,6 +71,15 @@ export function currentChannel(): ClientChannel | undefined {
 }
 
 /**
+ * A function that runs its argument in the scope current now (or outside any, if none): for
+ * code that handles upstream messages later from another async context (a socket's).
+ */
+export function inCurrentScope(): <T>(fn: () => T) => T {
+  const store = perCall.getStore();
+  return store === undefined ? (fn) => perCall.exit(fn) : (fn) => perCall.run(store, fn);
+}
+
+/**
  * Runs `fn` outside any request's scope: what it starts (a connection, its GET stream, its
  * retries) never carries a request's headers and never reaches a request's channel.
  */

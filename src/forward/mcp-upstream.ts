@@ -1,5 +1,6 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
+import { Agent } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import { isValidToolName, type CatalogSourceInput, type PinState } from '../resolve/tool-catalog.js';
@@ -125,6 +126,9 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
     }
   };
 
+  // tools/call goes out on its own keep-alive pools (see mcp-upstream-direct.ts); the SDK's other
+  // requests on the global dispatcher.
+  const callAgent = new Agent();
   const connections: UpstreamConnection[] = [];
   const entries: { conn: UpstreamConnection; source: ToolSource; serving: ServingUpstream }[] = [];
   for (const cfg of configs) {
@@ -148,7 +152,7 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
         return conn.features().capabilities.subscribe;
       },
     };
-    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, viaSdk: opts.fetch !== undefined, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }), serving });
+    entries.push({ conn, source: createUpstreamSource(conn, { signer: opts.signer, dispatcher: opts.fetch === undefined ? callAgent : undefined, ...(opts.pins !== undefined ? { pins: opts.pins } : {}) }), serving });
   }
   const unsubscribePins = opts.pins?.onChange(changed);
 
@@ -204,6 +208,8 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
       updateListeners.clear();
       connectListeners.clear();
       await Promise.all(connections.map((c) => c.close()));
+      // close() may be called twice (the second call finds the pools closed already).
+      await callAgent.close().catch(() => undefined);
     },
   };
 }

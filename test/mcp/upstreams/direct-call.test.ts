@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { Agent } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -20,6 +21,8 @@ let script: Script = () => undefined;
 let server: Server;
 let url: URL;
 let client: Client;
+// The gateway's own pools for tools/call (npm undici's handler API, whatever the global dispatcher is).
+const agent = new Agent();
 
 const json = (res: ServerResponse, body: unknown, status = 200) => {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -41,7 +44,7 @@ async function receivedMethod(method: string): Promise<Rpc> {
 }
 
 const call = (opts: { signal?: AbortSignal; timeoutMs?: number; onProgress?: (p: { progress: number }) => void } = {}) =>
-  callToolDirect(client, url, {
+  callToolDirect(client, url, agent, {
     params: { name: 'lookup', arguments: { employee: 'bob' }, _meta: { 'io.behalf/assertion': 'signed' } },
     headers: { authorization: 'Bearer gateway-credential', 'x-behalf-assertion': 'signed', 'x-request-id': 'req-1' },
     signal: opts.signal ?? new AbortController().signal,
@@ -85,6 +88,7 @@ before(async () => {
 
 after(async () => {
   await client.close();
+  await agent.close();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
@@ -215,6 +219,6 @@ describe('callToolDirect', () => {
 
   it('refuses a client whose transport is not Streamable HTTP', async () => {
     const other = new Client({ name: 'test', version: '1' });
-    await assert.rejects(callToolDirect(other, url, { params: {}, headers: {}, signal: new AbortController().signal, timeoutMs: 100 }), TypeError);
+    await assert.rejects(callToolDirect(other, url, agent, { params: {}, headers: {}, signal: new AbortController().signal, timeoutMs: 100 }), TypeError);
   });
 });
