@@ -37,20 +37,19 @@ export const mcpAuditGateStage: McpStage = (ctx, deps) => {
 
 /** The record of one MCP request: the HTTP door's fields plus the MCP ones. Never the arguments or the result. */
 export function mcpAuditRecordOf(ctx: McpContext, deps: McpDeps): AuditRecord {
-  const base = auditRecordOf(ctx, deps);
+  // Filled in place (not spread into a copy): this runs once per MCP request.
+  const record: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = auditRecordOf(ctx, deps);
   const denied = ctx.decision !== undefined && !ctx.decision.allow;
-  return {
-    ...base,
-    status: !denied && !ctx.res.headersSent && ctx.mcp.status !== undefined ? ctx.mcp.status : base.status,
-    tool: ctx.mcp.toolName,
-    resource: ctx.mcp.resource,
-    prompt: ctx.mcp.prompt,
-    rpcMethod: ctx.mcp.rpcMethod,
-    upstream: ctx.mcp.tool?.source.id ?? ctx.mcp.upstream,
-    argsDigest: ctx.mcp.argsDigest,
-    resultError: ctx.mcp.resultError,
-    detail: withRelayed(base.detail, ctx.mcp.relayed),
-  };
+  if (!denied && !ctx.res.headersSent && ctx.mcp.status !== undefined) record.status = ctx.mcp.status;
+  record.tool = ctx.mcp.toolName;
+  record.resource = ctx.mcp.resource;
+  record.prompt = ctx.mcp.prompt;
+  record.rpcMethod = ctx.mcp.rpcMethod;
+  record.upstream = ctx.mcp.tool?.source.id ?? ctx.mcp.upstream;
+  record.argsDigest = ctx.mcp.argsDigest;
+  record.resultError = ctx.mcp.resultError;
+  record.detail = withRelayed(record.detail, ctx.mcp.relayed);
+  return record;
 }
 
 /** The detail, plus which requests were relayed to the client (`relayed sampling/createMessage x2`). */

@@ -105,8 +105,8 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     try {
       const result =
         url !== undefined && deps.dispatcher !== undefined && canCallDirect(client)
-          ? await callToolDirect(client, url, deps.dispatcher, { params, headers: { ...cfg.headers, ...headers }, signal: ctx.signal, timeoutMs: cfg.timeoutMs, ...(onProgress !== undefined ? { onProgress } : {}) })
-          : ((await withCallHeaders(headers, () => client.callTool(params, undefined, options))) as CallToolResult);
+          ? await callToolDirect(client, url, deps.dispatcher, { params, headers: { ...cfg.headers, ...headers }, signal: ctx.signal, timeoutMs: cfg.timeoutMs, ...(onProgress !== undefined ? { onProgress } : {}), ...(ctx.channel !== undefined ? { channel: ctx.channel } : {}) })
+          : ((await withCallHeaders(headers, () => client.callTool(params, undefined, options), ctx.channel)) as CallToolResult);
       return {
         result: {
           content: (result.content ?? []) as ContentBlock[],

@@ -3,7 +3,8 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { CallToolResultSchema, ErrorCode, JSONRPCMessageSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
-import { inCurrentScope, outsideCalls } from './mcp-upstream-transport.js';
+import type { ClientChannel } from './mcp-upstream-relay.js';
+import { inChannelScope, outsideCalls } from './mcp-upstream-transport.js';
 
 /**
  * `tools/call` to a Streamable HTTP upstream, sent by the gateway itself over the SDK client's
@@ -37,6 +38,8 @@ export interface DirectToolCall {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** The client request the upstream's other messages during the call belong to (see mcp-upstream-relay.ts). */
+  readonly channel?: ClientChannel;
 }
 
 /** An answer that is not a usable `tools/call` answer (no result for the call, or an invalid one). */
@@ -66,7 +69,7 @@ export function callToolDirect(client: Client, url: URL, dispatcher: Dispatcher,
   if (transport.sessionId !== undefined) headers['mcp-session-id'] = transport.sessionId;
   if (transport.protocolVersion !== undefined) headers['mcp-protocol-version'] = transport.protocolVersion;
 
-  const exchange = new CallExchange(id, transport, onProgress, inCurrentScope());
+  const exchange = new CallExchange(id, transport, onProgress, call.channel);
   const timer = setTimeout(() => exchange.abort('timeout'), call.timeoutMs);
   const onAbort = () => exchange.abort('caller');
   call.signal.addEventListener('abort', onAbort, { once: true });
@@ -124,7 +127,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
     private readonly id: string,
     private readonly transport: StreamableHTTPClientTransport,
     private readonly onProgress: DirectToolCall['onProgress'],
-    private readonly inScope: <T>(fn: () => T) => T,
+    private readonly channel: ClientChannel | undefined,
   ) {
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -232,10 +235,10 @@ class CallExchange implements Dispatcher.DispatchHandler {
       }
     }
     // Anything else is the session's business: the SDK client handles it as if its transport had
-    // read it (relayed requests, log messages, list changes), in the caller's scope, since undici
-    // runs this handler in the socket's.
+    // read it (relayed requests, log messages, list changes), in the scope of the call's client
+    // request (entered only here: the hot path pays nothing for async context tracking).
     const parsed = JSONRPCMessageSchema.safeParse(message);
-    if (parsed.success) this.inScope(() => this.transport.onmessage?.(parsed.data));
+    if (parsed.success) inChannelScope(this.channel, () => this.transport.onmessage?.(parsed.data));
   }
 
   /** The answer is in (normally the stream's last message: the rest is still read, not waited for). */

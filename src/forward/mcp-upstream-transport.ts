@@ -45,15 +45,15 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * Runs `fn` (one SDK request) so that the first POST it sends to an HTTP upstream carries
- * `headers` in addition to the transport's own. Headers set here win over the transport's. The
- * channel of an enclosing {@link withClientChannel} stays in force.
+ * `headers` in addition to the transport's own. Headers set here win over the transport's. What
+ * the upstream sends on that request's stream goes to `channel` (default: the channel of an
+ * enclosing {@link withClientChannel}).
  *
  * This does NOT apply to stdio upstreams (no headers there: use `_meta`), and does NOT isolate
  * anything `fn` starts besides its first POST: never reconnect inside `fn` (connections open in
  * {@link outsideCalls}), or the initialize request would carry this call's assertion.
  */
-export function withCallHeaders<T>(headers: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> {
-  const channel = perCall.getStore()?.channel;
+export function withCallHeaders<T>(headers: Readonly<Record<string, string>>, fn: () => Promise<T>, channel: ClientChannel | undefined = perCall.getStore()?.channel): Promise<T> {
   return perCall.run(channel === undefined ? { headers } : { headers, channel }, fn);
 }
 
@@ -71,12 +71,11 @@ export function currentChannel(): ClientChannel | undefined {
 }
 
 /**
- * A function that runs its argument in the scope current now (or outside any, if none): for
- * code that handles upstream messages later from another async context (a socket's).
+ * Runs `fn` (handling a message an upstream sent during one client request) so that the relay
+ * finds `channel`, or outside any request's scope when there is none. Adds no header.
  */
-export function inCurrentScope(): <T>(fn: () => T) => T {
-  const store = perCall.getStore();
-  return store === undefined ? (fn) => perCall.exit(fn) : (fn) => perCall.run(store, fn);
+export function inChannelScope<T>(channel: ClientChannel | undefined, fn: () => T): T {
+  return channel === undefined ? perCall.exit(fn) : perCall.run({ headers: NO_HEADERS, channel }, fn);
 }
 
 /**

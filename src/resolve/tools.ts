@@ -1,4 +1,5 @@
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
+import type { ClientChannel } from '../forward/mcp-upstream-relay.js';
 
 /**
  * The contracts between the MCP door and the places tools come from: tools declared in the
@@ -51,6 +52,8 @@ export interface ToolCallContext {
   readonly signal: AbortSignal;
   /** Progress from the source, relayed to the client when it asked (`_meta.progressToken`). */
   readonly onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** Where an upstream's messages during the call go (log messages, sampling, elicitation); none for config tools. */
+  readonly channel?: ClientChannel;
 }
 
 /** A place tools come from. */

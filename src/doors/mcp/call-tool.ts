@@ -1,5 +1,4 @@
 import { trackRequest } from './in-flight.js';
-import { withClientChannel } from '../../forward/mcp-upstream-transport.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { ToolCallContext, ToolCallResult } from '../../resolve/tools.js';
 import { answer, countAllowed, recordFirst } from './answer.js';
@@ -36,6 +35,7 @@ export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | u
         }
       : undefined;
 
+  const channel = tool.source.kind === 'mcp' ? openClientChannel(ctx, deps, tracked.signal) : undefined;
   const callContext: ToolCallContext = {
     identity: ctx.identity!,
     ...(ctx.user === undefined ? {} : { user: ctx.user }),
@@ -43,12 +43,11 @@ export async function callTool(ctx: McpContext, deps: McpDeps): Promise<Deny | u
     argumentsDigest: ctx.mcp.argsDigest!,
     signal: tracked.signal,
     ...(onProgress === undefined ? {} : { onProgress }),
+    ...(channel === undefined ? {} : { channel }),
   };
-  const channel = tool.source.kind === 'mcp' ? openClientChannel(ctx, deps, tracked.signal) : undefined;
   let result: ToolCallResult;
   try {
-    const call = () => tool.source.call(tool.definition.name, ctx.mcp.args ?? {}, callContext);
-    result = await (channel === undefined ? call() : withClientChannel(channel, call));
+    result = await tool.source.call(tool.definition.name, ctx.mcp.args ?? {}, callContext);
   } catch (err) {
     if (tracked.signal.aborted) return cancelled(ctx, deps, tracked.gone);
     throw err;
