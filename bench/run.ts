@@ -247,6 +247,22 @@ ${o.limits ?? ''}log: { level: warn }
       );
     }
     const measure = (t: Target, connections: number, seconds: number) => (t.mcp === undefined ? runLoad({ ...t, connections, seconds }) : runMcpLoad(t.mcp, connections, seconds));
+    /** behalf's RSS every 5 s while `load` runs for MEMORY_SECONDS (nothing when 0). */
+    const memoryRun = async (label: string, pid: number, load: () => Promise<LoadResult>): Promise<{ seconds: number; samplesMb: number[] } | undefined> => {
+      if (MEMORY_SECONDS <= 0) return undefined;
+      const samples: number[] = [];
+      const sampler = setInterval(() => void rssMb(pid).then((mb) => samples.push(mb)), 5_000);
+      const r = await load();
+      clearInterval(sampler);
+      samples.push(await rssMb(pid));
+      console.log(`\n${label}memory over ${MEMORY_SECONDS} s at 32 connections (${r.rps.toFixed(0)} req/s): RSS ${samples.map((x) => x.toFixed(0)).join(' ')} MB`);
+      return { seconds: MEMORY_SECONDS, samplesMb: samples };
+    };
+    /** The same for MCP tools/call through behalf, when (m) ran. */
+    const mcpMemoryRun = () => {
+      const m = targets.find((t) => t.name === '(m) mcp behalf');
+      return m?.mcp === undefined || m.pid === undefined || !wanted('m') ? Promise.resolve(undefined) : memoryRun('(m) MCP tools/call: ', m.pid, () => runMcpLoad(m.mcp!, 32, MEMORY_SECONDS));
+    };
     const results: Record<string, Record<number, LoadResult>> = {};
     console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
     for (const connections of CONNECTIONS) {
@@ -277,7 +293,8 @@ ${o.limits ?? ''}log: { level: warn }
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
       const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
       const scale = printScaleComparisons(results);
-      if (mcpRatios !== undefined || scale !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios, scale });
+      const mcpMemory = await mcpMemoryRun();
+      if (mcpRatios !== undefined || scale !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios, scale, ...(mcpMemory === undefined ? {} : { mcpMemory }) });
       await idp.close();
       return;
     }
@@ -294,18 +311,9 @@ ${o.limits ?? ''}log: { level: warn }
     const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
     const scale = printScaleComparisons(results);
 
-    let memory: { seconds: number; samplesMb: number[] } | undefined;
-    if (MEMORY_SECONDS > 0 && behalf.pid !== undefined) {
-      const samples: number[] = [];
-      const pid = behalf.pid;
-      const sampler = setInterval(() => void rssMb(pid).then((mb) => samples.push(mb)), 5_000);
-      const r = await runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS }); // (c) behalf
-      clearInterval(sampler);
-      samples.push(await rssMb(pid));
-      memory = { seconds: MEMORY_SECONDS, samplesMb: samples };
-      console.log(`\nmemory over ${MEMORY_SECONDS} s at 32 connections (${r.rps.toFixed(0)} req/s): RSS ${samples.map((s) => s.toFixed(0)).join(' ')} MB`);
-    }
-    await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), ...(scale === undefined ? {} : { scale }), memory });
+    const memory = behalf.pid === undefined ? undefined : await memoryRun('', behalf.pid, () => runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS })); // (c) behalf
+    const mcpMemory = await mcpMemoryRun();
+    await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), ...(scale === undefined ? {} : { scale }), memory, ...(mcpMemory === undefined ? {} : { mcpMemory }) });
     await idp.close();
   } finally {
     // Wait for the children to exit: behalf must stop before its directory and audit files go,
