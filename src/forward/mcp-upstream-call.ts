@@ -65,8 +65,8 @@ type Attempt = { result: ToolCallResult } | { retry: true };
  * This does NOT decide whether the user may call the tool (the authorize stage did), nor
  * validate the arguments (screen did). It does NOT send the user's token: `ctx` holds none, and
  * the only credential sent is the upstream's configured `headers`. It does NOT call a tool whose
- * pin is `blocked`, even if a stale catalog asks (defence in depth). It does NOT bound the size
- * of the upstream's result.
+ * pin is `blocked`, even if a stale catalog asks (defence in depth). Over HTTP the answer is
+ * bounded (`MAX_ANSWER_BYTES`, see mcp-upstream-direct.ts); over stdio it is not.
  */
 export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: AssertionSigner; pins?: ToolPins; dispatcher?: Dispatcher | undefined }): ToolSource {
   const cfg = conn.config;
@@ -121,7 +121,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
         if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`) };
         return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`) };
       }
-      if (err instanceof UpstreamProtocolError) return { result: failure('upstream error', `upstream ${cfg.id}: ${err.message}`) };
+      if (err instanceof UpstreamProtocolError) return { result: failure(err.clientText, `upstream ${cfg.id}: ${err.message}`) };
       if (err instanceof StreamableHTTPError) {
         // 404: the upstream forgot the session (it restarted) and never ran the call.
         if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`) };

@@ -5,6 +5,7 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from 'e
 import type { Dispatcher } from 'undici';
 import type { ClientChannel } from './mcp-upstream-relay.js';
 import { inChannelScope, outsideCalls } from './mcp-upstream-transport.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './http-tool.js';
 
 /**
  * `tools/call` to a Streamable HTTP upstream, sent by the gateway itself over the SDK client's
@@ -25,7 +26,9 @@ import { inChannelScope, outsideCalls } from './mcp-upstream-transport.js';
  *
  * This does NOT follow redirects (a 3xx is an HTTP error, as a POST endpoint should not move),
  * resume a broken SSE stream (`Last-Event-ID`; the call fails as a broken connection and the
- * caller decides about a retry), nor bound the size of the answer. It does NOT add any
+ * caller decides about a retry). It bounds the answer at {@link MAX_ANSWER_BYTES}: a JSON body
+ * in all, an SSE stream per event (progress and log events may follow one another for as long as
+ * the call's timeout allows). It does NOT add any
  * credential: `headers` are all the caller's (the upstream's configured ones and the call's).
  */
 
@@ -42,13 +45,22 @@ export interface DirectToolCall {
   readonly channel?: ClientChannel;
 }
 
-/** An answer that is not a usable `tools/call` answer (no result for the call, or an invalid one). */
+/** An answer that is not a usable `tools/call` answer (no result for the call, an invalid one, or one too large). */
 export class UpstreamProtocolError extends Error {
   override readonly name = 'UpstreamProtocolError';
+  /** `message` is the audit detail; `clientText` the short text the client's `isError` result gets. */
+  constructor(
+    message: string,
+    readonly clientText = 'upstream error',
+  ) {
+    super(message);
+  }
 }
 
-/** Largest SSE event the gateway buffers from an upstream, characters. */
-const MAX_SSE_EVENT = 16 * 1024 * 1024;
+/** Largest answer the gateway takes from an upstream: a JSON body in all, or one SSE event (as for config tools). */
+export const MAX_ANSWER_BYTES = DEFAULT_MAX_RESPONSE_BYTES;
+
+const tooLarge = () => new UpstreamProtocolError(`answer over ${MAX_ANSWER_BYTES} bytes`, 'upstream answered more than the gateway accepts');
 
 let lastId = 0;
 
@@ -119,6 +131,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private kind: 'json' | 'sse' | 'ignore' = 'ignore';
   private chunks: Buffer[] = [];
+  private size = 0;
   private decoder: TextDecoder | undefined;
   private parser: EventSourceParser | undefined;
   private answer: Message | undefined;
@@ -166,13 +179,26 @@ class CallExchange implements Dispatcher.DispatchHandler {
     else if (type === 'text/event-stream') {
       this.kind = 'sse';
       this.decoder = new TextDecoder();
-      this.parser = createParser({ maxBufferSize: MAX_SSE_EVENT, onEvent: (event) => this.onEvent(event) });
+      this.parser = createParser({
+        maxBufferSize: MAX_ANSWER_BYTES,
+        onEvent: (event) => this.onEvent(event),
+        onError: (err) => {
+          if (err.type === 'max-buffer-size-exceeded') throw tooLarge();
+        },
+      });
     } else this.fail(new UpstreamProtocolError(`unexpected content type ${type || '(none)'}`));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.kind === 'json') {
-      if (!this.settled) this.chunks.push(chunk);
+      if (this.settled) return;
+      this.size += chunk.length;
+      if (this.size > MAX_ANSWER_BYTES) {
+        this.fail(tooLarge());
+        controller.abort(new Error('answer too large'));
+        return;
+      }
+      this.chunks.push(chunk);
       return;
     }
     if (this.kind !== 'sse') return;

@@ -5,7 +5,7 @@ import { Agent } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { callToolDirect, UpstreamProtocolError } from '../../../src/forward/mcp-upstream-direct.js';
+import { callToolDirect, MAX_ANSWER_BYTES, UpstreamProtocolError } from '../../../src/forward/mcp-upstream-direct.js';
 
 // The gateway's own `tools/call` over an SDK client's Streamable HTTP session, against a raw
 // node:http upstream whose answer each test scripts: the request it sends, each answer form it
@@ -181,6 +181,31 @@ describe('callToolDirect', () => {
       script = answer;
       await assert.rejects(call(), UpstreamProtocolError);
     }
+  });
+
+  it('an answer over the bound (a JSON body in all, or one SSE event) is refused as too large, without buffering the rest', async () => {
+    const big = 'x'.repeat(MAX_ANSWER_BYTES);
+    script = (_req, res, rpc) => json(res, ok(rpc.id, big));
+    await assert.rejects(call(), (err: unknown) => err instanceof UpstreamProtocolError && err.clientText === 'upstream answered more than the gateway accepts');
+    let written = 0;
+    script = async (_req, res, rpc) => {
+      sse(res);
+      // One event that never ends: the gateway gives up at the bound, not at the timeout.
+      res.write('event: message\ndata: {"jsonrpc":"2.0","id":' + JSON.stringify(rpc.id) + ',"result":{"content":[{"type":"text","text":"');
+      const piece = 'y'.repeat(256 * 1024);
+      while (!res.destroyed && written < 16 * MAX_ANSWER_BYTES) {
+        written += piece.length;
+        if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
+      }
+      res.end();
+    };
+    await assert.rejects(call({ timeoutMs: 10_000 }), (err: unknown) => err instanceof UpstreamProtocolError && /answer over/.test(err.message));
+    // What the kernel buffers on loopback (a few MB) is written before the upstream sees the close.
+    assert.ok(written < 4 * MAX_ANSWER_BYTES, `the upstream could write ${written} bytes`);
+    // Within the bound, a large answer is taken whole.
+    const fits = 'z'.repeat(MAX_ANSWER_BYTES / 2);
+    script = (_req, res, rpc) => json(res, ok(rpc.id, fits));
+    assert.equal(((await call()).content[0] as { text: string }).text.length, fits.length);
   });
 
   it('an SSE stream that ends, or a connection that breaks, before the answer rejects like fetch', async () => {
