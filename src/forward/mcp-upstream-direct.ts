@@ -19,17 +19,17 @@ import { DEFAULT_MAX_RESPONSE_BYTES } from './http-tool.js';
  * `StreamableHTTPError(status)`, the timeout with `McpError(RequestTimeout)` (after a
  * `notifications/cancelled` upstream), a broken connection with `TypeError('fetch failed',
  * { cause })`, and the caller's abort with the signal's reason (also after a
- * `notifications/cancelled`). What the upstream sends on the answer's SSE stream besides the
- * answer (log messages, sampling and elicitation requests, other notifications) goes to the SDK
- * client's own message handler, in the caller's async context, so the relay finds the client
- * request it belongs to; progress for this call goes to `onProgress`.
+ * `notifications/cancelled`; a signal aborted already sends nothing). What the upstream sends on
+ * the answer's SSE stream besides the answer (log messages, sampling and elicitation requests,
+ * other notifications) goes to the SDK client's own message handler, in the scope of the call's
+ * `channel`, so the relay reaches the client request it belongs to; progress for this call goes
+ * to `onProgress`. The answer is bounded at {@link MAX_ANSWER_BYTES}: a JSON body in all, an SSE
+ * stream per event (progress and log events may follow one another while the timeout allows).
  *
- * This does NOT follow redirects (a 3xx is an HTTP error, as a POST endpoint should not move),
- * resume a broken SSE stream (`Last-Event-ID`; the call fails as a broken connection and the
- * caller decides about a retry). It bounds the answer at {@link MAX_ANSWER_BYTES}: a JSON body
- * in all, an SSE stream per event (progress and log events may follow one another for as long as
- * the call's timeout allows). It does NOT add any
- * credential: `headers` are all the caller's (the upstream's configured ones and the call's).
+ * This does NOT follow redirects (a 3xx is an HTTP error: a POST endpoint should not move), nor
+ * resume a broken SSE stream (`Last-Event-ID`: the call fails as a broken connection and the
+ * caller decides about a retry). It does NOT add any credential: `headers` are all the caller's
+ * (the upstream's configured ones and the call's).
  */
 
 /** One direct `tools/call`. */
@@ -73,6 +73,7 @@ export function canCallDirect(client: Client): boolean {
 export function callToolDirect(client: Client, url: URL, dispatcher: Dispatcher, call: DirectToolCall): Promise<CallToolResult> {
   const transport = client.transport;
   if (!(transport instanceof StreamableHTTPClientTransport)) return Promise.reject(new TypeError('callToolDirect needs a Streamable HTTP session'));
+  if (call.signal.aborted) return Promise.reject(call.signal.reason);
   // String ids never collide with the SDK's numeric ones on the same session.
   const id = `behalf-${++lastId}`;
   const onProgress = call.onProgress;
@@ -186,7 +187,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
           if (err.type === 'max-buffer-size-exceeded') throw tooLarge();
         },
       });
-    } else this.fail(new UpstreamProtocolError(`unexpected content type ${type || '(none)'}`));
+    } else this.fail(new UpstreamProtocolError(`unexpected content type ${MEDIA_TYPE.test(type) ? type.slice(0, 100) : '(none or invalid)'}`));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -284,6 +285,9 @@ class CallExchange implements Dispatcher.DispatchHandler {
     this.resolve(result.data);
   }
 }
+
+/** A media type's essence, as the audit detail may quote it (anything else from the upstream is not quoted). */
+const MEDIA_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/;
 
 function mediaType(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;

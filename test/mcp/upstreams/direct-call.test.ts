@@ -242,6 +242,14 @@ describe('callToolDirect', () => {
     assert.equal(cancelled.params?.['requestId'], sent.id);
   });
 
+  it('a signal aborted before the call sends nothing', async () => {
+    received.length = 0;
+    const reason = new Error('cancelled before it started');
+    await assert.rejects(call({ signal: AbortSignal.abort(reason) }), (err: unknown) => err === reason);
+    await sleep(20);
+    assert.deepEqual(received, []);
+  });
+
   it('refuses a client whose transport is not Streamable HTTP', async () => {
     const other = new Client({ name: 'test', version: '1' });
     await assert.rejects(callToolDirect(other, url, agent, { params: {}, headers: {}, signal: new AbortController().signal, timeoutMs: 100 }), TypeError);
