@@ -29,6 +29,10 @@ import type { ClientChannel } from './mcp-upstream-relay.js';
  * `sampling/createMessage`) is handled where {@link currentChannel} names the right client
  * request. Messages on the session's GET stream, and everything from a stdio upstream, arrive
  * outside any scope: they belong to no client request, and are not relayed.
+ *
+ * `tools/call` to an HTTP upstream does not go through the SDK's request machinery (see
+ * mcp-upstream-direct.ts): it knows its channel and enters the scope ({@link inChannelScope})
+ * only to hand the SDK a message other than its answer, so the hot path runs with no scope.
  */
 
 interface CallScope {
