@@ -25,6 +25,8 @@ import { DEFAULT_MAX_RESPONSE_BYTES } from './http-tool.js';
  * `channel`, so the relay reaches the client request it belongs to; progress for this call goes
  * to `onProgress`. The answer is bounded at {@link MAX_ANSWER_BYTES}: a JSON body in all, an SSE
  * stream per event (progress and log events may follow one another while the timeout allows).
+ * A stream the upstream leaves open after the answer is read on, and closed at the call's
+ * deadline.
  *
  * This does NOT follow redirects (a 3xx is an HTTP error: a POST endpoint should not move), nor
  * resume a broken SSE stream (`Last-Event-ID`: the call fails as a broken connection and the
@@ -82,23 +84,20 @@ export function callToolDirect(client: Client, url: URL, dispatcher: Dispatcher,
   if (transport.sessionId !== undefined) headers['mcp-session-id'] = transport.sessionId;
   if (transport.protocolVersion !== undefined) headers['mcp-protocol-version'] = transport.protocolVersion;
 
-  const exchange = new CallExchange(id, transport, onProgress, call.channel);
-  const timer = setTimeout(() => exchange.abort('timeout'), call.timeoutMs);
+  const exchange = new CallExchange(id, transport, onProgress, call.channel, call.timeoutMs);
   const onAbort = () => exchange.abort('caller');
   call.signal.addEventListener('abort', onAbort, { once: true });
   try {
     dispatcher.dispatch({ origin: url.origin, path: url.pathname + url.search, method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }) }, exchange);
   } catch (err) {
-    exchange.fail(err);
+    exchange.refused(err);
   }
   return exchange.done.then(
     (result) => {
-      clearTimeout(timer);
       call.signal.removeEventListener('abort', onAbort);
       return result;
     },
     (err: unknown) => {
-      clearTimeout(timer);
       call.signal.removeEventListener('abort', onAbort);
       if (exchange.aborted !== undefined) {
         cancelUpstream(client, id, exchange.aborted === 'timeout' ? 'timed out' : String(call.signal.reason));
@@ -136,24 +135,48 @@ class CallExchange implements Dispatcher.DispatchHandler {
   private decoder: TextDecoder | undefined;
   private parser: EventSourceParser | undefined;
   private answer: Message | undefined;
+  /** The response ended (or failed, or never started): nothing more can arrive. */
+  private ended = false;
+  /**
+   * The whole exchange's deadline: before the answer it fails the call; after it, it closes a
+   * stream the upstream left open (the spec says it SHOULD end it after the answer), so a
+   * misbehaving upstream cannot hold connections for ever.
+   */
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly id: string,
     private readonly transport: StreamableHTTPClientTransport,
     private readonly onProgress: DirectToolCall['onProgress'],
     private readonly channel: ClientChannel | undefined,
+    timeoutMs: number,
   ) {
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.timer = setTimeout(() => this.abort('timeout'), timeoutMs);
   }
 
   abort(why: 'timeout' | 'caller'): void {
-    if (this.settled) return;
-    this.aborted = why;
-    this.fail(new Error(why));
+    if (this.ended) return;
+    if (!this.settled) {
+      this.aborted = why;
+      this.fail(new Error(why));
+    }
     this.controller?.abort(new Error(why));
+  }
+
+  /** Nothing more will arrive: the deadline is no longer needed. */
+  private finish(): void {
+    this.ended = true;
+    clearTimeout(this.timer);
+  }
+
+  /** The request could not even be sent (undici refused it). */
+  refused(err: unknown): void {
+    this.finish();
+    this.fail(err);
   }
 
   fail(err: unknown): void {
@@ -212,6 +235,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.finish();
     if (this.kind === 'json' && !this.settled) {
       let data: unknown;
       try {
@@ -230,6 +254,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.finish();
     this.fail(err);
   }
 

@@ -149,6 +149,21 @@ describe('callToolDirect', () => {
     assert.equal((sent.rpc.params?.['_meta'] as Record<string, unknown>)['io.behalf/assertion'], 'signed', 'the assertion stays in _meta');
   });
 
+  it('takes the answer at once from a stream the upstream leaves open, and closes that stream at the call deadline', async () => {
+    let closed: number | undefined;
+    script = (_req, res, rpc) => {
+      sse(res);
+      event(res, ok(rpc.id, 'then the stream stays open'));
+      res.on('close', () => (closed = Date.now()));
+    };
+    const started = Date.now();
+    const result = await call({ timeoutMs: 300 });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'then the stream stays open' }]);
+    assert.ok(Date.now() - started < 250, 'the answer did not wait for the end of the stream');
+    for (let i = 0; i < 100 && closed === undefined; i++) await sleep(10);
+    assert.ok(closed !== undefined && closed - started >= 250, 'the open stream was closed at the deadline, not before');
+  });
+
   it('a JSON-RPC error answer rejects with an McpError of that code', async () => {
     script = (_req, res, rpc) => json(res, { jsonrpc: '2.0', id: rpc.id, error: { code: -32602, message: 'Unknown tool' } });
     await assert.rejects(call(), (err: unknown) => err instanceof McpError && err.code === -32602);
