@@ -245,7 +245,13 @@ class CallExchange implements Dispatcher.DispatchHandler {
         return;
       }
       this.chunks = [];
-      for (const message of Array.isArray(data) ? data : [data]) if (isObject(message)) this.take(message);
+      try {
+        for (const message of Array.isArray(data) ? data : [data]) if (isObject(message)) this.take(message);
+      } catch (err) {
+        // A handler downstream (progress, the SDK client) threw: the call fails, undici is not disturbed.
+        this.fail(err);
+        return;
+      }
     }
     if (this.settled) return;
     // An event stream that ended before the answer: the connection broke mid-call.

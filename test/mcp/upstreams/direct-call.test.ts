@@ -164,6 +164,26 @@ describe('callToolDirect', () => {
     assert.ok(closed !== undefined && closed - started >= 250, 'the open stream was closed at the deadline, not before');
   });
 
+  it('a progress handler that throws fails the call, JSON or SSE, and nothing else', async () => {
+    const progressThenAnswer = (rpc: Rpc) => {
+      const token = (rpc.params?.['_meta'] as Record<string, unknown> | undefined)?.['progressToken'];
+      return [{ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: 1 } }, ok(rpc.id)];
+    };
+    const throwing = () => {
+      throw new Error('handler bug');
+    };
+    script = (_req, res, rpc) => json(res, progressThenAnswer(rpc));
+    await assert.rejects(call({ onProgress: throwing }), (err: unknown) => err instanceof TypeError && (err.cause as Error).message === 'handler bug');
+    script = (_req, res, rpc) => {
+      sse(res);
+      for (const message of progressThenAnswer(rpc)) event(res, message);
+      res.end();
+    };
+    await assert.rejects(call({ onProgress: throwing }), (err: unknown) => err instanceof TypeError && (err.cause as Error).message === 'handler bug');
+    script = (_req, res, rpc) => json(res, ok(rpc.id, 'still serving'));
+    assert.deepEqual((await call()).content, [{ type: 'text', text: 'still serving' }]);
+  });
+
   it('a JSON-RPC error answer rejects with an McpError of that code', async () => {
     script = (_req, res, rpc) => json(res, { jsonrpc: '2.0', id: rpc.id, error: { code: -32602, message: 'Unknown tool' } });
     await assert.rejects(call(), (err: unknown) => err instanceof McpError && err.code === -32602);
