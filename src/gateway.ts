@@ -12,21 +12,22 @@ import type { LoadedConfig } from './config/load.js';
 import { createHttpServer, closeServer, listen } from './doors/http/server.js';
 import type { ArgumentValidator } from './doors/mcp/context.js';
 import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoor } from './doors/mcp/door.js';
-import { startToolSources } from './doors/mcp/tool-sources.js';
-import type { Upstreams } from './forward/mcp-upstream.js';
+import { startToolSources } from './tools/sources.js';
+import type { Upstreams } from './mcp-upstream/upstreams.js';
 import { createWellKnownHandler } from './doors/well-known-handler.js';
-import { createAssertionSigner } from './forward/signed-assertion.js';
-import { loadSigningKeys, type SigningKeys } from './forward/signing-keys.js';
+import { createAssertionSigner } from './forward/identity/signed-assertion.js';
+import { loadSigningKeys, type SigningKeys } from './forward/identity/signing-keys.js';
 import { createForwarder, type Forwarder } from './forward/proxy.js';
 import { compileForwardPlans } from './forward/stage.js';
 import { createLimiter, type Limiter } from './limit/limiter.js';
 import { openLimitStore } from './limit/open-store.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
-import { createHttpPipeline, errorSummary } from './pipeline/pipeline.js';
+import { createHttpPipeline } from './pipeline/pipeline.js';
+import { errorSummary } from './lib/error-summary.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { createDirectory, type Directory } from './resolve/directory.js';
 import { compileRoutes } from './resolve/route-match.js';
-import type { ToolCatalog } from './resolve/tools.js';
+import type { ToolCatalog } from './tools/types.js';
 import { compileArgumentValidators } from './screen/validate-arguments.js';
 
 /** Injectable edges: tests pass their own clock or logger; nothing here reads `process.env`. */

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sha256Hex } from './chain.js';
+import { sha256Hex } from '../lib/digest.js';
 
 /**
  * The head sidecar: the newest durable record's `seq` and `hash`, rewritten after every batch

@@ -1,7 +1,7 @@
 import { parse, serialize, type ASTNode } from '@marcbachmann/cel-js';
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
-import type { CatalogTool, ToolCatalog } from '../resolve/tools.js';
+import type { CatalogTool, ToolCatalog } from '../tools/types.js';
 import { compileCondition, type CompiledCondition, type ConditionVariables } from './condition.js';
 import type { Policy, PolicyInput } from './policy.js';
 

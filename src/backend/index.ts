@@ -13,7 +13,7 @@ export {
   bodyDigest,
   DEFAULT_ASSERTION_HEADER,
   MAX_ASSERTION_LIFETIME_SECONDS,
-} from '../forward/assertion-claims.js';
-export type { AssertionAlgorithm, AssertionClaims } from '../forward/assertion-claims.js';
+} from '../forward/identity/assertion-claims.js';
+export type { AssertionAlgorithm, AssertionClaims } from '../forward/identity/assertion-claims.js';
 export { BehalfError, isBehalfError } from '../errors.js';
 export type { ErrorCode } from '../errors.js';

@@ -1,16 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { BehalfError, isBehalfError, type ErrorCode } from '../errors.js';
-import {
-  ASSERTION_ALGORITHMS,
-  ASSERTION_TYPE,
-  BODY_DIGEST_PREFIX,
-  bodyDigest,
-  DEFAULT_ASSERTION_HEADER,
-  EMPTY_BODY_DIGEST,
-  MAX_ASSERTION_LIFETIME_SECONDS,
-  REQUIRED_CLAIMS,
-} from '../forward/assertion-claims.js';
+import { ASSERTION_ALGORITHMS, ASSERTION_TYPE, DEFAULT_ASSERTION_HEADER, MAX_ASSERTION_LIFETIME_SECONDS, REQUIRED_CLAIMS } from '../forward/identity/assertion-claims.js';
+import { BODY_DIGEST_PREFIX, bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import type { ReplayCache } from './replay-cache.js';
 
 /** How a backend checks behalf assertions. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../authorize/policy.js';
 import type { Config } from '../config/schema.js';
-import type { SigningKeys } from '../forward/signing-keys.js';
+import type { SigningKeys } from '../forward/identity/signing-keys.js';
 import type { Metrics } from '../observe/metrics.js';
 import { splitUrl } from '../pipeline/context.js';
 import { sendJson } from './http/respond.js';

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/schema.js';
 import type { Deny } from '../pipeline/decision.js';
-import { Exchange } from './exchange.js';
-import type { UpstreamHeaders } from './outgoing-headers.js';
+import { Exchange } from './proxy-exchange.js';
+import type { UpstreamHeaders } from './identity/outgoing-headers.js';
 
 /** One request to forward. */
 export interface ForwardInput {

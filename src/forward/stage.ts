@@ -2,8 +2,8 @@ import type { Config } from '../config/schema.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/pipeline.js';
 import { auditStage, changesData } from '../audit/stage.js';
-import { compileOutgoingHeaders, type OutgoingHeaderBuilder } from './outgoing-headers.js';
-import { routeAudience } from './signed-assertion.js';
+import { compileOutgoingHeaders, type OutgoingHeaderBuilder } from './identity/outgoing-headers.js';
+import { routeAudience } from './identity/signed-assertion.js';
 import { joinUpstreamPath } from './upstream-path.js';
 
 /** What forward needs per route, compiled once at start. */

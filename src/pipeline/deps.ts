@@ -3,7 +3,7 @@ import type { Auditor } from '../audit/auditor.js';
 import type { Authenticator } from '../authenticate/index.js';
 import type { Policy } from '../authorize/policy.js';
 import type { Config } from '../config/schema.js';
-import type { AssertionSigner } from '../forward/signed-assertion.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import type { Forwarder } from '../forward/proxy.js';
 import type { Limiter } from '../limit/limiter.js';
 import type { ForwardPlan } from '../forward/stage.js';

@@ -19,6 +19,7 @@ import { createMcpContext, type McpDeps, type McpStage } from '../doors/mcp/cont
 import { receiveMcp } from '../doors/mcp/receive.js';
 import { respondMcpDenied } from '../doors/mcp/respond.js';
 import { createContext, type RequestContext } from './context.js';
+import { errorSummary } from '../lib/error-summary.js';
 import { deny, type Deny } from './decision.js';
 import type { PipelineDeps } from './deps.js';
 
@@ -105,13 +106,4 @@ export function createMcpPipeline(deps: McpDeps): (req: IncomingMessage, res: Se
     await mcpAuditStage(ctx, deps);
     respondMcpDenied(ctx, denial, deps);
   };
-}
-
-/** A fault's name and message only: never a stack or a request field that could hold a secret. */
-export function errorSummary(err: unknown): { name: string; message: string; code?: string } {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { name: err.name, message: err.message, code } : { name: err.name, message: err.message };
-  }
-  return { name: 'unknown', message: String(err) };
 }

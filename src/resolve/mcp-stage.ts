@@ -6,9 +6,9 @@ import { checkParamHeaders, checkRoutingHeaders, headerValue } from '../doors/mc
 import { resolveCompletion, resolvePrompt, resolveResource } from '../doors/mcp/resolve-target.js';
 import { rpcDeny } from '../doors/mcp/respond.js';
 import { sameOwner } from '../doors/mcp/session-store.js';
-import { bodyDigest } from '../forward/assertion-claims.js';
+import { bodyDigest } from '../lib/digest.js';
 import { deny, type Deny } from '../pipeline/decision.js';
-import { isJsonContentType, readBody } from '../screen/read-body.js';
+import { isJsonContentType, readBody } from '../lib/read-body.js';
 
 /**
  * resolve (MCP): works out what is asked. For MCP the body names it, so the bounded body is

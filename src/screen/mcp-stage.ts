@@ -1,8 +1,8 @@
-import { canonicalJson } from '../audit/chain.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 import type { McpStage } from '../doors/mcp/context.js';
 import { RPC } from '../doors/mcp/protocol.js';
 import { rpcDeny } from '../doors/mcp/respond.js';
-import { bodyDigest } from '../forward/assertion-claims.js';
+import { bodyDigest } from '../lib/digest.js';
 
 /**
  * screen(in) (MCP): a `tools/call`'s arguments are checked against the tool's input schema

@@ -1,6 +1,6 @@
-import { bodyDigest, EMPTY_BODY_DIGEST } from '../forward/assertion-claims.js';
+import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import type { Stage } from '../pipeline/pipeline.js';
-import { parseJsonBody, readBody } from './read-body.js';
+import { parseJsonBody, readBody } from '../lib/read-body.js';
 
 /** screen(in): bounds and reads the request body, parses JSON for policy, and digests it. */
 export const screenInStage: Stage = async (ctx, deps) => {

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
 import { BehalfError } from '../errors.js';
-import type { ToolCatalog, ToolDefinition } from '../resolve/tools.js';
+import type { ToolCatalog, ToolDefinition } from '../tools/types.js';
 
 /**
  * Tool arguments checked against each tool's `inputSchema` (JSON Schema, with ajv and

@@ -1,4 +1,4 @@
-import { canonicalJson } from '../audit/chain.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { canonicalJson, checkLink, computeRecordHash, parseStoredLine, sealRecord, storedRecord } from '../../src/audit/chain.js';
+import { checkLink, computeRecordHash, parseStoredLine, sealRecord, storedRecord } from '../../src/audit/chain.js';
+import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { rec } from './helpers.js';
 
 test('canonical JSON sorts keys at every level, drops undefined and has no whitespace', () => {

@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
  * pipeline, undici, pino, ...). Walk its import graph from src/backend/index.ts.
  */
 describe('behalf/backend dependencies', () => {
-  it('reaches only jose, node builtins, errors.ts and the assertion claims', async () => {
+  it('reaches only jose, node builtins, errors.ts, the assertion claims and the digest primitives', async () => {
     const root = new URL('../../src/', import.meta.url);
-    const allowedLocal = new Set(['errors.ts', 'forward/assertion-claims.ts']);
+    const allowedLocal = new Set(['errors.ts', 'forward/identity/assertion-claims.ts', 'lib/digest.ts']);
     const seen = new Set<string>();
     const external = new Set<string>();
     const queue = (await readdir(new URL('backend/', root))).filter((f) => f.endsWith('.ts')).map((f) => `backend/${f}`);
@@ -30,6 +30,6 @@ describe('behalf/backend dependencies', () => {
       }
     }
     for (const spec of external) assert.ok(spec === 'jose' || spec.startsWith('node:'), `unexpected dependency ${spec}`);
-    assert.ok(seen.has('forward/assertion-claims.ts'));
+    assert.ok(seen.has('forward/identity/assertion-claims.ts'));
   });
 });

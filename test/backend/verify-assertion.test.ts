@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { createMemoryReplayCache, createVerifier, isBehalfError, verifyRequest, type VerifiedCaller, type VerifyOptions } from '../../src/backend/index.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { ASSERTION_TYPE, bodyDigest, DEFAULT_ASSERTION_HEADER } from '../../src/forward/assertion-claims.js';
-import { createAssertionSigner, type AssertionInput } from '../../src/forward/signed-assertion.js';
-import { loadSigningKeys, type SigningKeys } from '../../src/forward/signing-keys.js';
+import { ASSERTION_TYPE, DEFAULT_ASSERTION_HEADER } from '../../src/forward/identity/assertion-claims.js';
+import { bodyDigest } from '../../src/lib/digest.js';
+import { createAssertionSigner, type AssertionInput } from '../../src/forward/identity/signed-assertion.js';
+import { loadSigningKeys, type SigningKeys } from '../../src/forward/identity/signing-keys.js';
 import { alice, close, listen, send } from '../forward/fixtures.js';
 
 const AUDIENCE = 'http://hr.internal:8080';

@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { DirectoryEntry, Identity } from '../../src/authenticate/identity.js';
 import type { RouteConfig } from '../../src/config/schema.js';
-import { bodyDigest } from '../../src/forward/assertion-claims.js';
-import { compileOutgoingHeaders } from '../../src/forward/outgoing-headers.js';
+import { bodyDigest } from '../../src/lib/digest.js';
+import { compileOutgoingHeaders } from '../../src/forward/identity/outgoing-headers.js';
 import { createForwarder, type ForwardInput, type ForwardResult } from '../../src/forward/proxy.js';
-import { createAssertionSigner, routeAudience } from '../../src/forward/signed-assertion.js';
-import type { SigningKeys } from '../../src/forward/signing-keys.js';
+import { createAssertionSigner, routeAudience } from '../../src/forward/identity/signed-assertion.js';
+import type { SigningKeys } from '../../src/forward/identity/signing-keys.js';
 import { joinUpstreamPath } from '../../src/forward/upstream-path.js';
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

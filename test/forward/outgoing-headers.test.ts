@@ -8,8 +8,8 @@ import type { Identity } from '../../src/authenticate/identity.js';
 import { createVerifier } from '../../src/backend/index.js';
 import { routeSchema, type RouteConfig } from '../../src/config/schema.js';
 import { isBehalfError } from '../../src/errors.js';
-import { compileOutgoingHeaders } from '../../src/forward/outgoing-headers.js';
-import { loadSigningKeys } from '../../src/forward/signing-keys.js';
+import { compileOutgoingHeaders } from '../../src/forward/identity/outgoing-headers.js';
+import { loadSigningKeys } from '../../src/forward/identity/signing-keys.js';
 import { alice, close, listen, send } from './fixtures.js';
 import { miniGateway } from './mini-gateway.js';
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { routeSchema } from '../../src/config/schema.js';
 import type { ForwardInput } from '../../src/forward/proxy.js';
-import { loadSigningKeys, type SigningKeys } from '../../src/forward/signing-keys.js';
+import { loadSigningKeys, type SigningKeys } from '../../src/forward/identity/signing-keys.js';
 import { alice, close, listen, send } from './fixtures.js';
 import { miniGateway } from './mini-gateway.js';
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, CompactSign, compactVerify, importJWK, type JWK } from 'jose';
 import type { SigningConfig } from '../../src/config/schema.js';
 import { isBehalfError } from '../../src/errors.js';
-import { loadSigningKeys } from '../../src/forward/signing-keys.js';
+import { loadSigningKeys } from '../../src/forward/identity/signing-keys.js';
 
 const DAY = 86_400_000;
 

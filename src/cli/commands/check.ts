@@ -3,8 +3,8 @@ import { auditStoreLocation } from '../../audit/auditor.js';
 import { compilePolicy } from '../../authorize/policy.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../../config/load.js';
 import { isBehalfError } from '../../errors.js';
-import { compileHttpTools } from '../../forward/http-tool.js';
-import { compileOutgoingHeaders } from '../../forward/outgoing-headers.js';
+import { compileHttpTools } from '../../tools/http-tool.js';
+import { compileOutgoingHeaders } from '../../forward/identity/outgoing-headers.js';
 import type { CliIo } from '../io.js';
 
 /**

@@ -2,8 +2,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
-import { changedFields } from '../../resolve/tool-pinning.js';
-import { readPinsFile, toolPinsFile, updatePinsFile, type PinEntry } from '../../resolve/tool-pinning-file.js';
+import { changedFields } from '../../mcp-upstream/pinning.js';
+import { readPinsFile, toolPinsFile, updatePinsFile, type PinEntry } from '../../mcp-upstream/pinning-file.js';
 
 /**
  * `behalf tools pins [name]` and `behalf tools accept <name...> | --all`: review and accept the

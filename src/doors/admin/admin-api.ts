@@ -9,7 +9,7 @@ import type { AdminConfig, RevocationConfig } from '../../config/schema.js';
 import { isBehalfError } from '../../errors.js';
 import { newRequestId } from '../../pipeline/context.js';
 import type { Reason } from '../../pipeline/reasons.js';
-import { readBody } from '../../screen/read-body.js';
+import { readBody } from '../../lib/read-body.js';
 import type { RevocationKind } from '../../stores/types.js';
 import { sendJson } from '../http/respond.js';
 import { describeRevocation, revocationOf, revocationRequestSchema, revocationView } from './revocation-input.js';

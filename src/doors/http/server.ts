@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { errorSummary } from '../../pipeline/pipeline.js';
+import { errorSummary } from '../../lib/error-summary.js';
 
 /** A request handler that owns the response; the server only guards against its faults. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;

@@ -1,6 +1,6 @@
 import { trackRequest } from './in-flight.js';
 import type { Deny } from '../../pipeline/decision.js';
-import type { ToolCallContext, ToolCallResult } from '../../resolve/tools.js';
+import type { ToolCallContext, ToolCallResult } from '../../tools/types.js';
 import { answer, countAllowed, recordFirst } from './answer.js';
 import { openClientChannel } from './client-channel.js';
 import type { McpContext, McpDeps } from './context.js';

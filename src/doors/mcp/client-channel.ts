@@ -1,5 +1,5 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import type { ClientChannel, RelayedRequestMethod, UpstreamLogMessage } from '../../forward/mcp-upstream-relay.js';
+import type { ClientChannel, RelayedRequestMethod, UpstreamLogMessage } from '../../mcp-upstream/relay.js';
 import type { McpContext, McpDeps } from './context.js';
 import type { ClientAnswer } from './jsonrpc.js';
 import { notificationMessage, requestMessage } from './jsonrpc.js';

@@ -1,5 +1,5 @@
 import type { Deny } from '../../pipeline/decision.js';
-import type { CatalogTool, ToolDefinition } from '../../resolve/tools.js';
+import type { CatalogTool, ToolDefinition } from '../../tools/types.js';
 import { answer } from './answer.js';
 import type { ListInput, McpContext, McpDeps } from './context.js';
 import { listPage, offsetOf } from './list-page.js';

@@ -1,7 +1,7 @@
 import { trackRequest } from './in-flight.js';
-import type { ServingUpstream } from '../../forward/mcp-upstream-index.js';
-import type { RelayedMethod, UpstreamFailure } from '../../forward/mcp-upstream-requests.js';
-import { withClientChannel } from '../../forward/mcp-upstream-transport.js';
+import type { ServingUpstream } from '../../mcp-upstream/feature-index.js';
+import type { RelayedMethod, UpstreamFailure } from '../../mcp-upstream/requests.js';
+import { withClientChannel } from '../../mcp-upstream/transport.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { Reason } from '../../pipeline/reasons.js';
 import { answer } from './answer.js';

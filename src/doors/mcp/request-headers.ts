@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ToolDefinition } from '../../resolve/tools.js';
+import type { ToolDefinition } from '../../tools/types.js';
 import { isObject } from './jsonrpc.js';
 import { HEADER } from './protocol.js';
 

@@ -1,7 +1,7 @@
-import { canonicalJson } from '../../audit/chain.js';
-import { bodyDigest } from '../../forward/assertion-claims.js';
-import { MAX_URI_LENGTH } from '../../forward/mcp-upstream-features.js';
-import { EMPTY_INDEX } from '../../forward/mcp-upstream-index.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
+import { bodyDigest } from '../../lib/digest.js';
+import { MAX_URI_LENGTH } from '../../mcp-upstream/features.js';
+import { EMPTY_INDEX } from '../../mcp-upstream/feature-index.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { McpContext, McpDeps } from './context.js';
 import { isObject } from './jsonrpc.js';

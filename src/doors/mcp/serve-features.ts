@@ -1,5 +1,5 @@
 import { promptPolicyInput, resourcePolicyInput, templatePolicyInput, type FeaturePolicyRequest } from '../../authorize/feature-policy.js';
-import { EMPTY_INDEX, type UpstreamFeatures } from '../../forward/mcp-upstream-index.js';
+import { EMPTY_INDEX, type UpstreamFeatures } from '../../mcp-upstream/feature-index.js';
 import type { Deny } from '../../pipeline/decision.js';
 import { answer } from './answer.js';
 import type { McpContext, McpDeps } from './context.js';

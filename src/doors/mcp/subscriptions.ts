@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../../authenticate/identity.js';
 import { resourcePolicyInput } from '../../authorize/feature-policy.js';
 import type { Policy } from '../../authorize/policy.js';
-import type { ServingUpstream } from '../../forward/mcp-upstream-index.js';
+import type { ServingUpstream } from '../../mcp-upstream/feature-index.js';
 import type { Deny } from '../../pipeline/decision.js';
 import type { DirectorySnapshot } from '../../resolve/directory.js';
 import { answer } from './answer.js';

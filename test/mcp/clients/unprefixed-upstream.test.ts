@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../../../src/config/load.js';
-import { createUpstreams, type Upstreams } from '../../../src/forward/mcp-upstream.js';
-import type { AssertionSigner } from '../../../src/forward/signed-assertion.js';
+import { createUpstreams, type Upstreams } from '../../../src/mcp-upstream/upstreams.js';
+import type { AssertionSigner } from '../../../src/forward/identity/signed-assertion.js';
 import { callContext, gatewayKeys, GATEWAY, quiet, removeTempDirs, tempDir, upstreamConfigs, waitFor } from '../upstreams/helpers.js';
 import { startTestUpstream, type TestUpstream } from '../upstreams/upstream-server.js';
 

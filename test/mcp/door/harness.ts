@@ -1,7 +1,7 @@
 /**
  * A gateway with only its MCP endpoint, serving a small in-test tool catalog, with the dev IdP
  * minting tokens for `<publicUrl>/mcp`. The catalog implements the `ToolCatalog` / `ToolSource`
- * contracts of src/resolve/tools.ts, so the door is tested without any real backend.
+ * contracts of src/tools/types.ts, so the door is tested without any real backend.
  */
 import { readAuditTrail } from '../../audit/helpers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import type { ConfigInput } from '../../../src/config/schema.js';
 import type { DevIdp } from '../../../src/dev-idp/index.js';
 import { startGateway, type Gateway } from '../../../src/gateway.js';
 import type { AuditStore } from '../../../src/stores/types.js';
-import type { CatalogTool, ToolCallContext, ToolCallResult, ToolCatalog, ToolDefinition, ToolSource } from '../../../src/resolve/tools.js';
+import type { CatalogTool, ToolCallContext, ToolCallResult, ToolCatalog, ToolDefinition, ToolSource } from '../../../src/tools/types.js';
 import { startQuietIdp } from '../../e2e/e2e-env.js';
 
 /** What a source saw of one call: everything a backend would get from the gateway. */

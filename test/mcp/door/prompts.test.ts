@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { canonicalJson } from '../../../src/audit/chain.js';
-import { bodyDigest } from '../../../src/forward/assertion-claims.js';
+import { canonicalJson } from '../../../src/lib/canonical-json.js';
+import { bodyDigest } from '../../../src/lib/digest.js';
 import { startFeatureEnv, type FeatureEnv } from './feature-env.js';
 import { rpcError } from './feature-env.js';
 import { headersFor, messageOf, openSession, post, stateless } from './wire.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { canonicalJson } from '../../../src/audit/chain.js';
+import { canonicalJson } from '../../../src/lib/canonical-json.js';
 import { createVerifier } from '../../../src/backend/index.js';
-import { ASSERTION_META_KEY } from '../../../src/forward/mcp-upstream-call.js';
+import { ASSERTION_META_KEY } from '../../../src/mcp-upstream/call.js';
 import { startFeatureEnv, GATEWAY_CREDENTIAL, type FeatureEnv } from './feature-env.js';
 import { rpcError } from './feature-env.js';
 import { assertRpcError, headersFor, openSession, post } from './wire.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBehalfError } from '../../../src/errors.js';
-import { buildToolCatalog } from '../../../src/resolve/tool-catalog.js';
-import type { ToolDefinition, ToolSource } from '../../../src/resolve/tools.js';
+import { buildToolCatalog } from '../../../src/tools/catalog.js';
+import type { ToolDefinition, ToolSource } from '../../../src/tools/types.js';
 
 const source = (id: string, kind: 'http' | 'mcp'): ToolSource => ({
   id,

@@ -10,7 +10,7 @@ import { compileResourcePattern } from '../../../src/authorize/resource-pattern.
 import { toolPolicyInput } from '../../../src/authorize/tool-listing.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { policyRuleSchema, type PolicyRule } from '../../../src/config/schema.js';
-import { compileTemplate } from '../../../src/forward/mcp-upstream-uri-template.js';
+import { compileTemplate } from '../../../src/mcp-upstream/uri-template.js';
 import { buildSnapshot, type DirectorySnapshot } from '../../../src/resolve/directory-snapshot.js';
 import { PUBLIC_URL, who } from './helpers.js';
 

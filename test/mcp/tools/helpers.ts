@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type { Identity } from '../../../src/authenticate/identity.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config, ConfigInput } from '../../../src/config/schema.js';
-import { bodyDigest } from '../../../src/forward/assertion-claims.js';
-import { createAssertionSigner, type AssertionSigner } from '../../../src/forward/signed-assertion.js';
-import { loadSigningKeys, type SigningKeys } from '../../../src/forward/signing-keys.js';
-import type { ToolCallContext } from '../../../src/resolve/tools.js';
+import { bodyDigest } from '../../../src/lib/digest.js';
+import { createAssertionSigner, type AssertionSigner } from '../../../src/forward/identity/signed-assertion.js';
+import { loadSigningKeys, type SigningKeys } from '../../../src/forward/identity/signing-keys.js';
+import type { ToolCallContext } from '../../../src/tools/types.js';
 
 export const PUBLIC_URL = 'https://gw.example.test';
 

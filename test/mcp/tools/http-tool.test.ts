@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createVerifier, type Verifier } from '../../../src/backend/index.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
-import { createHttpToolSource, type HttpToolSource } from '../../../src/forward/http-tool.js';
+import { createHttpToolSource, type HttpToolSource } from '../../../src/tools/http-tool.js';
 import { startRecordingBackend, type RecordingBackend } from '../../e2e/harness.js';
 import { close, listen } from '../../forward/fixtures.js';
 import { callContext, digestOf, PUBLIC_URL, testConfig, testSigner, who } from './helpers.js';

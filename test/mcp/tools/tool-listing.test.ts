@@ -8,8 +8,8 @@ import { canList, listableTools, toolPolicyInput } from '../../../src/authorize/
 import { loadConfigFile } from '../../../src/config/load.js';
 import { policyRuleSchema, type Config, type PolicyRule } from '../../../src/config/schema.js';
 import { buildSnapshot, type DirectorySnapshot } from '../../../src/resolve/directory-snapshot.js';
-import { buildToolCatalog } from '../../../src/resolve/tool-catalog.js';
-import type { ToolSource } from '../../../src/resolve/tools.js';
+import { buildToolCatalog } from '../../../src/tools/catalog.js';
+import type { ToolSource } from '../../../src/tools/types.js';
 import { who } from './helpers.js';
 
 /**

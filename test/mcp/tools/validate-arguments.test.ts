@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkConfigFile } from '../../../src/cli/commands/check.js';
 import { isBehalfError } from '../../../src/errors.js';
-import { compileHttpTools } from '../../../src/forward/http-tool.js';
-import { buildToolCatalog } from '../../../src/resolve/tool-catalog.js';
-import type { ToolDefinition, ToolSource } from '../../../src/resolve/tools.js';
+import { compileHttpTools } from '../../../src/tools/http-tool.js';
+import { buildToolCatalog } from '../../../src/tools/catalog.js';
+import type { ToolDefinition, ToolSource } from '../../../src/tools/types.js';
 import { compileArgumentValidators, MAX_MESSAGE_CHARS } from '../../../src/screen/validate-arguments.js';
 import { testConfig } from './helpers.js';
 

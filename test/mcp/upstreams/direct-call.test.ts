@@ -5,7 +5,7 @@ import { Agent } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { callToolDirect, MAX_ANSWER_BYTES, UpstreamProtocolError } from '../../../src/forward/mcp-upstream-direct.js';
+import { callToolDirect, MAX_ANSWER_BYTES, UpstreamProtocolError } from '../../../src/mcp-upstream/direct-call.js';
 
 // The gateway's own `tools/call` over an SDK client's Streamable HTTP session, against a raw
 // node:http upstream whose answer each test scripts: the request it sends, each answer form it

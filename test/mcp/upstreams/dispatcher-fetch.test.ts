@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { dispatcherFetch } from '../../../src/forward/mcp-upstream-transport.js';
+import { dispatcherFetch } from '../../../src/mcp-upstream/transport.js';
 
 // The SDK passes one AbortSignal for every request of a session. The transport's fetch must
 // leave no listener on it once a request is done (Node 20's fetch kept one per request until GC,

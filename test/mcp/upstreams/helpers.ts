@@ -2,13 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { canonicalJson } from '../../../src/audit/chain.js';
+import { canonicalJson } from '../../../src/lib/canonical-json.js';
 import type { Identity } from '../../../src/authenticate/identity.js';
 import { configSchema, type UpstreamConfig } from '../../../src/config/schema.js';
-import { bodyDigest } from '../../../src/forward/assertion-claims.js';
-import { createAssertionSigner, type AssertionSigner } from '../../../src/forward/signed-assertion.js';
-import { loadSigningKeys, type SigningKeys } from '../../../src/forward/signing-keys.js';
-import type { ToolCallContext } from '../../../src/resolve/tools.js';
+import { bodyDigest } from '../../../src/lib/digest.js';
+import { createAssertionSigner, type AssertionSigner } from '../../../src/forward/identity/signed-assertion.js';
+import { loadSigningKeys, type SigningKeys } from '../../../src/forward/identity/signing-keys.js';
+import type { ToolCallContext } from '../../../src/tools/types.js';
 
 export const GATEWAY = 'https://gateway.example';
 export const quiet = pino({ level: 'silent' });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJson } from '../../../src/audit/chain.js';
+import { canonicalJson } from '../../../src/lib/canonical-json.js';
 import { createVerifier } from '../../../src/backend/index.js';
-import { ASSERTION_META_KEY } from '../../../src/forward/mcp-upstream-call.js';
-import { createUpstreams, type Upstreams } from '../../../src/forward/mcp-upstream.js';
-import type { SigningKeys } from '../../../src/forward/signing-keys.js';
-import type { AssertionSigner } from '../../../src/forward/signed-assertion.js';
+import { ASSERTION_META_KEY } from '../../../src/mcp-upstream/call.js';
+import { createUpstreams, type Upstreams } from '../../../src/mcp-upstream/upstreams.js';
+import type { SigningKeys } from '../../../src/forward/identity/signing-keys.js';
+import type { AssertionSigner } from '../../../src/forward/identity/signed-assertion.js';
 import { callContext, freePort, GATEWAY, gatewayKeys, quiet, removeTempDirs, tempDir, upstreamConfigs, waitFor } from './helpers.js';
 import { startTestUpstream, type TestUpstream } from './upstream-server.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJson } from '../../../src/audit/chain.js';
+import { canonicalJson } from '../../../src/lib/canonical-json.js';
 import { createVerifier } from '../../../src/backend/index.js';
-import { createUpstreams, type Upstreams } from '../../../src/forward/mcp-upstream.js';
-import type { SigningKeys } from '../../../src/forward/signing-keys.js';
+import { createUpstreams, type Upstreams } from '../../../src/mcp-upstream/upstreams.js';
+import type { SigningKeys } from '../../../src/forward/identity/signing-keys.js';
 import { callContext, GATEWAY, gatewayKeys, quiet, removeTempDirs, tempDir, upstreamConfigs, waitFor } from './helpers.js';
 
 const SERVER = fileURLToPath(new URL('./fixtures/stdio-server.mjs', import.meta.url));

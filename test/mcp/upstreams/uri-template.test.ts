@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import { compileTemplate, templateParts } from '../../../src/forward/mcp-upstream-uri-template.js';
+import { compileTemplate, templateParts } from '../../../src/mcp-upstream/uri-template.js';
 
 /**
  * Routing a `resources/read` by template: the gateway's matcher agrees with the MCP SDK's

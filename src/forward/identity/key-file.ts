@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { BehalfError } from '../errors.js';
+import { BehalfError } from '../../errors.js';
 import type { AssertionAlgorithm } from './assertion-claims.js';
 
 /**

@@ -1,12 +1,12 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CompleteResultSchema, EmptyResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { canonicalJson } from '../audit/chain.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 import type { Identity } from '../authenticate/identity.js';
-import { bodyDigest } from './assertion-claims.js';
-import { ASSERTION_META_KEY, upstreamBinding } from './mcp-upstream-call.js';
-import { failureOf, type UpstreamConnection } from './mcp-upstream-connection.js';
-import { withCallHeaders } from './mcp-upstream-transport.js';
-import type { AssertionSigner } from './signed-assertion.js';
+import { bodyDigest } from '../lib/digest.js';
+import { ASSERTION_META_KEY, upstreamBinding } from './call.js';
+import { failureOf, type UpstreamConnection } from './connection.js';
+import { withCallHeaders } from './transport.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 
 /**
  * Requests other than `tools/call` that the door relays to an upstream on behalf of a verified

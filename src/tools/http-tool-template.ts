@@ -1,5 +1,5 @@
 import type { RouteConfig, ToolConfig } from '../config/schema.js';
-import { joinUpstreamPath } from './upstream-path.js';
+import { joinUpstreamPath } from '../forward/upstream-path.js';
 
 /**
  * How a config tool's arguments become an HTTP request (`tools[].call`): the path and query

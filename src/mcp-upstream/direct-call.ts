@@ -3,9 +3,9 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { CallToolResultSchema, ErrorCode, JSONRPCMessageSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
-import type { ClientChannel } from './mcp-upstream-relay.js';
-import { inChannelScope, outsideCalls } from './mcp-upstream-transport.js';
-import { DEFAULT_MAX_RESPONSE_BYTES } from './http-tool.js';
+import type { ClientChannel } from './relay.js';
+import { inChannelScope, outsideCalls } from './transport.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../tools/http-tool.js';
 
 /**
  * `tools/call` to a Streamable HTTP upstream, sent by the gateway itself over the SDK client's

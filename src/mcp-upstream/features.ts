@@ -2,8 +2,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Prompt, Resource, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import { isValidToolName } from '../resolve/tool-catalog.js';
-import { compileTemplate } from './mcp-upstream-uri-template.js';
+import { isValidToolName } from '../tools/catalog.js';
+import { compileTemplate } from './uri-template.js';
 
 /**
  * What an upstream serves besides tools, as the gateway read it: its resources, resource

@@ -1,5 +1,5 @@
 import { BehalfError } from '../errors.js';
-import type { CatalogTool, ToolCatalog, ToolDefinition, ToolSource } from './tools.js';
+import type { CatalogTool, ToolCatalog, ToolDefinition, ToolSource } from './types.js';
 
 /**
  * The tool catalog: every tool the gateway serves, from every source (tools declared in the

@@ -11,7 +11,7 @@ import {
   type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import { currentChannel } from './mcp-upstream-transport.js';
+import { currentChannel } from './transport.js';
 
 /**
  * What an upstream sends the gateway while it serves one client request, relayed to that

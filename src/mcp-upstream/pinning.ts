@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Auditor } from '../audit/auditor.js';
-import { canonicalJson, sha256Hex } from '../audit/chain.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import { sha256Hex } from '../lib/digest.js';
 import type { AuditRecord } from '../audit/record.js';
 import { newRequestId } from '../pipeline/context.js';
 import type { Reason } from '../pipeline/reasons.js';
-import { pinsFileStamp, readPinsFile, updatePinsFile, type PinEntry, type PinsDocument } from './tool-pinning-file.js';
+import { pinsFileStamp, readPinsFile, updatePinsFile, type PinEntry, type PinsDocument } from './pinning-file.js';
 
 /**
  * Tool pinning: a defence against an upstream MCP server that changes what a tool says or

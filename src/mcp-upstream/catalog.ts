@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { canonicalJson } from '../audit/chain.js';
-import type { CatalogSourceInput, MutableToolCatalog } from '../resolve/tool-catalog.js';
-import type { Upstreams } from './mcp-upstream.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import type { CatalogSourceInput, MutableToolCatalog } from '../tools/catalog.js';
+import type { Upstreams } from './upstreams.js';
 
 /**
  * How the tool catalog learns the upstreams' tools. At start the gateway builds the catalog with

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { ListedPrompt, ListedResource, ListedTemplate, UpstreamFeatureList } from './mcp-upstream-features.js';
-import type { UpstreamRequester } from './mcp-upstream-requests.js';
+import type { ListedPrompt, ListedResource, ListedTemplate, UpstreamFeatureList } from './features.js';
+import type { UpstreamRequester } from './requests.js';
 
 /**
  * Every upstream's resources, templates and prompts in one index the door routes by: which

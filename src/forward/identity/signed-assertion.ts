@@ -1,7 +1,8 @@
 import { KeyObject, randomUUID, sign as nodeSign } from 'node:crypto';
-import type { Identity } from '../authenticate/identity.js';
-import type { RouteConfig } from '../config/schema.js';
-import { ASSERTION_TYPE, bodyDigest, MAX_ASSERTION_LIFETIME_SECONDS, type AssertionAlgorithm, type AssertionClaims } from './assertion-claims.js';
+import type { Identity } from '../../authenticate/identity.js';
+import type { RouteConfig } from '../../config/schema.js';
+import { ASSERTION_TYPE, MAX_ASSERTION_LIFETIME_SECONDS, type AssertionAlgorithm, type AssertionClaims } from './assertion-claims.js';
+import { bodyDigest } from '../../lib/digest.js';
 import type { SigningKeys } from './signing-keys.js';
 
 /** What one assertion is about: who, for which backend, and which exact request. */

@@ -1,14 +1,14 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { Config, RouteConfig, ToolConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
-import type { ToolCallContext, ToolCallResult, ToolDefinition, ToolSource } from '../resolve/tools.js';
+import type { ToolCallContext, ToolCallResult, ToolDefinition, ToolSource } from './types.js';
 import { compileInputSchema } from '../screen/validate-arguments.js';
-import { bodyDigest } from './assertion-claims.js';
-import { errorCode } from './exchange.js';
+import { bodyDigest } from '../lib/digest.js';
+import { errorCode } from '../forward/proxy-exchange.js';
 import { compileCallTemplate, type CallTemplate } from './http-tool-template.js';
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
-import type { AssertionSigner } from './signed-assertion.js';
-import { compileForwardPlans, type ForwardPlan } from './stage.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
 
 /**
  * Tools declared in the config (`tools:`): each is one HTTP call to its route's backend, made

@@ -2,9 +2,9 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import { isValidToolName } from '../resolve/tool-catalog.js';
-import { pinHash, pinnedDefinition, type ReviewedTool, type ToolPins } from '../resolve/tool-pinning.js';
-import type { ToolDefinition } from '../resolve/tools.js';
+import { isValidToolName } from '../tools/catalog.js';
+import { pinHash, pinnedDefinition, type ReviewedTool, type ToolPins } from './pinning.js';
+import type { ToolDefinition } from '../tools/types.js';
 
 /** One tool of an upstream as the catalog serves it. */
 export interface ListedTool {

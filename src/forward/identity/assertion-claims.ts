@@ -1,8 +1,11 @@
-import { createHash } from 'node:crypto';
+import { BODY_DIGEST_PREFIX, bodyDigest, EMPTY_BODY_DIGEST } from '../../lib/digest.js';
+
+// Shipped with `behalf/backend`: a verifier computes the body digest the same way the gateway does.
+export { BODY_DIGEST_PREFIX, bodyDigest, EMPTY_BODY_DIGEST };
 
 /**
  * The shape of the gateway-signed identity assertion: one definition shared by the signer
- * (`forward/signed-assertion.ts`) and the backend verifier (`behalf/backend`). This file must stay
+ * (`forward/identity/signed-assertion.ts`) and the backend verifier (`behalf/backend`). This file must stay
  * free of gateway imports (config, pipeline, ...) because `behalf/backend` ships it to backends.
  *
  * The assertion is a compact JWS (JWT) with:
@@ -27,8 +30,6 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 60;
 /** Request header that carries the assertion unless a route configures another (same as `DEFAULTS.assertionHeader`). */
 export const DEFAULT_ASSERTION_HEADER = 'X-Behalf-Assertion';
 
-/** Prefix of every body digest value: the hash algorithm, then `:`. */
-export const BODY_DIGEST_PREFIX = 'sha256:';
 
 /**
  * Claims of a behalf assertion. Names follow registered JWT claims where one exists
@@ -91,20 +92,3 @@ export interface AssertionClaims {
 
 /** Claims every valid assertion has; a verifier refuses a token missing any of them. */
 export const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'jti', 'iat', 'exp', 'htm', 'htu', 'bdg', 'idp_iss'] as const;
-
-/**
- * The body digest claim value for `body`: `sha256:` + base64url (no padding) of SHA-256 over the
- * bytes. `undefined` and an empty body give the same digest (that of zero bytes). A string is
- * hashed as UTF-8.
- *
- * This does NOT decode Content-Encoding or normalise anything (JSON whitespace, line endings):
- * it covers the exact bytes, so signer and verifier must hash the same bytes.
- */
-export function bodyDigest(body: Uint8Array | string | undefined): string {
-  const hash = createHash('sha256');
-  if (body !== undefined) hash.update(body);
-  return BODY_DIGEST_PREFIX + hash.digest('base64url');
-}
-
-/** The digest of zero bytes, i.e. of a request without a body. */
-export const EMPTY_BODY_DIGEST = bodyDigest(undefined);

@@ -1,5 +1,5 @@
-import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
-import { BehalfError } from '../errors.js';
+import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
+import { BehalfError } from '../../errors.js';
 
 /**
  * Identity header templates (`route.identityHeaders`), e.g. `X-User-Id: "{user.id}"` or

@@ -1,4 +1,4 @@
-import type { ContentBlock, ToolCallResult } from '../resolve/tools.js';
+import type { ContentBlock, ToolCallResult } from './types.js';
 
 /**
  * A backend's HTTP response as an MCP tool result. The result goes to the model, so it carries

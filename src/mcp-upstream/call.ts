@@ -3,12 +3,12 @@ import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/
 import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
-import type { ToolPins } from '../resolve/tool-pinning.js';
-import type { ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../resolve/tools.js';
-import { failureOf, type UpstreamConnection } from './mcp-upstream-connection.js';
-import { callToolDirect, canCallDirect, UpstreamProtocolError } from './mcp-upstream-direct.js';
-import { withCallHeaders } from './mcp-upstream-transport.js';
-import type { AssertionSigner } from './signed-assertion.js';
+import type { ToolPins } from './pinning.js';
+import type { ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../tools/types.js';
+import { failureOf, type UpstreamConnection } from './connection.js';
+import { callToolDirect, canCallDirect, UpstreamProtocolError } from './direct-call.js';
+import { withCallHeaders } from './transport.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 
 /**
  * Calling one upstream tool on behalf of the verified user: sign the identity assertion for that

@@ -6,11 +6,11 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import type { ToolPins } from '../resolve/tool-pinning.js';
-import { listUpstreamFeatures, MAX_URI_LENGTH, NO_FEATURES, type UpstreamFeatureList } from './mcp-upstream-features.js';
-import { installRelay, RELAY_CAPABILITIES } from './mcp-upstream-relay.js';
-import { listUpstreamTools, type ListedTool } from './mcp-upstream-tools.js';
-import { createUpstreamTransport, outsideCalls, type UpstreamTransportOptions } from './mcp-upstream-transport.js';
+import type { ToolPins } from './pinning.js';
+import { listUpstreamFeatures, MAX_URI_LENGTH, NO_FEATURES, type UpstreamFeatureList } from './features.js';
+import { installRelay, RELAY_CAPABILITIES } from './relay.js';
+import { listUpstreamTools, type ListedTool } from './tools.js';
+import { createUpstreamTransport, outsideCalls, type UpstreamTransportOptions } from './transport.js';
 
 /**
  * One upstream MCP server: its SDK client session, its listed tools, resources, templates and

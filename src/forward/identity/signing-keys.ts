@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { JWK } from 'jose';
-import type { SigningConfig } from '../config/schema.js';
-import { BehalfError } from '../errors.js';
+import type { SigningConfig } from '../../config/schema.js';
+import { BehalfError } from '../../errors.js';
 import { generateKey, readKeyFile, writeKeyFile, type StoredKey } from './key-file.js';
 
 const DAY_MS = 86_400_000;

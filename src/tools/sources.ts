@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
-import type { Auditor } from '../../audit/auditor.js';
-import type { Config } from '../../config/schema.js';
-import { createHttpToolSource, type HttpToolSource } from '../../forward/http-tool.js';
-import { createUpstreams, type Upstreams } from '../../forward/mcp-upstream.js';
-import { syncUpstreamCatalog } from '../../forward/mcp-upstream-catalog.js';
-import type { AssertionSigner } from '../../forward/signed-assertion.js';
-import type { ForwardPlan } from '../../forward/stage.js';
-import { buildToolCatalog, type CatalogSourceInput, type MutableToolCatalog } from '../../resolve/tool-catalog.js';
-import { toolPinsFile } from '../../resolve/tool-pinning-file.js';
-import { openToolPins, type ToolPins } from '../../resolve/tool-pinning.js';
-import { compileArgumentValidators } from '../../screen/validate-arguments.js';
-import type { ArgumentValidator } from './context.js';
+import type { Auditor } from '../audit/auditor.js';
+import type { Config } from '../config/schema.js';
+import { createHttpToolSource, type HttpToolSource } from './http-tool.js';
+import { createUpstreams, type Upstreams } from '../mcp-upstream/upstreams.js';
+import { syncUpstreamCatalog } from '../mcp-upstream/catalog.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import type { ForwardPlan } from '../forward/stage.js';
+import { buildToolCatalog, type CatalogSourceInput, type MutableToolCatalog } from './catalog.js';
+import { toolPinsFile } from '../mcp-upstream/pinning-file.js';
+import { openToolPins, type ToolPins } from '../mcp-upstream/pinning.js';
+import { compileArgumentValidators } from '../screen/validate-arguments.js';
+import type { ArgumentValidator } from '../doors/mcp/context.js';
 
 /**
  * Where the endpoint's tools come from, assembled: the config's tools (one HTTP source), the

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
-import type { RouteConfig } from '../config/schema.js';
+import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
+import type { RouteConfig } from '../../config/schema.js';
 import { compileHeaderTemplate, isSafeHeaderValue, type HeaderTemplate } from './header-templates.js';
 import { classifyHeader } from './stripped-headers.js';
 

@@ -3,14 +3,14 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
-import { isValidToolName, type CatalogSourceInput, type PinState } from '../resolve/tool-catalog.js';
-import type { ToolPins } from '../resolve/tool-pinning.js';
-import type { CatalogTool, ToolSource } from '../resolve/tools.js';
-import { createUpstreamSource } from './mcp-upstream-call.js';
-import { createUpstreamConnection, type Backoff, type UpstreamConnection, type UpstreamState } from './mcp-upstream-connection.js';
-import { buildUpstreamIndex, type ServingUpstream, type UpstreamFeatures } from './mcp-upstream-index.js';
-import { createUpstreamRequester } from './mcp-upstream-requests.js';
-import type { AssertionSigner } from './signed-assertion.js';
+import { isValidToolName, type CatalogSourceInput, type PinState } from '../tools/catalog.js';
+import type { ToolPins } from './pinning.js';
+import type { CatalogTool, ToolSource } from '../tools/types.js';
+import { createUpstreamSource } from './call.js';
+import { createUpstreamConnection, type Backoff, type UpstreamConnection, type UpstreamState } from './connection.js';
+import { buildUpstreamIndex, type ServingUpstream, type UpstreamFeatures } from './feature-index.js';
+import { createUpstreamRequester } from './requests.js';
+import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 
 /**
  * The upstream MCP servers behalf fronts (`upstreams:` in the config), as one set the tool
