@@ -7,22 +7,27 @@ import { createRevocationList, type RevocationList } from './authenticate/revoca
 import { createAdminHandler } from './doors/admin/admin-api.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
-import { canList } from './authorize/tool-listing.js';
 import type { LoadedConfig } from './config/load.js';
 import { createHttpServer, closeServer, listen } from './doors/http/server.js';
-import type { ArgumentValidator } from './doors/mcp/context.js';
-import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoor } from './doors/mcp/door.js';
+import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoorOptions } from './doors/mcp/door.js';
+import { createHttpHandler } from './doors/http/door.js';
+import { createRouter } from './doors/http/router.js';
+import { scheduleKeyRotation } from './forward/identity/key-rotation.js';
+import { createReadiness, type ReadyStatus } from './observe/readiness.js';
+import type { ForwardPlan } from './forward/plans.js';
+import type { AssertionSigner } from './forward/identity/signed-assertion.js';
+import type { McpConfig } from './config/schema.js';
+import type { ArgumentValidator, ServedTools } from './pipeline/deps.js';
 import { startToolSources } from './tools/sources.js';
 import type { Upstreams } from './mcp-upstream/upstreams.js';
 import { createWellKnownHandler } from './doors/well-known-handler.js';
 import { createAssertionSigner } from './forward/identity/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from './forward/identity/signing-keys.js';
 import { createForwarder, type Forwarder } from './forward/proxy.js';
-import { compileForwardPlans } from './forward/stage.js';
+import { compileForwardPlans } from './forward/plans.js';
 import { createLimiter, type Limiter } from './limit/limiter.js';
 import { openLimitStore } from './limit/open-store.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
-import { createHttpPipeline } from './pipeline/pipeline.js';
 import { errorSummary } from './lib/error-summary.js';
 import type { PipelineDeps } from './pipeline/deps.js';
 import { createDirectory, type Directory } from './resolve/directory.js';
@@ -52,14 +57,6 @@ export interface GatewayOptions {
   revocationStore?: RevocationStore;
   /** Override `admin.port` (0 = pick a free one; tests). */
   adminPort?: number;
-}
-
-/** How often the signing key's age is checked against `signing.rotateAfterDays`. */
-const ROTATION_CHECK_MS = 3_600_000; // 1 h
-
-export interface ReadyStatus {
-  ready: boolean;
-  checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
 /** A running gateway. */
@@ -95,14 +92,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     const signingKeys = await loadSigningKeys(config.signing, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
     const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, ...(opts.now ? { now: opts.now } : {}) });
     if (config.signing.rotateAfterDays > 0) {
-      const rotation = setInterval(() => {
-        signingKeys.maybeRotate().then(
-          (rotated) => rotated && logger.info({ kid: signingKeys.current().kid }, 'signing key rotated'),
-          (err: unknown) => logger.error({ err: errorSummary(err) }, 'signing key rotation failed'),
-        );
-      }, ROTATION_CHECK_MS);
-      rotation.unref();
-      closers.push(async () => clearInterval(rotation));
+      const stop = scheduleKeyRotation(signingKeys, logger);
+      closers.push(async () => stop());
     }
     const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) }));
     const auditor: Auditor = createAuditor(store, {
@@ -147,41 +138,25 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => limitStore.close());
     const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
+    const forwardPlans = compileForwardPlans(config);
+    const served = await serveTools(loaded, { signer, forwardPlans, auditor, logger }, opts, closers);
     const deps: PipelineDeps = {
       config,
-      routes: compileRoutes(config.routes),
       authenticator,
       directory,
       policy,
       signer,
       forwarder,
-      forwardPlans: compileForwardPlans(config),
+      forwardPlans,
       auditor,
       limiter,
+      ...(served === undefined ? {} : { tools: served.tools }),
+      ...(served?.upstreams === undefined ? {} : { features: featuresOf(served.upstreams) }),
       metrics,
       logger,
     };
-    const pipeline = createHttpPipeline(deps);
-    const mcpDoor = await startMcpDoor(loaded, deps, opts, closers);
-    const ready = async (): Promise<ReadyStatus> => {
-      const checks: ReadyStatus['checks'] = {};
-      for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
-      checks['signing-keys'] = { ok: true };
-      checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
-      const spool = store.status?.();
-      // Spooling is not unready: every record is kept and the gateway serves (docs/operations.md).
-      if (spool !== undefined && spool.spooling) checks['audit'] = { ok: checks['audit'].ok, detail: `PostgreSQL unreachable: ${spool.spooledRecords} records spooled` };
-      checks['revocations'] = revocations.fresh
-        ? { ok: true }
-        : { ok: config.revocation.onStoreError === 'allow', detail: 'revocation store unreachable' };
-      if (limiter.active && limitStore.kind !== 'memory') {
-        checks['limits'] = await limitStore.ping().then(
-          () => ({ ok: true }),
-          () => ({ ok: false, detail: 'limit store unreachable' }),
-        );
-      }
-      return { ready: Object.values(checks).every((c) => c.ok), checks };
-    };
+    const mcpDoor = served === undefined ? undefined : createMcpDoor({ deps, mcp: served.mcp, ...served.door });
+    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore });
     const wellKnown = createWellKnownHandler({
       config,
       policy,
@@ -190,11 +165,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       ready,
       ...(mcpDoor === undefined ? {} : { extraResources: new Map([[mcpDoor.path, mcpScopes(config)]]) }),
     });
-    const handler = async (req: IncomingMessage, res: ServerResponse) => {
-      if (wellKnown.handles(req)) return wellKnown.handle(req, res);
-      if (mcpDoor?.handles(req) === true) return mcpDoor.handle(req, res);
-      return pipeline(req, res);
-    };
+    const handler = createRouter([wellKnown, mcpDoor], createHttpHandler(deps, compileRoutes(config.routes)));
     const server = createHttpServer(handler, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }, logger);
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
     closers.push(() => closeServer(server, 5_000));
@@ -234,11 +205,17 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
 }
 
 /**
- * The MCP endpoint, when the config has one (`mcp`, or any tool or upstream) or the caller gave
- * a catalog: its tool sources start here (upstreams connect in the background) and close with
- * the gateway.
+ * The tools the gateway serves, when it has an MCP endpoint (`mcp`, or any tool or upstream, or
+ * a catalog the caller gave): the config's tools and the upstream MCP servers (which connect in
+ * the background), their argument validators, and what the MCP door is built from. They close
+ * with the gateway.
  */
-async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: GatewayOptions, closers: (() => Promise<void>)[]): Promise<McpDoor | undefined> {
+async function serveTools(
+  loaded: LoadedConfig,
+  parts: { signer: AssertionSigner; forwardPlans: ReadonlyMap<string, ForwardPlan>; auditor: Auditor; logger: Logger },
+  opts: GatewayOptions,
+  closers: (() => Promise<void>)[],
+): Promise<{ mcp: McpConfig; tools: ServedTools; upstreams?: Upstreams; door: Omit<McpDoorOptions, 'deps' | 'mcp'> } | undefined> {
   const { config } = loaded;
   const mcp = mcpConfigOf(config, opts.toolCatalog !== undefined);
   if (mcp === undefined) return undefined;
@@ -251,39 +228,28 @@ async function startMcpDoor(loaded: LoadedConfig, deps: PipelineDeps, opts: Gate
     const validators = compileArgumentValidators(catalog);
     validateArguments = (name, args) => validators.validate(name, args);
   } else {
-    const sources = await startToolSources(config, {
-      baseDir: loaded.baseDir,
-      signer: deps.signer,
-      forwardPlans: deps.forwardPlans,
-      auditor: deps.auditor,
-      logger: deps.logger,
-      ...(opts.now === undefined ? {} : { now: opts.now }),
-    });
+    const sources = await startToolSources(config, { baseDir: loaded.baseDir, ...parts, ...(opts.now === undefined ? {} : { now: opts.now }) });
     closers.push(() => sources.close());
     catalog = sources.catalog;
     validateArguments = sources.validateArguments;
     upstreams = sources.upstreams;
     onToolsChanged = (listener) => sources.catalog.onChange(listener);
   }
-  const policy = deps.policy;
-  return createMcpDoor({
-    deps,
+  return {
     mcp,
-    catalog,
-    validateArguments,
+    tools: { catalog, validateArguments },
     ...(upstreams === undefined ? {} : { upstreams }),
-    ...(onToolsChanged === undefined ? {} : { onToolsChanged }),
-    // tools/list shows what tools/call could allow: the same policy, through the same input.
-    canList: (tool, input) =>
-      canList(policy, {
-        identity: input.identity,
-        ...(input.user === undefined ? {} : { user: input.user }),
-        directory: input.directory,
-        path: input.path,
-        tool: tool.definition.name,
-      }),
-    ...(opts.now === undefined ? {} : { now: opts.now }),
-  });
+    door: {
+      catalog,
+      ...(upstreams === undefined ? {} : { upstreams }),
+      ...(onToolsChanged === undefined ? {} : { onToolsChanged }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    },
+  };
+}
+
+function featuresOf(upstreams: Upstreams): PipelineDeps['features'] {
+  return () => upstreams.features();
 }
 
 async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {

@@ -1,45 +1,65 @@
 import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../pipeline/context.js';
-import { deny } from '../pipeline/decision.js';
+import { deny, type Deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
-import type { Stage } from '../pipeline/pipeline.js';
+import { printable } from '../lib/printable.js';
 import type { AuditRecord } from './record.js';
 import { redactPath } from './redact.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** True for methods that may change data: they fail closed when the audit trail cannot be written. */
-export function changesData(method: string): boolean {
-  return !SAFE_METHODS.has(method);
+/**
+ * True when the request may change data behind the gateway: it then fails closed when the audit
+ * trail cannot be written, and (with `audit.syncBeforeResponse: changes`) waits for the fsync.
+ * A route request unless its method is safe; a tool call unless the operator declared the tool
+ * read-only (a config tool annotated `readOnlyHint` by the operator who wrote it, or an upstream
+ * tool listed in `upstreams[].readOnlyTools`; an upstream's own annotations are not trusted for
+ * this). Nothing else changes data: reading a resource or a prompt, and protocol messages.
+ */
+export function changesData(ctx: RequestContext): boolean {
+  const target = ctx.target;
+  if (target === undefined || target.kind === 'route') return !SAFE_METHODS.has(ctx.method);
+  if (target.kind !== 'tool') return false;
+  const tool = target.tool;
+  if (tool === undefined) return false;
+  if (tool.source.kind === 'http') return tool.definition.annotations?.readOnlyHint !== true;
+  return tool.source.readsOnly?.(tool.definition.name) !== true;
 }
 
 /**
- * audit gate: runs just before forward. While the last audit write failed, a request that changes
- * data gets 503 (fail closed); a read follows `audit.onFailureForReads`.
+ * The audit gate, at the start of forward: while the last audit write failed, a request that
+ * changes data gets 503 (fail closed); anything else follows `audit.onFailureForReads`.
  */
-export const auditGateStage: Stage = (ctx, deps) => {
+export function auditGate(ctx: RequestContext, deps: PipelineDeps): Deny | undefined {
   if (deps.auditor.healthy) return undefined;
-  if (changesData(ctx.method) || deps.config.audit.onFailureForReads === 'deny') {
+  if (changesData(ctx) || deps.config.audit.onFailureForReads === 'deny') {
     return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit trail cannot be written' });
   }
   return undefined;
-};
+}
+
+/** Longest resource URI or prompt name kept in the record, characters (tool names: 128). */
+const MAX_SHOWN_URI = 512;
+const MAX_SHOWN_NAME = 128;
 
 /**
- * Builds the record for a finished (or finishing) request: never a token, never a body. Always
- * the same object shape (absent fields are `undefined`, which the chain and JSON skip): one
- * hidden class for every record keeps this cheap on the hot path.
+ * Builds the record of a finished (or finishing) request: never a token, never a body, never
+ * tool arguments (their digest only). Always the same object shape (absent fields are
+ * `undefined`, which the chain and JSON skip): one hidden class for every record keeps this
+ * cheap on the hot path.
  */
 export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRecord {
   const d = ctx.decision;
   const id = ctx.identity;
-  const status = ctx.res.headersSent ? ctx.res.statusCode : d !== undefined && !d.allow ? d.status : ctx.res.statusCode;
+  const target = ctx.target;
+  const denied = d !== undefined && !d.allow;
+  const status = ctx.res.headersSent ? ctx.res.statusCode : (ctx.status ?? (denied ? d.status : ctx.res.statusCode));
   return {
     time: ctx.time,
     requestId: ctx.requestId,
     door: ctx.door,
     route: ctx.route?.id,
-    tool: undefined,
+    tool: target?.kind === 'tool' ? printable(target.name, MAX_SHOWN_NAME) : undefined,
     method: ctx.method,
     path: redactPath(ctx.path + ctx.search, deps.config.audit.includeQueryValues),
     user: id?.id,
@@ -55,29 +75,66 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     bytesIn: ctx.bytesIn,
     bytesOut: ctx.bytesOut,
     bodyDigest: ctx.body === undefined ? undefined : ctx.bodyDigest,
-    detail: d?.allow === false && d.detail !== undefined ? d.detail : ctx.detail,
+    detail: withRelayed(denied && d.detail !== undefined ? d.detail : ctx.detail, ctx.relayed),
+    rpcMethod: ctx.operation,
+    upstream: (target?.kind === 'tool' ? target.tool?.source.id : undefined) ?? ctx.backend,
+    resource: resourceOf(target),
+    prompt: promptOf(target),
+    argsDigest: ctx.argumentsDigest,
+    resultError: ctx.resultError,
   };
 }
 
-const audited = new WeakSet<RequestContext>();
+function resourceOf(target: RequestContext['target']): string | undefined {
+  if (target?.kind === 'resource') return printable(target.uri, MAX_SHOWN_URI);
+  if (target?.kind === 'completion' && target.ref.kind === 'template') return printable(target.ref.uri, MAX_SHOWN_URI);
+  return undefined;
+}
+
+function promptOf(target: RequestContext['target']): string | undefined {
+  if (target?.kind === 'prompt') return printable(target.name, MAX_SHOWN_URI);
+  if (target?.kind === 'completion' && target.ref.kind === 'prompt') return printable(target.ref.name, MAX_SHOWN_URI);
+  return undefined;
+}
+
+/** The detail, plus which requests were relayed to the client (`relayed sampling/createMessage x2`). */
+function withRelayed(detail: string | undefined, relayed: readonly string[] | undefined): string | undefined {
+  if (relayed === undefined || relayed.length === 0) return detail;
+  const counts = new Map<string, number>();
+  for (const m of relayed) counts.set(m, (counts.get(m) ?? 0) + 1);
+  const note = `relayed to the client: ${[...counts].map(([m, n]) => (n === 1 ? m : `${m} x${n}`)).join(', ')}`;
+  return detail === undefined ? note : `${detail}; ${note}`;
+}
 
 /**
- * audit: appends one record per request and waits until it is written (and, per
- * `audit.syncBeforeResponse`, fsynced). Idempotent per request (forward calls it before finishing
- * the response; the pipeline calls it for denials). Returns false when the record could not be
- * written (the auditor logs it and raises the alarm metric).
+ * audit: appends the request's one record and waits until it is written (and, per
+ * `audit.syncBeforeResponse`, fsynced when the request may change data). Idempotent per request:
+ * forward calls it before it finishes a streamed response, the runner for everything else.
+ * Returns false when the record could not be written (the auditor logs it and raises the alarm
+ * metric).
  */
 export async function auditStage(ctx: RequestContext, deps: PipelineDeps): Promise<boolean> {
-  if (audited.has(ctx)) return true;
-  audited.add(ctx);
-  const record = auditRecordOf(ctx, deps);
+  if (ctx.recorded) return true;
+  ctx.recorded = true;
   const mode = deps.config.audit.syncBeforeResponse;
-  const durability = mode === 'all' || (mode === 'changes' && changesData(ctx.method)) ? 'synced' : 'written';
+  const durability = mode === 'all' || (mode === 'changes' && changesData(ctx)) ? 'synced' : 'written';
   try {
-    await deps.auditor.record(record, { durability });
+    await deps.auditor.record(auditRecordOf(ctx, deps), { durability });
     return true;
   } catch {
-    // The auditor has logged it and raised the alarm (metrics hook in gateway.ts).
     return false;
   }
+}
+
+/**
+ * May an answer go out although its record could not be written? Only one that changes
+ * nothing, and only with `audit.onFailureForReads: allow` (the alarm is raised either way).
+ */
+export function mayAnswerWithoutRecord(ctx: RequestContext, deps: PipelineDeps): boolean {
+  return !changesData(ctx) && deps.config.audit.onFailureForReads === 'allow';
+}
+
+/** Writes the record before a streamed answer is finished; false when the answer must be cut short. */
+export async function recordBeforeAnswer(ctx: RequestContext, deps: PipelineDeps): Promise<boolean> {
+  return (await auditStage(ctx, deps)) || mayAnswerWithoutRecord(ctx, deps);
 }

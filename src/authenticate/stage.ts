@@ -1,16 +1,17 @@
-import type { Stage } from '../pipeline/pipeline.js';
+import type { Stage } from '../pipeline/stage.js';
 
 /**
- * authenticate: verifies the bearer token and sets `ctx.identity`. The route is looked up first
- * (a pure table lookup) so that a 401 names the right protected resource and a token from an
- * issuer the route does not accept is refused here; resolve decides what else the route means.
+ * authenticate: verifies the bearer token against what the door requires of it (the audience of
+ * the resource it serves, the issuers it accepts) and sets `ctx.identity`. The 401 challenge is
+ * added by the door when it sends the denial.
+ *
+ * This does NOT check a session (a session id is not a credential: the door compares its owner
+ * with the identity verified here), scopes or policy.
  */
-export const authenticateStage: Stage = async (ctx, deps) => {
-  const route = deps.routes.match(ctx.path);
-  ctx.route = route;
+export const authenticateStage: Stage = async (ctx, deps, door) => {
   const result = await deps.authenticator.authenticate(
     { headers: ctx.req.headers, rawHeaders: ctx.req.rawHeaders, url: ctx.req.url ?? '/' },
-    route?.issuers === undefined ? undefined : { allowedIssuers: route.issuers },
+    door.credentials(ctx),
   );
   // A refused but verified token (revoked) still names its user in the audit record.
   ctx.identity = result.identity;

@@ -7,7 +7,7 @@ import { NO_PARAMS, splitPath, type PathParams } from './path-pattern.js';
 import { LazyVariables, type PolicyInput } from './policy-input.js';
 import type { ResourcePattern } from './resource-pattern.js';
 import { compileRule, indexRules, type CompiledRule } from './rule-index.js';
-import { conditionOutcomes, OUTCOME_FALSE, OUTCOME_TRUE } from './tool-listing.js';
+import { conditionOutcomes, OUTCOME_FALSE, OUTCOME_TRUE } from './condition-outcomes.js';
 
 export type { PolicyInput } from './policy-input.js';
 

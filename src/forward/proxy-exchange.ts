@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { deny } from '../pipeline/decision.js';
-import type { ForwardInput, ForwardResult } from './proxy.js';
+import type { ForwardInput, ForwardResult } from './proxy-types.js';
 import { HOP_BY_HOP } from './identity/stripped-headers.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);

@@ -1,95 +1,47 @@
-import type { Config } from '../config/schema.js';
+import { auditGate } from '../audit/stage.js';
 import { deny } from '../pipeline/decision.js';
-import type { Stage } from '../pipeline/pipeline.js';
-import { auditStage, changesData } from '../audit/stage.js';
-import { compileOutgoingHeaders, type OutgoingHeaderBuilder } from './identity/outgoing-headers.js';
-import { routeAudience } from './identity/signed-assertion.js';
-import { joinUpstreamPath } from './upstream-path.js';
-
-/** What forward needs per route, compiled once at start. */
-export interface ForwardPlan {
-  readonly headers: OutgoingHeaderBuilder;
-  readonly audience: string;
-}
-
-export function compileForwardPlans(config: Config): ReadonlyMap<string, ForwardPlan> {
-  const plans = new Map<string, ForwardPlan>();
-  for (const route of config.routes) {
-    plans.set(route.id, {
-      headers: compileOutgoingHeaders(route, { publicUrl: config.server.publicUrl, serverStripHeaders: config.server.stripHeaders }),
-      audience: routeAudience(route),
-    });
-  }
-  return plans;
-}
+import type { Stage } from '../pipeline/stage.js';
+import { forwardRoute } from './route.js';
+import { callTool } from './tool-call.js';
+import { requestUpstream } from './upstream-request.js';
 
 /**
- * forward: signs the assertion for exactly the target and body that will be sent, builds the
- * upstream headers (client credentials and identity headers removed, verified identity injected)
- * and streams the exchange. The audit record is written before the response is finished; if it
- * cannot be, a read follows `audit.onFailureForReads` and a write is cut short.
+ * forward: first the audit gate (while the trail cannot be written, what changes data fails
+ * closed), then the request goes where its target lives, on behalf of the verified user and
+ * never with the user's token:
+ * - a route: proxied to its backend and streamed back (route.ts);
+ * - a tool call: to the tool's source, a config tool's HTTP backend or an upstream MCP server (tool-call.ts);
+ * - reading a resource, getting a prompt, completing an argument: to the upstream that serves it (upstream-request.ts);
+ * - a protocol message, and a resource subscription (the door's sessions hold those): answered by the door.
+ * What came back is left in `ctx.outcome` for screen(out) and the door's answer.
  */
-export const forwardStage: Stage = async (ctx, deps) => {
-  const route = ctx.route;
-  const identity = ctx.identity;
-  const plan = route === undefined ? undefined : deps.forwardPlans.get(route.id);
-  if (route === undefined || identity === undefined || plan === undefined) {
-    return deny(500, 'internal-error', 'internal error', { detail: 'forward ran before resolve' });
-  }
-  const target = joinUpstreamPath(route, ctx.path, ctx.search);
-  if (target === undefined) return deny(400, 'bad-request', 'malformed request path', { detail: 'path not forwardable' });
-
-  const assertion = route.assertion.enabled
-    ? deps.signer.signSync({
-        identity,
-        audience: plan.audience,
-        method: ctx.method,
-        path: target,
-        ...(ctx.bodyDigest === undefined ? {} : { bodyDigest: ctx.bodyDigest }),
-        ttlSeconds: route.assertion.ttlSeconds,
-      })
-    : undefined;
-  const outgoing = plan.headers.build({
-    incoming: ctx.req.headers,
-    identity,
-    ...(ctx.user === undefined ? {} : { directory: ctx.user }),
-    requestId: ctx.requestId,
-    ...(assertion === undefined ? {} : { assertion }),
-    ...(ctx.body === undefined ? {} : { bodyLength: ctx.body.length }),
-    ...(ctx.req.socket.remoteAddress === undefined ? {} : { clientAddress: ctx.req.socket.remoteAddress }),
-  });
-  if (outgoing.stripped.length > 0) ctx.detail = `stripped client headers: ${outgoing.stripped.join(', ')}`;
-
-  const result = await deps.forwarder.forward({
-    req: ctx.req,
-    res: ctx.res,
-    route,
-    upstreamPath: target,
-    headers: outgoing.headers,
-    body: ctx.body,
-    beforeEnd: async (done) => {
-      ctx.upstreamStatus = done.upstreamStatus;
-      ctx.bytesOut = done.bytesOut;
-      if (await auditStage(ctx, deps)) return true;
-      // No record: a read may still be answered when so configured (the alarm is raised);
-      // anything else is cut short, so the client never sees it as a complete answer.
-      return !changesData(ctx.method) && deps.config.audit.onFailureForReads === 'allow';
-    },
-  });
-  if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;
-  ctx.bytesOut = result.bytesOut;
-  if (result.decision !== undefined) {
-    deps.metrics.upstreamFailures.inc({ route: route.id, reason: result.decision.reason });
-    return result.decision;
-  }
-  if (!result.ok) {
-    if (result.aborted === 'upstream') {
-      deps.metrics.upstreamFailures.inc({ route: route.id, reason: result.reason ?? 'upstream-error' });
-      ctx.decision = deny(502, result.reason ?? 'upstream-error', 'bad gateway', { detail: result.detail ?? 'response cut short' });
-    } else if (result.aborted === 'client') {
-      ctx.detail = 'client closed the connection';
+export const forwardStage: Stage = (ctx, deps, door) => {
+  const gate = auditGate(ctx, deps);
+  if (gate !== undefined) return gate;
+  const target = ctx.target;
+  switch (target?.kind) {
+    case 'route':
+      return forwardRoute(ctx, deps, target.route);
+    case 'tool':
+      return callTool(ctx, door, target);
+    case 'resource':
+      if (target.operation !== 'read' || target.upstream === undefined) return door.answerLocally(ctx);
+      return requestUpstream(ctx, door, target.upstream, 'resources/read', { uri: target.uri });
+    case 'prompt':
+      if (target.prompt === undefined) break;
+      return requestUpstream(ctx, door, target.prompt.upstream, 'prompts/get', { name: target.prompt.upstreamName, arguments: { ...target.arguments } });
+    case 'completion': {
+      const upstream = target.prompt?.upstream ?? target.template?.upstream;
+      if (upstream === undefined) break;
+      const ref = target.prompt !== undefined ? { type: 'ref/prompt', name: target.prompt.upstreamName } : { type: 'ref/resource', uri: target.template!.uriTemplate };
+      const params: Record<string, unknown> = { ref, argument: { name: target.argument.name, value: target.argument.value } };
+      if (target.given !== undefined) params['context'] = { arguments: { ...target.given } };
+      return requestUpstream(ctx, door, upstream, 'completion/complete', params);
     }
+    case 'message':
+      return door.answerLocally(ctx);
+    default:
+      break;
   }
-  deps.metrics.requests.inc({ door: ctx.door, route: route.id, decision: ctx.decision?.allow === true ? 'allow' : 'deny', reason: ctx.decision?.reason ?? '' });
-  return undefined;
+  return deny(500, 'internal-error', 'internal error', { detail: 'forward ran without a resolved target' });
 };

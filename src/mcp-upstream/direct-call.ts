@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { CallToolResultSchema, ErrorCode, JSONRPCMessageSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
-import type { ClientChannel } from './relay.js';
+import type { ClientChannel } from './channel.js';
 import { inChannelScope, outsideCalls } from './transport.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../tools/http-tool.js';
 

@@ -3,7 +3,7 @@ import type { Auditor } from '../audit/auditor.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { sha256Hex } from '../lib/digest.js';
 import type { AuditRecord } from '../audit/record.js';
-import { newRequestId } from '../pipeline/context.js';
+import { newRequestId } from '../lib/request-id.js';
 import type { Reason } from '../pipeline/reasons.js';
 import { pinsFileStamp, readPinsFile, updatePinsFile, type PinEntry, type PinsDocument } from './pinning-file.js';
 

@@ -8,7 +8,6 @@ import {
   type ClientCapabilities,
   type CreateMessageResult,
   type ElicitResult,
-  type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { currentChannel } from './transport.js';
@@ -21,27 +20,9 @@ import { currentChannel } from './transport.js';
  * mcp-upstream-transport.ts for why that names the right request).
  */
 
-/** The requests an upstream may send the client through the gateway. */
-export type RelayedRequestMethod = 'sampling/createMessage' | 'elicitation/create';
+import type { RelayedRequestMethod } from './channel.js';
 
-/** One log message of an upstream (`notifications/message` params). */
-export interface UpstreamLogMessage {
-  readonly level: LoggingLevel;
-  readonly logger?: string;
-  readonly data: unknown;
-}
-
-/** The client side of one request the door serves through an upstream. */
-export interface ClientChannel {
-  /** A log message of `upstream` for this request; dropped unless the client can take it at its level. */
-  log(message: UpstreamLogMessage, upstream: string): void;
-  /**
-   * Sends `method` to the client on this request's stream and resolves with its result.
-   * Rejects with an `McpError` when the client cannot take it (no stream, no such capability),
-   * answers with an error, or goes away; and when `signal` aborts (the upstream cancelled).
-   */
-  request(method: RelayedRequestMethod, params: Readonly<Record<string, unknown>>, opts: { readonly signal: AbortSignal; readonly upstream: string }): Promise<Record<string, unknown>>;
-}
+export type { ClientChannel, RelayedRequestMethod, UpstreamLogMessage } from './channel.js';
 
 /**
  * What the gateway declares to every upstream: it can relay sampling and form elicitation (to a

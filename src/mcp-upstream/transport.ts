@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import type { ClientChannel } from './relay.js';
+import type { ClientChannel } from './channel.js';
 
 /**
  * How the gateway talks to one upstream MCP server: the SDK's Streamable HTTP or stdio client

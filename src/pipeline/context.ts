@@ -1,17 +1,37 @@
-import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
 import type { RouteConfig } from '../config/schema.js';
+import { newRequestId } from '../lib/request-id.js';
+import type { DirectorySnapshot } from '../resolve/directory.js';
+import type { ToolCallResult } from '../tools/types.js';
 import type { Decision } from './decision.js';
+import type { Target } from './target.js';
+
+/** The doors a request can come in by. */
+export type DoorName = 'http' | 'mcp';
 
 /**
- * Everything the stages learn about one request, in the order they learn it. Created by a door,
- * filled by the stages, read by the audit stage at the end.
+ * What forward got for an allowed request, for screen(out) and for the door to answer with:
+ * a tool's result, an upstream's result for a relayed request, a call the client cancelled or
+ * left, or `answered` when the response was already written (a proxied HTTP response streams
+ * through, a door answered a protocol message itself).
+ */
+export type Outcome =
+  | { readonly kind: 'tool'; readonly result: ToolCallResult }
+  | { readonly kind: 'upstream'; readonly result: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'cancelled'; readonly gone: boolean }
+  | { readonly kind: 'local' }
+  | { readonly kind: 'answered' };
+
+/**
+ * Everything the stages learn about one request, in the order they learn it, whatever door it
+ * came in by. Created by the door, filled by the stages, read by the audit stage at the end. A
+ * door keeps its wire state in its own extension of this (the MCP door's `mcp`); no stage reads it.
  */
 export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly door: 'http' | 'mcp';
+  readonly door: DoorName;
   readonly requestId: string;
   /** `performance.now()` at receipt, ms. */
   readonly startedAt: number;
@@ -22,42 +42,45 @@ export interface RequestContext {
   readonly path: string;
   /** `?...` or `''`. */
   readonly search: string;
-  /** Set by resolve (route lookup). */
+  /** HTTP door: the route the path names, looked up on receipt (the 401 names its protected resource). */
   route?: RouteConfig;
+  /** What the request asks for (set by the door's parser, resolved by resolve). */
+  target?: Target;
   /** Set by authenticate. */
   identity?: Identity;
-  /** Set by resolve (directory enrichment). */
+  /** Set by resolve: the caller's directory entry. */
   user?: DirectoryEntry;
-  /** Set by screen(in): the bounded request body, undefined when there is none. */
+  /** Set by resolve: the directory snapshot every decision of this request uses. */
+  directory?: DirectorySnapshot;
+  /** The bounded request body, undefined when there is none. */
   body?: Buffer;
-  /** Set by screen(in): the parsed JSON body, or null. */
+  /** Set by screen(in) for a route: the parsed JSON body, or null. */
   json?: unknown;
-  /** Set by screen(in): `sha256:<base64url>` of the body (of the empty string when none). */
+  /** `sha256:<base64url>` of the body (of the empty string when none). */
   bodyDigest?: string;
+  /** A tool call's or prompt's arguments: `sha256:<base64url>` of their canonical JSON (set by screen(in)). */
+  argumentsDigest?: string;
+  /** The protocol method a door names the request by (the JSON-RPC method), for the audit record. */
+  operation?: string;
+  /** The backend that served it besides a route's (a tool source's or an upstream's id), for the audit record. */
+  backend?: string;
   /** The decision that ended the pipeline (a denial, or the allow that let it forward). */
   decision?: Decision;
+  /** Set by forward. */
+  outcome?: Outcome;
+  /** A tool answered with an error the model sees (`isError`). */
+  resultError?: boolean;
+  /** Requests relayed to the client while this one was served (an upstream's sampling or elicitation), for the audit `detail`. */
+  relayed?: string[];
+  /** HTTP status of the answer, once the door settled it (for the audit record before it is sent). */
+  status?: number;
   upstreamStatus?: number;
   bytesIn: number;
   bytesOut: number;
   /** Non-secret detail for the audit record. */
   detail?: string;
-}
-
-const POOL_IDS = 256;
-const pool = Buffer.alloc(16 * POOL_IDS);
-let next = POOL_IDS;
-
-/**
- * 128-bit crypto-random request id, base64url (22 chars). Random bytes are drawn 4 KiB at a
- * time (one system call per 256 ids instead of one per request); each id uses its own bytes.
- */
-export function newRequestId(): string {
-  if (next === POOL_IDS) {
-    randomFillSync(pool);
-    next = 0;
-  }
-  const start = next++ * 16;
-  return pool.toString('base64url', start, start + 16);
+  /** True once the request's audit record was appended (one record per request). */
+  recorded: boolean;
 }
 
 /** Splits `req.url` into path and search without URL parsing (hot path); the URL is origin-form. */
@@ -66,7 +89,11 @@ export function splitUrl(url: string): { path: string; search: string } {
   return q === -1 ? { path: url, search: '' } : { path: url.slice(0, q), search: url.slice(q) };
 }
 
-export function createContext(req: IncomingMessage, res: ServerResponse, door: 'http' | 'mcp', startedAt: number): RequestContext {
+/**
+ * The context of a request that came in by `door`. Every field is present from the start (as
+ * `undefined` when not known yet): one object shape for every request keeps the hot path cheap.
+ */
+export function createContext(req: IncomingMessage, res: ServerResponse, door: DoorName, startedAt: number): RequestContext {
   const { path, search } = splitUrl(req.url ?? '/');
   return {
     req,
@@ -78,7 +105,26 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: '
     method: req.method ?? 'GET',
     path,
     search,
+    route: undefined,
+    target: undefined,
+    identity: undefined,
+    user: undefined,
+    directory: undefined,
+    body: undefined,
+    json: undefined,
+    bodyDigest: undefined,
+    argumentsDigest: undefined,
+    operation: undefined,
+    backend: undefined,
+    decision: undefined,
+    outcome: undefined,
+    resultError: undefined,
+    relayed: undefined,
+    status: undefined,
+    upstreamStatus: undefined,
     bytesIn: 0,
     bytesOut: 0,
+    detail: undefined,
+    recorded: false,
   };
 }

@@ -22,6 +22,11 @@ export interface Deny {
   readonly detail?: string;
   /** With reason `insufficient-scope`: every scope the operation needs (for the RFC 6750 challenge). */
   readonly requiredScopes?: readonly string[];
+  /**
+   * The JSON-RPC error code an upstream MCP server refused with, when it is one MCP defines for
+   * the client too (resource not found, invalid params, method not found): the MCP door passes it on.
+   */
+  readonly upstreamCode?: number;
 }
 
 export type Decision = Allow | Deny;
@@ -34,7 +39,7 @@ export function deny(
   status: number,
   reason: Reason,
   message: string,
-  extra: { headers?: Record<string, string>; ruleId?: string; detail?: string; requiredScopes?: readonly string[] } = {},
+  extra: { headers?: Record<string, string>; ruleId?: string; detail?: string; requiredScopes?: readonly string[]; upstreamCode?: number } = {},
 ): Deny {
   return { allow: false, status, reason, message, ...extra };
 }

@@ -1,23 +1,30 @@
-import { deny } from '../pipeline/decision.js';
-import type { Stage } from '../pipeline/pipeline.js';
-import { routeAllowsMethod, unsafePath } from './route-match.js';
+import { deny, type Deny } from '../pipeline/decision.js';
+import type { Stage } from '../pipeline/stage.js';
+import { resolveTarget } from './targets.js';
 
 /**
- * resolve: refuses paths a backend could read differently, checks the route exists and accepts
- * the method, then joins the directory entry to the identity.
+ * resolve: the door reads what is asked into a target (`describe`); then the name is looked up
+ * (the route and its methods, the catalog tool, the upstream serving a resource, prompt or
+ * template; targets.ts), the door checks what needs the resolved target, and the caller's
+ * directory entry is joined to the identity. One directory snapshot serves every decision of the
+ * request.
+ *
+ * This does NOT validate arguments (screen-in does) nor decide anything (authorize does).
  */
-export const resolveStage: Stage = (ctx, deps) => {
-  const unsafe = unsafePath(ctx.path);
-  if (unsafe !== undefined) return deny(400, 'bad-request', 'malformed request path', { detail: `unsafe path: ${unsafe}` });
-  const route = ctx.route;
-  if (route === undefined) return deny(404, 'route-not-found', 'not found');
-  if (!routeAllowsMethod(route, ctx.method)) {
-    const allowHeader = route.methods?.join(', ') ?? '';
-    return deny(405, 'method-not-allowed', 'method not allowed', { headers: { allow: allowHeader } });
-  }
+export const resolveStage: Stage = async (ctx, deps, door) => {
   const identity = ctx.identity;
   if (identity === undefined) return deny(500, 'internal-error', 'internal error', { detail: 'resolve ran without an identity' });
-  const user = deps.directory.snapshot().get(identity.id);
+  const described: Deny | undefined = await door.describe(ctx);
+  if (described !== undefined) return described;
+  const target = ctx.target;
+  if (target === undefined) return deny(404, 'route-not-found', 'not found');
+  const unresolved = resolveTarget(ctx, target, deps);
+  if (unresolved !== undefined) return unresolved;
+  const wire = door.resolved(ctx);
+  if (wire !== undefined) return wire;
+  const snapshot = deps.directory.snapshot();
+  ctx.directory = snapshot;
+  const user = snapshot.get(identity.id);
   if (user !== undefined) ctx.user = user;
   return undefined;
 };

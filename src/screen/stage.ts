@@ -1,22 +1,53 @@
+import { canonicalJson } from '../lib/canonical-json.js';
 import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
-import type { Stage } from '../pipeline/pipeline.js';
 import { parseJsonBody, readBody } from '../lib/read-body.js';
+import { deny } from '../pipeline/decision.js';
+import type { Stage } from '../pipeline/stage.js';
 
-/** screen(in): bounds and reads the request body, parses JSON for policy, and digests it. */
+/**
+ * screen(in): what the request carries, checked before policy reads it.
+ * - A route request: the body is bounded and read (`route.maxBodyBytes`, default
+ *   `server.maxBodyBytes`; 413 past it), digested (the digest the signed assertion and the
+ *   audit record carry) and, when it says it is JSON, parsed for policy (400 when it is not).
+ * - A tool call: the arguments are checked against the tool's input schema, so a policy
+ *   condition never reads a malformed argument and an invalid call never reaches a backend (400
+ *   `invalid-arguments` naming the field, never a value); then digested: `sha256:` + base64url of
+ *   their canonical JSON, which the assertion (`args`) and the record carry.
+ * - A prompt: its arguments are digested the same way.
+ *
+ * This does NOT look for personal data, secrets or injected instructions (issue "Screen what
+ * flows both ways"), and does NOT read a body the door already read to learn the target.
+ */
 export const screenInStage: Stage = async (ctx, deps) => {
-  const max = ctx.route?.maxBodyBytes ?? deps.config.server.maxBodyBytes;
-  const read = await readBody(ctx.req, max);
-  if (!read.ok) return read.decision;
-  if (read.body === undefined) {
-    ctx.json = null;
-    ctx.bodyDigest = EMPTY_BODY_DIGEST;
-    return undefined;
+  const target = ctx.target;
+  switch (target?.kind) {
+    case 'route': {
+      const read = await readBody(ctx.req, target.route.maxBodyBytes ?? deps.config.server.maxBodyBytes);
+      if (!read.ok) return read.decision;
+      if (read.body === undefined) {
+        ctx.json = null;
+        ctx.bodyDigest = EMPTY_BODY_DIGEST;
+        return undefined;
+      }
+      ctx.body = read.body;
+      ctx.bytesIn = read.body.length;
+      ctx.bodyDigest = bodyDigest(read.body);
+      const parsed = parseJsonBody(read.body, ctx.req.headers['content-type']);
+      if (!parsed.ok) return parsed.decision;
+      ctx.json = parsed.json;
+      return undefined;
+    }
+    case 'tool': {
+      const name = target.tool?.definition.name ?? target.name;
+      const check = deps.tools?.validateArguments(name, target.arguments) ?? { ok: false, message: 'no tools are served' };
+      if (!check.ok) return deny(400, 'invalid-arguments', check.message, { detail: check.message });
+      ctx.argumentsDigest = bodyDigest(canonicalJson(target.arguments));
+      return undefined;
+    }
+    case 'prompt':
+      ctx.argumentsDigest = bodyDigest(canonicalJson(target.arguments));
+      return undefined;
+    default:
+      return undefined;
   }
-  ctx.body = read.body;
-  ctx.bytesIn = read.body.length;
-  ctx.bodyDigest = bodyDigest(read.body);
-  const parsed = parseJsonBody(read.body, ctx.req.headers['content-type']);
-  if (!parsed.ok) return parsed.decision;
-  ctx.json = parsed.json;
-  return undefined;
 };

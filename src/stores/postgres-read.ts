@@ -9,7 +9,9 @@ import { BehalfError } from '../errors.js';
 import type { AuditQuery, VerifyProblem, VerifyResult } from './types.js';
 import { describePgError } from './postgres-pool.js';
 import { columnText, mismatchedColumn, ROW_COLUMNS, type RecordRow } from './postgres-rows.js';
-import type { AuditTables } from './postgres-schema.js';
+import type { ReadContext } from './postgres-schema.js';
+
+export type { ReadContext } from './postgres-schema.js';
 
 /**
  * Reading the PostgreSQL audit trail: query, follow and verify. Every read pages through the
@@ -19,15 +21,6 @@ import type { AuditTables } from './postgres-schema.js';
  * record before it: following by `seq > last` never skips one.
  */
 
-/** What the readers need. */
-export interface ReadContext {
-  readonly pool: pg.Pool;
-  readonly tables: AuditTables;
-  /** Safe description of the store for messages (no password). */
-  readonly where: string;
-  /** Rows per statement. */
-  readonly pageSize: number;
-}
 
 async function select<R extends pg.QueryResultRow>(ctx: ReadContext, text: string, values: unknown[]): Promise<R[]> {
   try {

@@ -2,8 +2,17 @@ import type pg from 'pg';
 import { parseStoredLine } from '../audit/chain.js';
 import { BehalfError } from '../errors.js';
 import { checkoutForWrite, describePgError } from './postgres-pool.js';
-import type { ReadContext } from './postgres-read.js';
 import { quoteIdent } from './postgres-url.js';
+
+/** What the readers need. */
+export interface ReadContext {
+  readonly pool: pg.Pool;
+  readonly tables: AuditTables;
+  /** Safe description of the store for messages (no password). */
+  readonly where: string;
+  /** Rows per statement. */
+  readonly pageSize: number;
+}
 
 /**
  * The PostgreSQL audit schema and its migrations. Tables (in the store's schema):

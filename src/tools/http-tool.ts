@@ -8,7 +8,7 @@ import { errorCode } from '../forward/proxy-exchange.js';
 import { compileCallTemplate, type CallTemplate } from './http-tool-template.js';
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
-import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
+import { compileForwardPlans, type ForwardPlan } from '../forward/plans.js';
 
 /**
  * Tools declared in the config (`tools:`): each is one HTTP call to its route's backend, made

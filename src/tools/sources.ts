@@ -5,12 +5,12 @@ import { createHttpToolSource, type HttpToolSource } from './http-tool.js';
 import { createUpstreams, type Upstreams } from '../mcp-upstream/upstreams.js';
 import { syncUpstreamCatalog } from '../mcp-upstream/catalog.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
-import type { ForwardPlan } from '../forward/stage.js';
+import type { ForwardPlan } from '../forward/plans.js';
 import { buildToolCatalog, type CatalogSourceInput, type MutableToolCatalog } from './catalog.js';
 import { toolPinsFile } from '../mcp-upstream/pinning-file.js';
 import { openToolPins, type ToolPins } from '../mcp-upstream/pinning.js';
 import { compileArgumentValidators } from '../screen/validate-arguments.js';
-import type { ArgumentValidator } from '../doors/mcp/context.js';
+import type { ArgumentValidator } from '../pipeline/deps.js';
 
 /**
  * Where the endpoint's tools come from, assembled: the config's tools (one HTTP source), the

@@ -1,5 +1,5 @@
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
-import type { ClientChannel } from '../mcp-upstream/relay.js';
+import type { ClientChannel } from '../mcp-upstream/channel.js';
 
 /**
  * The contracts between the MCP door and the places tools come from: tools declared in the

@@ -7,7 +7,7 @@ import type { AuditRecord } from '../../audit/record.js';
 import type { RevocationList } from '../../authenticate/revocation-list.js';
 import type { AdminConfig, RevocationConfig } from '../../config/schema.js';
 import { isBehalfError } from '../../errors.js';
-import { newRequestId } from '../../pipeline/context.js';
+import { newRequestId } from '../../lib/request-id.js';
 import type { Reason } from '../../pipeline/reasons.js';
 import { readBody } from '../../lib/read-body.js';
 import type { RevocationKind } from '../../stores/types.js';

@@ -1,4 +1,4 @@
-import type { McpDeps } from './context.js';
+import type { McpDeps } from './deps.js';
 import { isKnownMethod, SERVER_CAPABILITIES } from './protocol.js';
 
 /**

@@ -1,9 +1,10 @@
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import type { ClientChannel, RelayedRequestMethod, UpstreamLogMessage } from '../../mcp-upstream/relay.js';
-import type { McpContext, McpDeps } from './context.js';
+import type { ClientChannel, RelayedRequestMethod, UpstreamLogMessage } from '../../mcp-upstream/channel.js';
+import type { McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
 import type { ClientAnswer } from './jsonrpc.js';
 import { notificationMessage, requestMessage } from './jsonrpc.js';
-import { SseStream } from './respond.js';
+import { SseStream } from './sse-stream.js';
 import { LOG_LEVELS } from './session-store.js';
 
 /**
@@ -102,7 +103,7 @@ export function openClientChannel(ctx: McpContext, deps: McpDeps, signal: AbortS
         opts.signal.addEventListener('abort', onUpstreamAbort, { once: true });
         signal.addEventListener('abort', giveUp, { once: true });
         giveUps.add(giveUp);
-        (ctx.mcp.relayed ??= []).push(method);
+        (ctx.relayed ??= []).push(method);
         sse.send(requestMessage(id, method, params));
       });
     },

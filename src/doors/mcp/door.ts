@@ -1,15 +1,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { canList } from '../../authorize/tool-listing.js';
+import type { Policy } from '../../authorize/policy.js';
 import { mcpSchema, type Config, type McpConfig } from '../../config/schema.js';
 import { splitUrl } from '../../pipeline/context.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
-import { createMcpPipeline } from '../../pipeline/pipeline.js';
+import type { Door } from '../../pipeline/door.js';
+import { createRunner } from '../../pipeline/run.js';
 import type { ToolCatalog } from '../../tools/types.js';
 import { publicUrlOf, resourceMetadataUrl } from '../well-known.js';
 import type { Upstreams } from '../../mcp-upstream/upstreams.js';
 import { createClientRequests } from './client-requests.js';
-import type { ArgumentValidator, ListFilter, McpDeps } from './context.js';
+import { answerLocally } from './answer-locally.js';
+import { sendReply } from './answer.js';
+import { openCallChannel } from './call-channel.js';
+import { createMcpContext, type ListFilter, type McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
+import { describeMcp, headerMismatch } from './describe.js';
+import { checkParamHeaders } from './request-headers.js';
+import { respondMcpDenied } from './respond.js';
+import { settleOutcome } from './settle.js';
+import { wireErrorOf } from './wire-errors.js';
 import { createInFlightCalls } from './in-flight.js';
-import { allowedOriginsOf } from './receive.js';
+import { allowedOriginsOf, receiveMcp } from './receive.js';
 import { createMemorySessionStore, type SessionStore } from './session-store.js';
 import { createSessionStreams } from './session-streams.js';
 import { createSubscriptions } from './subscriptions.js';
@@ -41,12 +53,12 @@ export function mcpScopes(config: Config): string[] {
 
 /** What the door is built from. */
 export interface McpDoorOptions {
-  /** The pipeline's shared components (authenticator, policy, directory, auditor, ...). */
+  /** The pipeline's shared components (authenticator, policy, directory, auditor, the served tools, ...). */
   readonly deps: PipelineDeps;
   readonly mcp: McpConfig;
   readonly catalog: ToolCatalog;
-  readonly validateArguments: ArgumentValidator;
-  readonly canList: ListFilter;
+  /** Who sees which tool in `tools/list`; default: `policy.canList` on the same input `tools/call` is decided on. */
+  readonly canList?: ListFilter;
   /**
    * The upstream MCP servers whose resources, prompts and completions the endpoint serves besides
    * their tools. Default: the set `startToolSources` built `catalog` with, if it did.
@@ -107,6 +119,7 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
   opts.onToolsChanged?.(() => streams.broadcast(TOOLS_LIST_CHANGED));
   const deps: McpDeps = {
     ...opts.deps,
+    ...(upstreams === undefined ? {} : { features: () => upstreams.features() }),
     mcp: opts.mcp,
     resourceUrl: publicUrlOf(config, path),
     resourceMetadataUrl: resourceMetadataUrl(config, path),
@@ -118,20 +131,53 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     streams,
     subscriptions,
     inFlight: createInFlightCalls(),
-    validateArguments: opts.validateArguments,
-    canList: opts.canList,
+    canList: opts.canList ?? listFilterOf(opts.deps.policy),
     maxBodyBytes: opts.mcp.maxBodyBytes ?? config.server.maxBodyBytes,
     pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE,
     now,
   };
-  const pipeline = createMcpPipeline(deps);
+  const credentials = deps.mcp.issuers === undefined ? { audience: [deps.resourceUrl] } : { audience: [deps.resourceUrl], allowedIssuers: deps.mcp.issuers };
+  const door: Door<McpContext> = {
+    name: 'mcp',
+    open: createMcpContext,
+    receive: (ctx) => receiveMcp(ctx, deps),
+    // Every request, `initialize` and `server/discover` included, needs a token whose audience is
+    // the endpoint's own public URL (RFC 8707: a token minted for another resource, even on this
+    // gateway, is refused) from an issuer in `mcp.issuers` (default: any configured issuer).
+    credentials: () => credentials,
+    describe: (ctx) => describeMcp(ctx, deps),
+    resolved(ctx) {
+      const target = ctx.target;
+      if (ctx.mcp.era !== 'modern' || target?.kind !== 'tool' || target.tool === undefined) return undefined;
+      const mismatch = checkParamHeaders(ctx.req.headers, target.tool.definition, target.arguments);
+      return mismatch === undefined ? undefined : headerMismatch(ctx, mismatch);
+    },
+    openCall: (ctx, relay) => openCallChannel(ctx, deps, relay),
+    answerLocally: (ctx) => answerLocally(ctx, deps, door as unknown as Door),
+    settle: settleOutcome,
+    send: (ctx) => sendReply(ctx, deps),
+    statusOf: (ctx, denial) => wireErrorOf(ctx, denial).status,
+    refuse: (ctx, denial) => respondMcpDenied(ctx, denial, deps),
+  };
   return {
     path,
     resourceUrl: deps.resourceUrl,
     sessions,
     handles: (req) => splitUrl(req.url ?? '/').path === path,
-    handle: pipeline,
+    handle: createRunner(door, deps),
   };
+}
+
+/** `tools/list` shows what `tools/call` could allow: the same policy, through the same input (tool-listing.ts). */
+function listFilterOf(policy: Policy): ListFilter {
+  return (tool, input) =>
+    canList(policy, {
+      identity: input.identity,
+      ...(input.user === undefined ? {} : { user: input.user }),
+      directory: input.directory,
+      path: input.path,
+      tool: tool.definition.name,
+    });
 }
 
 const TOOLS_LIST_CHANGED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });

@@ -1,7 +1,8 @@
 import type { Deny } from '../../pipeline/decision.js';
 import type { CatalogTool, ToolDefinition } from '../../tools/types.js';
 import { answer } from './answer.js';
-import type { ListInput, McpContext, McpDeps } from './context.js';
+import type { ListInput, McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
 import { listPage, offsetOf } from './list-page.js';
 import { RPC } from './protocol.js';
 import { rpcDeny } from './respond.js';
@@ -13,13 +14,13 @@ import { rpcDeny } from './respond.js';
  * (`canList`), so a listed tool is callable and a hidden one is not. The list differs per user,
  * so the stateless revision marks it `cacheScope: private`.
  */
-export function listTools(ctx: McpContext, deps: McpDeps, params: Readonly<Record<string, unknown>>): Promise<Deny | undefined> {
+export function listTools(ctx: McpContext, deps: McpDeps, params: Readonly<Record<string, unknown>>): Deny | undefined {
   const offset = offsetOf(params['cursor']);
-  if (offset === undefined) return Promise.resolve(rpcDeny(ctx, 200, 'bad-request', RPC.invalidParams, 'Invalid params: invalid cursor'));
+  if (offset === undefined) return rpcDeny(ctx, 200, 'bad-request', RPC.invalidParams, 'Invalid params: invalid cursor');
   const input: ListInput = {
     identity: ctx.identity!,
     ...(ctx.user === undefined ? {} : { user: ctx.user }),
-    directory: ctx.mcp.snapshot!,
+    directory: ctx.directory!,
     method: ctx.method,
     path: ctx.path,
   };
@@ -29,7 +30,7 @@ export function listTools(ctx: McpContext, deps: McpDeps, params: Readonly<Recor
   }
   const result = listPage(ctx, 'tools', visible, offset, deps.pageSize, (t) => wireTool(t.definition));
   ctx.detail = `listed ${(result['tools'] as unknown[]).length} of ${visible.length} visible tools (catalog ${deps.catalog.list().length})`;
-  return answer(ctx, deps, result);
+  return answer(ctx, result);
 }
 
 /** A tool as the client sees it: only the fields MCP defines, copied from the definition. */

@@ -1,6 +1,7 @@
 import type { Deny } from '../../pipeline/decision.js';
 import { acknowledge, answer } from './answer.js';
-import type { McpContext, McpDeps } from './context.js';
+import type { McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
 import { serverCapabilities } from './capabilities.js';
 import { isObject, type ClientAnswer, type RpcId } from './jsonrpc.js';
 import { DISCOVER_TTL_MS, HEADER, LEGACY_VERSIONS, RPC, SERVER_INFO, SUPPORTED_VERSIONS } from './protocol.js';
@@ -38,7 +39,7 @@ export async function initialize(ctx: McpContext, deps: McpDeps, params: Readonl
   ctx.mcp.protocolVersion = version;
   // Self-reported by the client: kept for operators, never used for a decision.
   ctx.detail = `protocol ${printable(requested)} -> ${version}${clientName === undefined ? '' : `; client says "${clientName}"`}`;
-  return answer(ctx, deps, { protocolVersion: version, capabilities: serverCapabilities(deps, 'legacy'), serverInfo: SERVER_INFO }, { [HEADER.sessionId]: id });
+  return answer(ctx, { protocolVersion: version, capabilities: serverCapabilities(deps, 'legacy'), serverInfo: SERVER_INFO }, { [HEADER.sessionId]: id });
 }
 
 /** The part of a client's `initialize` capabilities the door relays to: booleans only, so a session holds nothing the client can grow. */
@@ -51,16 +52,16 @@ function clientCapabilitiesOf(capabilities: unknown): SessionClientCapabilities 
 }
 
 /** `ping`: an empty result. */
-export function ping(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
-  return answer(ctx, deps, {});
+export function ping(ctx: McpContext): Deny | undefined {
+  return answer(ctx, {});
 }
 
 /**
  * `server/discover` (stateless revision): the versions and capabilities. The same for every
  * caller, so it may be cached publicly.
  */
-export function discover(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
-  return answer(ctx, deps, {
+export function discover(ctx: McpContext, deps: McpDeps): Deny | undefined {
+  return answer(ctx, {
     supportedVersions: [...SUPPORTED_VERSIONS],
     capabilities: serverCapabilities(deps, 'modern'),
     serverInfo: SERVER_INFO,
@@ -73,7 +74,7 @@ export function discover(ctx: McpContext, deps: McpDeps): Promise<Deny | undefin
  * A notification or a client's response: 202. `notifications/cancelled` aborts the named call of
  * the same session (resolve already checked that the session is the caller's).
  */
-export function notification(ctx: McpContext, deps: McpDeps, method: string | undefined, params: Readonly<Record<string, unknown>>): Promise<Deny | undefined> {
+export function notification(ctx: McpContext, deps: McpDeps, method: string | undefined, params: Readonly<Record<string, unknown>>): Deny | undefined {
   const session = ctx.mcp.session;
   if (method === 'notifications/cancelled' && session !== undefined) {
     const target = params['requestId'];
@@ -81,7 +82,7 @@ export function notification(ctx: McpContext, deps: McpDeps, method: string | un
       ctx.detail = 'cancelled a call in progress';
     }
   }
-  return acknowledge(ctx, deps, 202);
+  return acknowledge(ctx, 202);
 }
 
 /**
@@ -90,15 +91,15 @@ export function notification(ctx: McpContext, deps: McpDeps, method: string | un
  * response is acknowledged and dropped, as the spec asks of a server that did not send the
  * request.
  */
-export function clientResponse(ctx: McpContext, deps: McpDeps, id: RpcId, answer: ClientAnswer): Promise<Deny | undefined> {
+export function clientResponse(ctx: McpContext, deps: McpDeps, id: RpcId, answer: ClientAnswer): Deny | undefined {
   const session = ctx.mcp.session;
   const pending = session === undefined ? undefined : deps.clientRequests.settle(session.id, id, answer);
   if (pending === undefined) ctx.detail = 'a response to no waiting request: dropped';
   else {
-    ctx.mcp.upstream = pending.upstream;
+    ctx.backend = pending.upstream;
     ctx.detail = `${answer.ok ? 'result' : `error ${answer.code}`} for the ${pending.method} relayed from upstream ${pending.upstream}`;
   }
-  return acknowledge(ctx, deps, 202);
+  return acknowledge(ctx, 202);
 }
 
 /**
@@ -114,7 +115,7 @@ export async function setLogLevel(ctx: McpContext, deps: McpDeps, params: Readon
   const session = ctx.mcp.session;
   if (session !== undefined) await deps.sessions.setLogLevel(session.id, level as LogLevel);
   ctx.detail = `log level ${level}`;
-  return answer(ctx, deps, {});
+  return answer(ctx, {});
 }
 
 /** DELETE: ends the caller's session (resolve checked it is theirs), its stream and its subscriptions; 204. */
@@ -125,7 +126,7 @@ export async function endSession(ctx: McpContext, deps: McpDeps): Promise<Deny |
     deps.streams.close(session.id);
     deps.subscriptions.dropSession(session.id);
   }
-  return acknowledge(ctx, deps, 204);
+  return acknowledge(ctx, 204);
 }
 
 function printable(value: string): string {

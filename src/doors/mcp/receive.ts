@@ -1,7 +1,8 @@
 import type { Config, McpConfig } from '../../config/schema.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import { servesStream } from './capabilities.js';
-import type { McpContext, McpDeps } from './context.js';
+import type { McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
 import { headerValue } from './request-headers.js';
 
 /**

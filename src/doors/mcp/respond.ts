@@ -2,62 +2,17 @@ import type { ServerResponse } from 'node:http';
 import { bearerChallenge, challengeErrorFor } from '../../authenticate/index.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Reason } from '../../pipeline/reasons.js';
-import type { McpContext, McpDeps } from './context.js';
+import type { McpContext } from './context.js';
+import type { McpDeps } from './deps.js';
+import { SseStream } from './sse-stream.js';
 import { errorMessage } from './jsonrpc.js';
-import { BEHALF_RPC, RPC } from './protocol.js';
+import { wireErrorOf } from './wire-errors.js';
 
 /**
  * How the endpoint writes: one JSON object (`application/json`), or an SSE stream scoped to the
  * request (`text/event-stream`) when progress notifications come before the result. Every
  * response carries `X-Request-Id` and `Cache-Control: no-store` (answers are per user).
  */
-
-/** An SSE response in progress. The final message ends it. */
-export class SseStream {
-  readonly #res: ServerResponse;
-  #bytes = 0;
-
-  constructor(res: ServerResponse, requestId: string, extraHeaders: Record<string, string> = {}) {
-    this.#res = res;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-store',
-      // Tells nginx-like proxies not to buffer: progress must reach the client as it happens.
-      'x-accel-buffering': 'no',
-      'x-request-id': requestId,
-      ...extraHeaders,
-    });
-    res.flushHeaders();
-  }
-
-  /** Bytes of events written so far. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** True while events can still be written (the client has not gone away). */
-  get open(): boolean {
-    return !this.#res.writableEnded && !this.#res.destroyed;
-  }
-
-  /** Writes one JSON-RPC message as a `message` event. */
-  send(json: string): void {
-    if (!this.open) return;
-    const event = `event: message\ndata: ${json}\n\n`;
-    this.#bytes += Buffer.byteLength(event);
-    this.#res.write(event);
-  }
-
-  /** Writes an SSE comment: keeps a long-lived stream from being closed as idle by proxies. */
-  keepAlive(): void {
-    if (this.open) this.#res.write(': keep-alive\n\n');
-  }
-
-  /** Ends the stream (after the final message, or with none when the call was cancelled). */
-  end(): void {
-    if (!this.#res.writableEnded) this.#res.end();
-  }
-}
 
 /** Response headers every JSON answer gets. */
 function jsonHeaders(ctx: McpContext, length: number, extra?: Record<string, string>): Record<string, string | number> {
@@ -118,24 +73,6 @@ export function rpcDeny(
   });
 }
 
-/** The JSON-RPC code a denial is sent with, when the stage did not name one. */
-function codeFor(decision: Deny): number {
-  switch (decision.status) {
-    case 401:
-      return BEHALF_RPC.unauthorized;
-    case 403:
-      return decision.reason === 'origin-not-allowed' ? RPC.invalidRequest : BEHALF_RPC.forbidden;
-    case 429:
-      return BEHALF_RPC.tooManyRequests;
-    case 503:
-      return BEHALF_RPC.unavailable;
-    case 500:
-      return RPC.internalError;
-    default:
-      return RPC.invalidRequest;
-  }
-}
-
 /**
  * Sends a denial as a JSON-RPC error: `{ code, message, data: { reason, requestId } }` with the
  * denial's HTTP status. 401s and missing scopes carry the bearer challenge (RFC 6750, RFC 9728):
@@ -143,6 +80,7 @@ function codeFor(decision: Deny): number {
  * call needs (the MCP step-up). The detail stays in the audit record.
  */
 export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps): void {
+  const wire = wireErrorOf(ctx, decision);
   const headers: Record<string, string> = { ...decision.headers };
   if (decision.status === 401 || decision.reason === 'insufficient-scope') {
     const error = decision.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(decision.reason);
@@ -152,13 +90,12 @@ export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps)
       ...(decision.requiredScopes === undefined ? {} : { scopes: decision.requiredScopes }),
     });
   }
-  if (decision.status === 503) headers['retry-after'] ??= '1';
-  const data = { ...ctx.mcp.errorData, reason: decision.reason, requestId: ctx.requestId };
-  const json = errorMessage(ctx.mcp.rpcId, ctx.mcp.errorCode ?? codeFor(decision), decision.message, data);
+  if (wire.status === 503) headers['retry-after'] ??= '1';
+  const data = { ...wire.data, reason: decision.reason, requestId: ctx.requestId };
+  const json = errorMessage(ctx.mcp.rpcId, wire.code, wire.message, data);
   // A JSON-RPC error of a request that went through (HTTP 200) takes the form the client accepts.
-  if (decision.status === 200 && ctx.mcp.sse === undefined && !ctx.mcp.accepts.json && !ctx.res.headersSent) {
+  if (wire.status === 200 && ctx.mcp.sse === undefined && !ctx.mcp.accepts.json && !ctx.res.headersSent) {
     ctx.mcp.sse = new SseStream(ctx.res, ctx.requestId, headers);
   }
-  ctx.bytesOut = sendFinal(ctx, decision.status, json, headers);
-  deps.metrics.requests.inc({ door: 'mcp', route: ctx.mcp.tool?.definition.name ?? '', decision: 'deny', reason: decision.reason });
+  ctx.bytesOut = sendFinal(ctx, wire.status, json, headers);
 }

@@ -1,7 +1,5 @@
-import type { Deny } from '../../pipeline/decision.js';
-import { countAllowed, recordFirst } from './answer.js';
-import type { McpContext, McpDeps } from './context.js';
-import { SseStream } from './respond.js';
+import type { McpContext } from './context.js';
+import { SseStream } from './sse-stream.js';
 
 /**
  * The sessions' GET streams (Streamable HTTP, protocols up to 2025-11-25): where the endpoint
@@ -73,21 +71,4 @@ export function createSessionStreams(opts: { readonly alive: (sessionId: string)
     close,
     size: () => streams.size,
   };
-}
-
-/**
- * GET with the session's id: audited, then the response stays open as the session's stream
- * (`text/event-stream`) until the client closes it, the session ends, or another GET of the same
- * session replaces it.
- */
-export async function openStream(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
-  const session = ctx.mcp.session;
-  if (session === undefined) return undefined;
-  ctx.mcp.status = 200;
-  ctx.detail = 'session stream opened';
-  const refused = await recordFirst(ctx, deps);
-  if (refused !== undefined) return refused;
-  deps.streams.open(ctx, session.id);
-  countAllowed(ctx, deps);
-  return undefined;
 }

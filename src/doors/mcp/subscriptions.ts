@@ -4,14 +4,8 @@ import type { Identity } from '../../authenticate/identity.js';
 import { resourcePolicyInput } from '../../authorize/feature-policy.js';
 import type { Policy } from '../../authorize/policy.js';
 import type { ServingUpstream } from '../../mcp-upstream/feature-index.js';
-import type { Deny } from '../../pipeline/decision.js';
 import type { DirectorySnapshot } from '../../resolve/directory.js';
-import { answer } from './answer.js';
-import type { McpContext, McpDeps } from './context.js';
 import { notificationMessage } from './jsonrpc.js';
-import { RPC } from './protocol.js';
-import { relayRequest } from './relay-request.js';
-import { rpcDeny } from './respond.js';
 import type { SessionStreams } from './session-streams.js';
 
 /**
@@ -148,47 +142,4 @@ export function createSubscriptions(opts: SubscriptionsOptions): Subscriptions {
       }
     },
   };
-}
-
-/**
- * `resources/subscribe`: relayed to the upstream that serves the URI unless the gateway already
- * subscribes to it there for another session; then this session gets its updates on its GET
- * stream. At most {@link MAX_SUBSCRIPTIONS_PER_SESSION} URIs per session.
- */
-export function subscribe(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
-  const target = ctx.mcp.target;
-  const session = ctx.mcp.session;
-  if (target?.kind !== 'resource' || session === undefined) return Promise.resolve(rpcDeny(ctx, 500, 'internal-error', RPC.internalError, 'internal error', { detail: 'subscribe without a resolved resource and session' }));
-  const registry = deps.subscriptions;
-  ctx.mcp.upstream = target.upstream.id;
-  if (registry.has(session.id, target.upstream.id, target.uri)) return answer(ctx, deps, {});
-  if (registry.count(session.id) >= MAX_SUBSCRIPTIONS_PER_SESSION) {
-    return Promise.resolve(rpcDeny(ctx, 200, 'bad-request', RPC.invalidRequest, `Too many subscriptions: at most ${MAX_SUBSCRIPTIONS_PER_SESSION} per session`));
-  }
-  const identity = ctx.identity!;
-  if (registry.active(target.upstream.id, target.uri)) {
-    registry.add(session.id, identity, target.upstream, target.uri);
-    ctx.detail = 'joined the gateway\'s upstream subscription';
-    return answer(ctx, deps, {});
-  }
-  return relayRequest(ctx, deps, target.upstream, 'resources/subscribe', { uri: target.uri }, () => {
-    registry.add(session.id, identity, target.upstream, target.uri);
-    return {};
-  });
-}
-
-/**
- * `resources/unsubscribe`: this session no longer gets the URI's updates; the upstream is
- * unsubscribed when no session wants them any more. Answers `{}` for a URI the session had not
- * subscribed to, as for one it had.
- */
-export function unsubscribe(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
-  const uri = ctx.mcp.message?.kind === 'request' ? ctx.mcp.message.params['uri'] : undefined;
-  const session = ctx.mcp.session;
-  if (typeof uri === 'string' && session !== undefined) {
-    const upstream = deps.subscriptions.remove(session.id, uri);
-    if (upstream !== undefined) ctx.mcp.upstream = upstream;
-    ctx.detail = upstream === undefined ? 'no such subscription' : 'unsubscribed';
-  }
-  return answer(ctx, deps, {});
 }

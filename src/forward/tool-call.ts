@@ -1,0 +1,56 @@
+import type { RequestContext } from '../pipeline/context.js';
+import { deny, type Deny } from '../pipeline/decision.js';
+import type { Door } from '../pipeline/door.js';
+import type { ToolTarget } from '../pipeline/target.js';
+import type { ToolCallContext, ToolCallResult } from '../tools/types.js';
+
+/**
+ * Calls a tool once resolve, screen(in), authorize and limit let it through: the tool's source (a
+ * config tool's HTTP backend, or an upstream MCP server) calls the backend on the verified user's
+ * behalf, with the identity prepared by forward/identity/. The door's call channel carries the
+ * cancellation (the client cancelled or went away), progress, and for an upstream MCP server its
+ * messages during the call (log, sampling, elicitation). A backend's failure is a result the
+ * model sees (`isError`), not a denial; the outcome goes to screen(out) and the door's answer.
+ *
+ * This does NOT send the client's token (none is in the call context) and does NOT decide
+ * anything about the call (the stages before did).
+ */
+export async function callTool(ctx: RequestContext, door: Door, target: ToolTarget): Promise<Deny | undefined> {
+  const tool = target.tool;
+  const identity = ctx.identity;
+  const argumentsDigest = ctx.argumentsDigest;
+  if (tool === undefined || identity === undefined || argumentsDigest === undefined) {
+    return deny(500, 'internal-error', 'internal error', { detail: 'forward ran before resolve/screen' });
+  }
+  const call = door.openCall(ctx, tool.source.kind === 'mcp');
+  const callContext: ToolCallContext = {
+    identity,
+    ...(ctx.user === undefined ? {} : { user: ctx.user }),
+    requestId: ctx.requestId,
+    argumentsDigest,
+    signal: call.signal,
+    ...(call.onProgress === undefined ? {} : { onProgress: call.onProgress }),
+    ...(call.relay === undefined ? {} : { channel: call.relay }),
+  };
+  let result: ToolCallResult;
+  try {
+    result = await tool.source.call(tool.definition.name, target.arguments, callContext);
+  } catch (err) {
+    if (call.signal.aborted) {
+      ctx.outcome = { kind: 'cancelled', gone: call.gone };
+      return undefined;
+    }
+    throw err;
+  } finally {
+    call.close();
+  }
+  if (call.signal.aborted) {
+    ctx.outcome = { kind: 'cancelled', gone: call.gone };
+    return undefined;
+  }
+  if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;
+  if (result.isError === true) ctx.resultError = true;
+  if (result.detail !== undefined) ctx.detail = result.detail;
+  ctx.outcome = { kind: 'tool', result };
+  return undefined;
+}

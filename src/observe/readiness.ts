@@ -1,0 +1,52 @@
+import type { Auditor } from '../audit/auditor.js';
+import type { Authenticator } from '../authenticate/index.js';
+import type { RevocationList } from '../authenticate/revocation-list.js';
+import type { Config } from '../config/schema.js';
+import type { Limiter } from '../limit/limiter.js';
+import type { AuditStore, LimitStore } from '../stores/types.js';
+
+/** What `/readyz` answers: ready when every check passes, with each check's detail. */
+export interface ReadyStatus {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** The parts whose health decides readiness. */
+export interface ReadinessParts {
+  readonly config: Config;
+  readonly authenticator: Authenticator;
+  readonly auditor: Auditor;
+  readonly auditStore: AuditStore;
+  readonly revocations: RevocationList;
+  readonly limiter: Limiter;
+  readonly limitStore: LimitStore;
+}
+
+/**
+ * The readiness check: the identity providers' keys (one check per issuer), the signing keys, the
+ * audit trail (a spooling PostgreSQL store is not unready: every record is kept and the gateway
+ * serves, docs/operations.md), fresh revocations (unless `revocation.onStoreError: allow`), and a
+ * ping of a shared limit store when limits are active.
+ *
+ * This does NOT check the backends: a route's backend being down is a 502 for that route, not a
+ * reason to take the gateway out of a load balancer.
+ */
+export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatus> {
+  const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore } = parts;
+  return async () => {
+    const checks: ReadyStatus['checks'] = {};
+    for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
+    checks['signing-keys'] = { ok: true };
+    checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
+    const spool = auditStore.status?.();
+    if (spool !== undefined && spool.spooling) checks['audit'] = { ok: checks['audit'].ok, detail: `PostgreSQL unreachable: ${spool.spooledRecords} records spooled` };
+    checks['revocations'] = revocations.fresh ? { ok: true } : { ok: config.revocation.onStoreError === 'allow', detail: 'revocation store unreachable' };
+    if (limiter.active && limitStore.kind !== 'memory') {
+      checks['limits'] = await limitStore.ping().then(
+        () => ({ ok: true }),
+        () => ({ ok: false, detail: 'limit store unreachable' }),
+      );
+    }
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+}
