@@ -154,6 +154,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       ...(served?.upstreams === undefined ? {} : { features: featuresOf(served.upstreams) }),
       metrics,
       logger,
+      now: opts.now ?? Date.now,
     };
     const mcpDoor = served === undefined ? undefined : createMcpDoor({ deps, mcp: served.mcp, ...served.door });
     const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore });

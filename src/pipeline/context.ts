@@ -90,10 +90,11 @@ export function splitUrl(url: string): { path: string; search: string } {
 }
 
 /**
- * The context of a request that came in by `door`. Every field is present from the start (as
+ * The context of a request that came in by `door`, received at `startedAt` (`performance.now()`)
+ * and `wallMs` (the gateway's wall clock). Every field is present from the start (as
  * `undefined` when not known yet): one object shape for every request keeps the hot path cheap.
  */
-export function createContext(req: IncomingMessage, res: ServerResponse, door: DoorName, startedAt: number): RequestContext {
+export function createContext(req: IncomingMessage, res: ServerResponse, door: DoorName, startedAt: number, wallMs: number): RequestContext {
   const { path, search } = splitUrl(req.url ?? '/');
   return {
     req,
@@ -101,7 +102,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     door,
     requestId: newRequestId(),
     startedAt,
-    time: new Date().toISOString(),
+    time: new Date(wallMs).toISOString(),
     method: req.method ?? 'GET',
     path,
     search,

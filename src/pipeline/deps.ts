@@ -46,4 +46,6 @@ export interface PipelineDeps {
   readonly features?: () => UpstreamFeatures;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Wall clock, ms since epoch (the audit record's `time`). */
+  readonly now: () => number;
 }

@@ -38,7 +38,7 @@ export interface CallChannel {
 export interface Door<C extends RequestContext = RequestContext> {
   readonly name: C['door'];
   /** The context of a request that arrived at this door. */
-  open(req: IncomingMessage, res: ServerResponse, startedAt: number): C;
+  open(req: IncomingMessage, res: ServerResponse, startedAt: number, wallMs: number): C;
   /** What the door checks before anything is authenticated or read (method, Origin, the route a path names). */
   receive(ctx: C): Deny | undefined;
   /** What a token must have been minted for here. */

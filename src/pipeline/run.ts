@@ -19,7 +19,7 @@ import { targetLabel } from './target.js';
  */
 export function createRunner<C extends RequestContext>(door: Door<C>, deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
-    const ctx = door.open(req, res, performance.now());
+    const ctx = door.open(req, res, performance.now(), deps.now());
     let denial: Deny | undefined;
     try {
       denial = door.receive(ctx);

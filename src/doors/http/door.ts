@@ -22,7 +22,7 @@ export function createHttpDoor(config: Config, routes: RouteTable): Door {
   const unusedHere = (): Deny => deny(500, 'internal-error', 'internal error', { detail: 'the HTTP door serves routes only' });
   return {
     name: 'http',
-    open: (req, res, startedAt) => createContext(req, res, 'http', startedAt),
+    open: (req, res, startedAt, wallMs) => createContext(req, res, 'http', startedAt, wallMs),
     // The route is a pure table lookup, done first so that a 401 names the right protected
     // resource and a token from an issuer the route does not accept is refused by authenticate.
     receive(ctx) {

@@ -51,8 +51,8 @@ export interface McpContext extends RequestContext {
 }
 
 /** The context of a request to the MCP endpoint (door `mcp`). */
-export function createMcpContext(req: IncomingMessage, res: ServerResponse, startedAt: number): McpContext {
-  const base = createContext(req, res, 'mcp', startedAt);
+export function createMcpContext(req: IncomingMessage, res: ServerResponse, startedAt: number, wallMs: number): McpContext {
+  const base = createContext(req, res, 'mcp', startedAt, wallMs);
   return Object.assign(base, { mcp: { accepts: { json: true, sse: true } } satisfies McpState });
 }
 
