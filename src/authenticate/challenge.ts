@@ -1,3 +1,4 @@
+import type { Deny } from '../pipeline/decision.js';
 import type { Reason } from '../pipeline/reasons.js';
 
 /** RFC 6750 §3.1 error codes a bearer challenge can carry. */
@@ -63,4 +64,21 @@ export function bearerChallenge(opts: {
 function quote(value: string): string {
   const printable = value.replace(/[^\x20-\x7e]/g, '');
   return `"${printable.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * The one place a denial's bearer challenge is decided, for every door: every 401 carries one
+ * (with the RFC 6750 error for the reason), and so does a 403 for missing scopes
+ * (`error="insufficient_scope"`, `scope` listing every scope the operation needs: the MCP
+ * step-up). `resourceMetadata` is the protected resource metadata URL of what was asked for.
+ * Undefined when the denial needs no challenge.
+ */
+export function challengeFor(denial: Deny, resourceMetadata: string): string | undefined {
+  if (denial.status !== 401 && denial.reason !== 'insufficient-scope') return undefined;
+  const error = denial.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(denial.reason);
+  return bearerChallenge({
+    resourceMetadata,
+    ...(error === undefined ? {} : { error }),
+    ...(denial.requiredScopes === undefined ? {} : { scopes: denial.requiredScopes }),
+  });
 }

@@ -4,7 +4,7 @@
  */
 export { createAuthenticator } from './authenticator.js';
 export type { AuthenticatorOptions, AuthRequest, AuthResult, Authenticator } from './authenticator.js';
-export { bearerChallenge, challengeErrorFor } from './challenge.js';
+export { bearerChallenge, challengeErrorFor, challengeFor } from './challenge.js';
 export type { BearerError } from './challenge.js';
 export { extractBearerToken } from './extract-token.js';
 export { mapClaims, readClaim } from './map-claims.js';

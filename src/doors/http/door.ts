@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bearerChallenge, challengeErrorFor } from '../../authenticate/index.js';
+import { challengeFor } from '../../authenticate/index.js';
 import type { Config } from '../../config/schema.js';
-import { createContext, type RequestContext } from '../../pipeline/context.js';
+import { createContext } from '../../pipeline/context.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Door } from '../../pipeline/door.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
@@ -47,21 +47,9 @@ export function createHttpDoor(config: Config, routes: RouteTable): Door {
     send: () => undefined,
     statusOf: (_ctx, denial) => denial.status,
     refuse(ctx, denial) {
-      ctx.bytesOut += sendDenial(ctx.res, denial, ctx.requestId, challengeFor(config, ctx, denial));
+      const challenge = challengeFor(denial, resourceMetadataUrl(config, resourcePathFor(ctx.route)));
+      ctx.bytesOut += sendDenial(ctx.res, denial, ctx.requestId, challenge === undefined ? undefined : { 'www-authenticate': challenge });
     },
-  };
-}
-
-/** The bearer challenge a denial carries: every 401, and a 403 for missing scopes (`insufficient_scope` listing every scope needed). */
-function challengeFor(config: Config, ctx: RequestContext, denial: Deny): Record<string, string> | undefined {
-  if (denial.status !== 401 && denial.reason !== 'insufficient-scope') return undefined;
-  const error = denial.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(denial.reason);
-  return {
-    'www-authenticate': bearerChallenge({
-      resourceMetadata: resourceMetadataUrl(config, resourcePathFor(ctx.route)),
-      ...(error === undefined ? {} : { error }),
-      ...(denial.requiredScopes === undefined ? {} : { scopes: denial.requiredScopes }),
-    }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { bearerChallenge, challengeErrorFor } from '../../authenticate/index.js';
+import { challengeFor } from '../../authenticate/index.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Reason } from '../../pipeline/reasons.js';
 import type { McpContext } from './context.js';
@@ -82,14 +82,8 @@ export function rpcDeny(
 export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps): void {
   const wire = wireErrorOf(ctx, decision);
   const headers: Record<string, string> = { ...decision.headers };
-  if (decision.status === 401 || decision.reason === 'insufficient-scope') {
-    const error = decision.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(decision.reason);
-    headers['www-authenticate'] = bearerChallenge({
-      resourceMetadata: deps.resourceMetadataUrl,
-      ...(error === undefined ? {} : { error }),
-      ...(decision.requiredScopes === undefined ? {} : { scopes: decision.requiredScopes }),
-    });
-  }
+  const challenge = challengeFor(decision, deps.resourceMetadataUrl);
+  if (challenge !== undefined) headers['www-authenticate'] = challenge;
   if (wire.status === 503) headers['retry-after'] ??= '1';
   const data = { ...wire.data, reason: decision.reason, requestId: ctx.requestId };
   const json = errorMessage(ctx.mcp.rpcId, wire.code, wire.message, data);
