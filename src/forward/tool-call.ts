@@ -2,7 +2,8 @@ import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { Door } from '../pipeline/door.js';
 import type { ToolTarget } from '../pipeline/target.js';
-import type { ToolCallContext, ToolCallResult } from '../tools/types.js';
+import type { ToolCallContext } from '../tools/types.js';
+import { throughChannel } from './call-channel.js';
 
 /**
  * Calls a tool once resolve, screen(in), authorize and limit let it through: the tool's source (a
@@ -32,22 +33,8 @@ export async function callTool(ctx: RequestContext, door: Door, target: ToolTarg
     ...(call.onProgress === undefined ? {} : { onProgress: call.onProgress }),
     ...(call.relay === undefined ? {} : { channel: call.relay }),
   };
-  let result: ToolCallResult;
-  try {
-    result = await tool.source.call(tool.definition.name, target.arguments, callContext);
-  } catch (err) {
-    if (call.signal.aborted) {
-      ctx.outcome = { kind: 'cancelled', gone: call.gone };
-      return undefined;
-    }
-    throw err;
-  } finally {
-    call.close();
-  }
-  if (call.signal.aborted) {
-    ctx.outcome = { kind: 'cancelled', gone: call.gone };
-    return undefined;
-  }
+  const result = await throughChannel(ctx, call, () => tool.source.call(tool.definition.name, target.arguments, callContext));
+  if (result === undefined) return undefined;
   if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;
   if (result.isError === true) ctx.resultError = true;
   if (result.detail !== undefined) ctx.detail = result.detail;

@@ -4,6 +4,7 @@ import { withClientChannel } from '../mcp-upstream/transport.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { Door } from '../pipeline/door.js';
+import { throughChannel } from './call-channel.js';
 
 /**
  * Sends a request to the upstream MCP server that serves what it names (`resources/read`,
@@ -29,23 +30,9 @@ export async function requestUpstream(
   if (identity === undefined) return deny(500, 'internal-error', 'internal error', { detail: 'forward ran before authenticate' });
   const call = door.openCall(ctx, true);
   ctx.backend = upstream.id;
-  let reply;
-  try {
-    const send = () => upstream.request(method, params, { identity, requestId: ctx.requestId, signal: call.signal });
-    reply = await (call.relay === undefined ? send() : withClientChannel(call.relay, send));
-  } catch (err) {
-    if (call.signal.aborted) {
-      ctx.outcome = { kind: 'cancelled', gone: call.gone };
-      return undefined;
-    }
-    throw err;
-  } finally {
-    call.close();
-  }
-  if (call.signal.aborted) {
-    ctx.outcome = { kind: 'cancelled', gone: call.gone };
-    return undefined;
-  }
+  const send = () => upstream.request(method, params, { identity, requestId: ctx.requestId, signal: call.signal });
+  const reply = await throughChannel(ctx, call, () => (call.relay === undefined ? send() : withClientChannel(call.relay, send)));
+  if (reply === undefined) return undefined;
   if (!reply.ok) return upstreamFailed(reply.failure);
   ctx.outcome = { kind: 'upstream', result: reply.result };
   return undefined;

@@ -4,30 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { registerAuditCommands } from '../../src/cli/commands/audit.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { isBehalfError } from '../../src/errors.js';
-import { openStore, readLinesOf, rec, tempDir, writeLines, writeTrail } from './helpers.js';
+import { openStore, readLinesOf, rec, tempDir, writeLines, writeTrail, runAuditCli } from './helpers.js';
 
-/**
- * Runs `behalf <args>` in-process with the error mapping of cli/program.ts `main`: commander
- * usage errors exit 2, a thrown fault prints `code: message` and exits 1.
- */
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = new Command('behalf').exitOverride().configureOutput({ writeOut: (s) => void out.push(s.trimEnd()), writeErr: (s) => void err.push(s.trimEnd()) });
-  registerAuditCommands(program, async (file) => (await loadConfigFile(file, {})).config);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { code: 0, out, err: err.join('\n') };
-  } catch (e) {
-    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err: err.join('\n') };
-    err.push(isBehalfError(e) ? `${e.code}: ${e.message}` : String(e));
-    return { code: 1, out, err: err.join('\n') };
-  }
-}
+const run = runAuditCli;
 
 async function trail(n = 10): Promise<string> {
   const dir = join(await tempDir(), 'audit');

@@ -6,6 +6,10 @@ import { openFileAuditStore, type FileAuditStore, type FileAuditStoreOptions } f
 import type { AuditRecord, StoredAuditRecord } from '../../src/audit/record.js';
 import { openAuditStore } from '../../src/audit/auditor.js';
 import type { AuditConfig } from '../../src/config/schema.js';
+import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from '../../src/cli/commands/audit.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { isBehalfError } from '../../src/errors.js';
 
 /** A fresh temp directory, removed after the test file. */
 export async function tempDir(prefix = 'behalf-audit-'): Promise<string> {
@@ -80,4 +84,23 @@ export async function readAuditTrail(store: Pick<AuditConfig, 'store'>, baseDir:
     await reader.close();
   }
   return out.sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * Runs `behalf audit <args>` in-process with the error mapping of cli/program.ts `main`:
+ * commander usage errors exit 2, a thrown fault prints `code: message` and exits 1.
+ */
+export async function runAuditCli(args: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const program = new Command('behalf').exitOverride().configureOutput({ writeOut: (s) => void out.push(s.trimEnd()), writeErr: (s) => void err.push(s.trimEnd()) });
+  registerAuditCommands(program, async (file) => (await loadConfigFile(file, {})).config);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return { code: 0, out, err: err.join('\n') };
+  } catch (e) {
+    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err: err.join('\n') };
+    err.push(isBehalfError(e) ? `${e.code}: ${e.message}` : String(e));
+    return { code: 1, out, err: err.join('\n') };
+  }
 }

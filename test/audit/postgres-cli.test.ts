@@ -6,31 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Command, CommanderError } from 'commander';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { registerAuditCommands } from '../../src/cli/commands/audit.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { isBehalfError } from '../../src/errors.js';
 import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
 import { runCli } from '../cli/helpers.js';
-import { openStore, readLinesOf, rec, tempDir, writeLines } from './helpers.js';
+import { openStore, readLinesOf, rec, tempDir, writeLines, runAuditCli } from './helpers.js';
 import { freshSchema, sql } from './postgres-helpers.js';
 
-/** `behalf <args>` in-process, with main's mapping: usage errors exit 2, faults print `code: message` and exit 1. */
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = new Command('behalf').exitOverride().configureOutput({ writeOut: (s) => void out.push(s.trimEnd()), writeErr: (s) => void err.push(s.trimEnd()) });
-  registerAuditCommands(program, async (file) => (await loadConfigFile(file, {})).config);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-    return { code: 0, out, err: err.join('\n') };
-  } catch (e) {
-    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2, out, err: err.join('\n') };
-    err.push(isBehalfError(e) ? `${e.code}: ${e.message}` : String(e));
-    return { code: 1, out, err: err.join('\n') };
-  }
-}
+const run = runAuditCli;
 
 /** A config file whose audit store is `store`. */
 async function configFor(store: string): Promise<string> {
