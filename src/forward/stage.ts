@@ -23,7 +23,7 @@ export const forwardStage: Stage = (ctx, deps, door) => {
     case 'route':
       return forwardRoute(ctx, deps, target.route);
     case 'tool':
-      return callTool(ctx, door, target);
+      return callTool(ctx, deps, door, target);
     case 'resource':
       if (target.operation !== 'read' || target.upstream === undefined) return door.answerLocally(ctx);
       return requestUpstream(ctx, door, target.upstream, 'resources/read', { uri: target.uri });

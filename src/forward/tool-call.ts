@@ -1,5 +1,6 @@
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
+import type { PipelineDeps } from '../pipeline/deps.js';
 import type { Door } from '../pipeline/door.js';
 import type { ToolTarget } from '../pipeline/target.js';
 import type { ToolCallContext } from '../tools/types.js';
@@ -16,7 +17,7 @@ import { throughChannel } from './call-channel.js';
  * This does NOT send the client's token (none is in the call context) and does NOT decide
  * anything about the call (the stages before did).
  */
-export async function callTool(ctx: RequestContext, door: Door, target: ToolTarget): Promise<Deny | undefined> {
+export async function callTool(ctx: RequestContext, deps: PipelineDeps, door: Door, target: ToolTarget): Promise<Deny | undefined> {
   const tool = target.tool;
   const identity = ctx.identity;
   const argumentsDigest = ctx.argumentsDigest;
@@ -38,6 +39,14 @@ export async function callTool(ctx: RequestContext, door: Door, target: ToolTarg
   if (result.upstreamStatus !== undefined) ctx.upstreamStatus = result.upstreamStatus;
   if (result.isError === true) ctx.resultError = true;
   if (result.detail !== undefined) ctx.detail = result.detail;
+  if (result.failure !== undefined) {
+    // The model gets the isError result; the record and the metrics say what a route request's would.
+    ctx.decision = deny(FAILURE_STATUS[result.failure], result.failure, 'bad gateway', { detail: result.detail ?? result.failure });
+    deps.metrics.upstreamFailures.inc({ route: tool.definition.name, reason: result.failure });
+  }
   ctx.outcome = { kind: 'tool', result };
   return undefined;
 }
+
+/** The status a route request gets for the same failure (the record of a tool call keeps the status the client got). */
+const FAILURE_STATUS = { 'upstream-unavailable': 502, 'upstream-timeout': 504, 'upstream-error': 502 } as const;

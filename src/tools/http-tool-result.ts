@@ -1,4 +1,4 @@
-import type { ContentBlock, ToolCallResult } from './types.js';
+import type { BackendFailure, ContentBlock, ToolCallResult } from './types.js';
 
 /**
  * A backend's HTTP response as an MCP tool result. The result goes to the model, so it carries
@@ -68,9 +68,12 @@ export function backendErrorResult(res: BackendResponse): ToolCallResult {
   return { content: [text(excerpt === undefined ? head : `${head}: ${excerpt}`)], isError: true, upstreamStatus: res.status, detail: head };
 }
 
-/** Why there is no backend response: the result the model sees, and the audit detail. */
-export function failureResult(message: string, detail: string, upstreamStatus?: number): ToolCallResult {
-  return upstreamStatus === undefined ? { content: [text(message)], isError: true, detail } : { content: [text(message)], isError: true, detail, upstreamStatus };
+/**
+ * Why there is no (usable) backend response: the result the model sees, the audit detail, and
+ * with `failure` the reason the request is recorded with (unreachable, too slow, broken).
+ */
+export function failureResult(message: string, detail: string, upstreamStatus?: number, failure?: BackendFailure): ToolCallResult {
+  return { content: [text(message)], isError: true, detail, ...(upstreamStatus === undefined ? {} : { upstreamStatus }), ...(failure === undefined ? {} : { failure }) };
 }
 
 function text(value: string): ContentBlock {

@@ -195,7 +195,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
       }
       if (Number.isFinite(declared) && declared > maxBytes) {
         discard(res.body);
-        return failureResult('backend answered more than the gateway accepts', `response over ${maxBytes} bytes`, status);
+        return failureResult('backend answered more than the gateway accepts', `response over ${maxBytes} bytes`, status, 'upstream-error');
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -203,7 +203,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
         size += chunk.length;
         if (size > maxBytes) {
           discard(res.body);
-          return failureResult('backend answered more than the gateway accepts', `response over ${maxBytes} bytes`, status);
+          return failureResult('backend answered more than the gateway accepts', `response over ${maxBytes} bytes`, status, 'upstream-error');
         }
         chunks.push(chunk);
       }
@@ -214,9 +214,9 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
       const code = errorCode(err);
       const status = res?.statusCode;
       if (timeout.signal.aborted || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-        return failureResult('backend timed out', `backend timed out (${timeout.signal.aborted ? `${route.timeoutMs} ms` : code})`, status);
+        return failureResult('backend timed out', `backend timed out (${timeout.signal.aborted ? `${route.timeoutMs} ms` : code})`, status, 'upstream-timeout');
       }
-      return failureResult('backend unavailable', `backend unavailable (${code})`, status);
+      return failureResult('backend unavailable', `backend unavailable (${code})`, status, 'upstream-unavailable');
     } finally {
       clearTimeout(timer);
     }

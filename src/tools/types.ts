@@ -38,7 +38,16 @@ export interface ToolCallResult {
   readonly upstreamStatus?: number;
   /** For the audit record: short non-secret detail (e.g. "backend answered 500"). */
   readonly detail?: string;
+  /**
+   * Set when the backend gave no answer at all: why, as the reason the request is recorded with
+   * (the same a route request gets: unreachable, too slow, broken). The model still gets the
+   * `isError` result; the record says `deny` with this reason, as on the HTTP door.
+   */
+  readonly failure?: BackendFailure;
 }
+
+/** Why a backend gave no answer. */
+export type BackendFailure = 'upstream-unavailable' | 'upstream-timeout' | 'upstream-error';
 
 /** Everything a source needs to call a tool on behalf of the verified user. */
 export interface ToolCallContext {
