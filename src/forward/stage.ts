@@ -4,6 +4,8 @@ import type { Stage } from '../pipeline/pipeline.js';
 import { auditStage, changesData } from '../audit/stage.js';
 import { compileOutgoingHeaders, type OutgoingHeaderBuilder } from './identity/outgoing-headers.js';
 import { routeAudience } from './identity/signed-assertion.js';
+import { prepareIdentity } from './identity/prepare-identity.js';
+import { EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import { joinUpstreamPath } from './upstream-path.js';
 
 /** What forward needs per route, compiled once at start. */
@@ -39,24 +41,19 @@ export const forwardStage: Stage = async (ctx, deps) => {
   const target = joinUpstreamPath(route, ctx.path, ctx.search);
   if (target === undefined) return deny(400, 'bad-request', 'malformed request path', { detail: 'path not forwardable' });
 
-  const assertion = route.assertion.enabled
-    ? deps.signer.signSync({
-        identity,
-        audience: plan.audience,
-        method: ctx.method,
-        path: target,
-        ...(ctx.bodyDigest === undefined ? {} : { bodyDigest: ctx.bodyDigest }),
-        ttlSeconds: route.assertion.ttlSeconds,
-      })
-    : undefined;
-  const outgoing = plan.headers.build({
-    incoming: ctx.req.headers,
+  const outgoing = prepareIdentity(deps.signer, plan.headers, {
     identity,
-    ...(ctx.user === undefined ? {} : { directory: ctx.user }),
+    directory: ctx.user,
     requestId: ctx.requestId,
-    ...(assertion === undefined ? {} : { assertion }),
-    ...(ctx.body === undefined ? {} : { bodyLength: ctx.body.length }),
-    ...(ctx.req.socket.remoteAddress === undefined ? {} : { clientAddress: ctx.req.socket.remoteAddress }),
+    audience: plan.audience,
+    method: ctx.method,
+    path: target,
+    bodyDigest: ctx.bodyDigest ?? EMPTY_BODY_DIGEST,
+    signAssertion: route.assertion.enabled,
+    ttlSeconds: route.assertion.ttlSeconds,
+    incoming: ctx.req.headers,
+    bodyLength: ctx.body?.length,
+    clientAddress: ctx.req.socket.remoteAddress,
   });
   if (outgoing.stripped.length > 0) ctx.detail = `stripped client headers: ${outgoing.stripped.join(', ')}`;
 

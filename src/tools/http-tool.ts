@@ -8,6 +8,7 @@ import { errorCode } from '../forward/proxy-exchange.js';
 import { compileCallTemplate, type CallTemplate } from './http-tool-template.js';
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { prepareIdentity } from '../forward/identity/prepare-identity.js';
 import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
 
 /**
@@ -105,10 +106,11 @@ export interface HttpToolSource extends ToolSource {
  * 1. renders the request from the (already validated) arguments; an argument that cannot be
  *    mapped safely is an `isError` result and no request is made;
  * 2. signs the route's assertion (when enabled) for exactly that method, target and body, with
- *    `tool` = the tool name and `args` = `ctx.argumentsDigest`;
- * 3. builds the headers with the route's `compileOutgoingHeaders` from an EMPTY client header
- *    set (an MCP call has no client headers to pass on; there is no user token to pass either),
- *    plus `Content-Type: application/json` for a body and `Accept`;
+ *    `tool` = the tool name and `args` = `ctx.argumentsDigest`, and
+ * 3. builds the headers with the route's `compileOutgoingHeaders` from NO client headers (an
+ *    MCP call has none to pass on; there is no user token to pass either), both through
+ *    `prepareIdentity`, as the HTTP door does; then adds `Content-Type: application/json` for a
+ *    body and `Accept`;
  * 4. sends it with undici (pooled keep-alive connections, the route's `connectTimeoutMs`;
  *    `timeoutMs` bounds the whole exchange, body included), no redirects followed;
  * 5. buffers at most `maxResponseBytes` and maps the response (see `toolResult`).
@@ -146,25 +148,19 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     if (!rendered.ok) return failureResult(rendered.message, `arguments not mapped: ${rendered.message}`);
     const { target, body } = rendered;
     const route = tool.route;
-    const assertion = route.assertion.enabled
-      ? opts.signer.signSync({
-          identity: ctx.identity,
-          audience: plan.audience,
-          method: tool.method,
-          path: target,
-          bodyDigest: bodyDigest(body),
-          tool: name,
-          argumentsDigest: ctx.argumentsDigest,
-          ttlSeconds: route.assertion.ttlSeconds,
-        })
-      : undefined;
-    const { headers } = plan.headers.build({
-      incoming: {},
+    const { headers } = prepareIdentity(opts.signer, plan.headers, {
       identity: ctx.identity,
-      ...(ctx.user === undefined ? {} : { directory: ctx.user }),
+      directory: ctx.user,
       requestId: ctx.requestId,
-      ...(assertion === undefined ? {} : { assertion }),
-      ...(body === undefined ? {} : { bodyLength: body.length }),
+      audience: plan.audience,
+      method: tool.method,
+      path: target,
+      bodyDigest: bodyDigest(body),
+      tool: name,
+      argumentsDigest: ctx.argumentsDigest,
+      signAssertion: route.assertion.enabled,
+      ttlSeconds: route.assertion.ttlSeconds,
+      bodyLength: body?.length,
     });
     if (body !== undefined) headers['content-type'] = 'application/json';
     headers['accept'] = 'application/json, */*;q=0.8';
