@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Config, RouteConfig, ToolConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import type { ToolCallContext, ToolCallResult, ToolDefinition, ToolSource } from './types.js';
@@ -9,6 +9,7 @@ import { compileCallTemplate, type CallTemplate } from './http-tool-template.js'
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import { prepareIdentity } from '../forward/identity/prepare-identity.js';
+import { createAgentPool, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../forward/agents.js';
 import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
 
 /**
@@ -86,7 +87,7 @@ export interface HttpToolSourceOptions {
   readonly forwardPlans?: ReadonlyMap<string, ForwardPlan>;
   /** Default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
   readonly maxResponseBytes?: number;
-  /** How long an idle backend connection is kept, ms (default 4 000). */
+  /** How long an idle backend connection is kept, ms (default {@link DEFAULT_KEEP_ALIVE_TIMEOUT_MS}, 4 000). */
   readonly keepAliveTimeoutMs?: number;
 }
 
@@ -128,15 +129,8 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
   const byName = new Map(tools.map((t) => [t.definition.name, t]));
   const plans = opts.forwardPlans ?? compileForwardPlans(config as Config);
   const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const agents = new Map<number, Agent>();
-  const agentFor = (connectTimeoutMs: number): Agent => {
-    let agent = agents.get(connectTimeoutMs);
-    if (agent === undefined) {
-      agent = new Agent({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000, connect: { timeout: connectTimeoutMs } });
-      agents.set(connectTimeoutMs, agent);
-    }
-    return agent;
-  };
+  const agents = createAgentPool();
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
   const call = async (name: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext): Promise<ToolCallResult> => {
     const tool = byName.get(name);
@@ -171,7 +165,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     const signal = AbortSignal.any([ctx.signal, timeout.signal]);
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await agentFor(route.connectTimeoutMs).request({
+      res = await agents.agentFor(route.connectTimeoutMs, keepAliveTimeoutMs).request({
         origin: tool.origin,
         path: target,
         method: tool.method as Dispatcher.HttpMethod,
@@ -223,10 +217,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     kind: 'http',
     definitions: Object.freeze(tools.map((t) => t.definition)),
     call,
-    async close() {
-      await Promise.all([...agents.values()].map((a) => a.close()));
-      agents.clear();
-    },
+    close: () => agents.close(),
   };
 }
 
