@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { createAgentPool, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from './agents.js';
 import { Exchange } from './proxy-exchange.js';
 import type { ForwardInput, ForwardResult } from './proxy-types.js';
 
@@ -21,10 +22,10 @@ function originOf(upstream: string): string {
 
 /**
  * Creates the forwarder: one undici `Agent` (keep-alive pools per upstream origin) per distinct
- * `connectTimeoutMs`, since undici sets the connect timeout per agent. `connections` bounds
- * sockets per origin (default unbounded); `keepAliveTimeoutMs` is how long an idle upstream
- * socket is kept (default 4 000 ms, below node's 5 s server default so the upstream does not
- * close it first).
+ * `connectTimeoutMs`, since undici sets the connect timeout per agent (see `createAgentPool`).
+ * `connections` bounds sockets per origin (default unbounded); `keepAliveTimeoutMs` is how long
+ * an idle upstream socket is kept (default {@link DEFAULT_KEEP_ALIVE_TIMEOUT_MS}, 4 000 ms, below
+ * node's 5 s server default so the upstream does not close it first).
  *
  * `forward` sends the request and streams the response to `res` as it arrives, pausing the
  * upstream when the client reads slowly. Status, headers (several Set-Cookie included) and
@@ -45,25 +46,14 @@ function originOf(upstream: string): string {
  * (WebSocket): `Upgrade` is stripped from requests.
  */
 export function createForwarder(opts: { connections?: number; keepAliveTimeoutMs?: number } = {}): Forwarder {
-  const agents = new Map<number, Agent>();
-  const agentFor = (connectTimeoutMs: number): Agent => {
-    let agent = agents.get(connectTimeoutMs);
-    if (agent === undefined) {
-      agent = new Agent({
-        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000,
-        connect: { timeout: connectTimeoutMs },
-        ...(opts.connections === undefined ? {} : { connections: opts.connections }),
-      });
-      agents.set(connectTimeoutMs, agent);
-    }
-    return agent;
-  };
+  const agents = createAgentPool({ connections: opts.connections });
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
   const forward = (input: ForwardInput): Promise<ForwardResult> => {
     const exchange = new Exchange(input);
     if (exchange.finished) return exchange.done;
     try {
-      agentFor(input.route.connectTimeoutMs).dispatch(
+      agents.agentFor(input.route.connectTimeoutMs, keepAliveTimeoutMs).dispatch(
         {
           origin: originOf(input.route.upstream),
           path: input.upstreamPath,
@@ -85,9 +75,6 @@ export function createForwarder(opts: { connections?: number; keepAliveTimeoutMs
 
   return {
     forward,
-    async close() {
-      await Promise.all([...agents.values()].map((a) => a.close()));
-      agents.clear();
-    },
+    close: () => agents.close(),
   };
 }

@@ -3,12 +3,14 @@ import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
 import type { RouteConfig } from '../config/schema.js';
+import { EMPTY_BODY_DIGEST } from '../lib/digest.js';
+import { prepareIdentity } from './identity/prepare-identity.js';
 import { joinUpstreamPath } from './upstream-path.js';
 
 /**
- * Forwards a route request: signs the assertion for exactly the target and body that will be sent, builds the
- * upstream headers (client credentials and identity headers removed, verified identity injected)
- * and streams the exchange. The audit record is written before the response is finished; if it
+ * Forwards a route request: the identity for exactly the target and body that will be sent
+ * (identity/prepare-identity.ts: client credentials and identity headers removed, verified
+ * identity and the signed assertion injected), then the exchange, streamed. The audit record is written before the response is finished; if it
  * cannot be, a read follows `audit.onFailureForReads` and a write is cut short.
  */
 export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, route: RouteConfig): Promise<Deny | undefined> {
@@ -20,24 +22,19 @@ export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, rout
   const target = joinUpstreamPath(route, ctx.path, ctx.search);
   if (target === undefined) return deny(400, 'bad-request', 'malformed request path', { detail: 'path not forwardable' });
 
-  const assertion = route.assertion.enabled
-    ? deps.signer.signSync({
-        identity,
-        audience: plan.audience,
-        method: ctx.method,
-        path: target,
-        ...(ctx.bodyDigest === undefined ? {} : { bodyDigest: ctx.bodyDigest }),
-        ttlSeconds: route.assertion.ttlSeconds,
-      })
-    : undefined;
-  const outgoing = plan.headers.build({
-    incoming: ctx.req.headers,
+  const outgoing = prepareIdentity(deps.signer, plan.headers, {
     identity,
-    ...(ctx.user === undefined ? {} : { directory: ctx.user }),
+    directory: ctx.user,
     requestId: ctx.requestId,
-    ...(assertion === undefined ? {} : { assertion }),
-    ...(ctx.body === undefined ? {} : { bodyLength: ctx.body.length }),
-    ...(ctx.req.socket.remoteAddress === undefined ? {} : { clientAddress: ctx.req.socket.remoteAddress }),
+    audience: plan.audience,
+    method: ctx.method,
+    path: target,
+    bodyDigest: ctx.bodyDigest ?? EMPTY_BODY_DIGEST,
+    signAssertion: route.assertion.enabled,
+    ttlSeconds: route.assertion.ttlSeconds,
+    incoming: ctx.req.headers,
+    bodyLength: ctx.body?.length,
+    clientAddress: ctx.req.socket.remoteAddress,
   });
   if (outgoing.stripped.length > 0) ctx.detail = `stripped client headers: ${outgoing.stripped.join(', ')}`;
 

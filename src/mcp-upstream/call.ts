@@ -9,6 +9,8 @@ import { failureOf, type UpstreamConnection } from './connection.js';
 import { callToolDirect, canCallDirect, UpstreamProtocolError } from './direct-call.js';
 import { withCallHeaders } from './transport.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { prepareIdentity } from '../forward/identity/prepare-identity.js';
+import { mcpIdentityDelivery, upstreamBinding } from '../forward/identity/upstream-identity.js';
 
 /**
  * Calling one upstream tool on behalf of the verified user: sign the identity assertion for that
@@ -17,23 +19,8 @@ import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
  * `isError` result (with an audit `detail`) instead of a fault.
  */
 
-/** The `_meta` key that carries the assertion in `tools/call` params (when `identity.meta`). */
-export const ASSERTION_META_KEY = 'io.behalf/assertion';
-
-/** The audience and request target an upstream's assertions are bound to. */
-export interface UpstreamBinding {
-  /** `identity.audience`, else the URL's origin (http) or `stdio:<id>`. */
-  readonly audience: string;
-  /** `htu`: the MCP endpoint's path and query (http), `/` for stdio. */
-  readonly path: string;
-}
-
-/** See {@link UpstreamBinding}. */
-export function upstreamBinding(cfg: UpstreamConfig): UpstreamBinding {
-  if (cfg.transport === 'stdio' || cfg.url === undefined) return { audience: cfg.identity.audience ?? `stdio:${cfg.id}`, path: '/' };
-  const url = new URL(cfg.url);
-  return { audience: cfg.identity.audience ?? url.origin, path: url.pathname + url.search };
-}
+// Defined with the rest of the identity sent to backends; re-exported for the door and tests that read them here.
+export { ASSERTION_META_KEY, upstreamBinding, type UpstreamBinding } from '../forward/identity/upstream-identity.js';
 
 const text = (message: string): ContentBlock[] => [{ type: 'text', text: message }];
 const failure = (message: string, detail: string): ToolCallResult => ({ content: text(message), isError: true, detail });
@@ -46,8 +33,8 @@ type Attempt = { result: ToolCallResult } | { retry: true };
  * The upstream's {@link ToolSource}: `call(name, ...)` takes the catalog name
  * (`<namespace>.<tool>`), strips the namespace and calls the upstream's own tool.
  *
- * Per call it signs a fresh assertion (`aud` and `htu` from {@link upstreamBinding}, `htm`
- * `POST`, `tool` = the upstream's own tool name, `bdg` and `args` = `ctx.argumentsDigest` (the
+ * Per call it signs a fresh assertion through `prepareIdentity` (`aud` and `htu` from
+ * `upstreamBinding`, `htm` `POST`, `tool` = the upstream's own tool name, `bdg` and `args` = `ctx.argumentsDigest` (the
  * digest of the canonical JSON of the arguments: the JSON-RPC body cannot be signed, since the
  * `_meta` copy of the assertion is inside it), lifetime
  * `identity.ttlSeconds`) and sends it in `identity.header` (HTTP upstreams) and, when
@@ -72,26 +59,29 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
   const cfg = conn.config;
   const url = isHttpUrl(cfg) ? new URL(cfg.url) : undefined;
   const binding = upstreamBinding(cfg);
+  const delivery = mcpIdentityDelivery(cfg);
   const prefix = conn.namespace === '' ? '' : `${conn.namespace}.`;
-  const isHttp = cfg.transport === 'http';
 
   const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {
     const client = await conn.client();
     if (client === undefined) return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`) };
-    const assertion = deps.signer.signSync({
+    const prepared = prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
+      directory: ctx.user,
+      requestId: ctx.requestId,
       audience: binding.audience,
       method: 'POST',
       path: binding.path,
       bodyDigest: ctx.argumentsDigest,
-      argumentsDigest: ctx.argumentsDigest,
       tool: upstreamName,
+      argumentsDigest: ctx.argumentsDigest,
+      signAssertion: true,
       ttlSeconds: cfg.identity.ttlSeconds,
     });
     const params = {
       name: upstreamName,
       arguments: { ...args },
-      ...(cfg.identity.meta ? { _meta: { [ASSERTION_META_KEY]: assertion } } : {}),
+      ...(prepared.meta !== undefined ? { _meta: prepared.meta } : {}),
     };
     const onProgress = ctx.onProgress;
     const options = {
@@ -101,7 +91,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
         ? { onprogress: (p: { progress: number; total?: number; message?: string }) => onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }) }
         : {}),
     };
-    const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
+    const headers = prepared.headers;
     try {
       const result =
         url !== undefined && deps.dispatcher !== undefined && canCallDirect(client)

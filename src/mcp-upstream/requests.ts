@@ -3,10 +3,11 @@ import { CompleteResultSchema, EmptyResultSchema, ErrorCode, GetPromptResultSche
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Identity } from '../authenticate/identity.js';
 import { bodyDigest } from '../lib/digest.js';
-import { ASSERTION_META_KEY, upstreamBinding } from './call.js';
 import { failureOf, type UpstreamConnection } from './connection.js';
 import { withCallHeaders } from './transport.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { prepareIdentity } from '../forward/identity/prepare-identity.js';
+import { mcpIdentityDelivery, upstreamBinding } from '../forward/identity/upstream-identity.js';
 
 /**
  * Requests other than `tools/call` that the door relays to an upstream on behalf of a verified
@@ -50,8 +51,8 @@ export type UpstreamReply = { readonly ok: true; readonly result: Readonly<Recor
 export type UpstreamRequester = (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext) => Promise<UpstreamReply>;
 
 /**
- * The requester of one upstream. Per request it signs an assertion (`aud` and `htu` as for tool
- * calls, `htm` `POST`, no `tool` claim, `bdg` = `sha256:` + base64url of the canonical JSON of
+ * The requester of one upstream. Per request it signs an assertion through `prepareIdentity`
+ * (`aud` and `htu` as for tool calls, `htm` `POST`, no `tool` claim, `bdg` = `sha256:` + base64url of the canonical JSON of
  * the params as sent without `_meta`) and sends it in `identity.header` (HTTP upstreams) and,
  * with `identity.meta`, in `params._meta["io.behalf/assertion"]`, with `X-Request-Id`. The
  * upstream gets at most `timeoutMs`. Every one of these requests only reads (or, for
@@ -64,22 +65,24 @@ export type UpstreamRequester = (method: RelayedMethod, params: Readonly<Record<
 export function createUpstreamRequester(conn: UpstreamConnection, deps: { readonly signer: AssertionSigner }): UpstreamRequester {
   const cfg = conn.config;
   const binding = upstreamBinding(cfg);
-  const isHttp = cfg.transport === 'http';
+  const delivery = mcpIdentityDelivery(cfg);
   const fail = (kind: UpstreamFailure['kind'], detail: string, code?: number): UpstreamReply => ({ ok: false, failure: code === undefined ? { kind, detail } : { kind, detail, code } });
 
   const attempt = async (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext, retry: boolean): Promise<UpstreamReply | 'retry'> => {
     const client = await conn.client();
     if (client === undefined) return fail('unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`);
-    const assertion = deps.signer.signSync({
+    const prepared = prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
+      requestId: ctx.requestId,
       audience: binding.audience,
       method: 'POST',
       path: binding.path,
       bodyDigest: bodyDigest(canonicalJson(params)),
+      signAssertion: true,
       ttlSeconds: cfg.identity.ttlSeconds,
     });
-    const sent = cfg.identity.meta ? { ...params, _meta: { [ASSERTION_META_KEY]: assertion } } : { ...params };
-    const headers: Record<string, string> = isHttp ? { [cfg.identity.header]: assertion, 'X-Request-Id': ctx.requestId } : {};
+    const sent = prepared.meta !== undefined ? { ...params, _meta: prepared.meta } : { ...params };
+    const headers = prepared.headers;
     try {
       const result = await withCallHeaders(headers, () => client.request({ method, params: sent }, RESULT_SCHEMAS[method], { signal: ctx.signal, timeout: cfg.timeoutMs }));
       return { ok: true, result: result as Record<string, unknown> };

@@ -1,6 +1,5 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import { isValidToolName, type CatalogSourceInput, type PinState } from '../tools/catalog.js';
@@ -11,6 +10,7 @@ import { createUpstreamConnection, type Backoff, type UpstreamConnection, type U
 import { buildUpstreamIndex, type ServingUpstream, type UpstreamFeatures } from './feature-index.js';
 import { createUpstreamRequester } from './requests.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { createAgentPool } from '../forward/agents.js';
 
 /**
  * The upstream MCP servers behalf fronts (`upstreams:` in the config), as one set the tool
@@ -126,9 +126,10 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
     }
   };
 
-  // tools/call goes out on its own keep-alive pools (see mcp-upstream-direct.ts); the SDK's other
-  // requests on the global dispatcher.
-  const callAgent = new Agent();
+  // tools/call goes out on its own keep-alive pools (see direct-call.ts); the SDK's other
+  // requests on the global dispatcher. undici's default timeouts: the call has its own deadline.
+  const agents = createAgentPool();
+  const callAgent = agents.agentFor();
   const connections: UpstreamConnection[] = [];
   const entries: { conn: UpstreamConnection; source: ToolSource; serving: ServingUpstream }[] = [];
   for (const cfg of configs) {
@@ -208,8 +209,9 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
       updateListeners.clear();
       connectListeners.clear();
       await Promise.all(connections.map((c) => c.close()));
-      // close() may be called twice (the second call finds the pools closed already).
-      await callAgent.close().catch(() => undefined);
+      // close() may be called twice (the second call finds no agent left); a fault closing the
+      // pool must not fail the gateway's shutdown.
+      await agents.close().catch(() => undefined);
     },
   };
 }

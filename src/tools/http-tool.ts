@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Config, RouteConfig, ToolConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import type { ToolCallContext, ToolCallResult, ToolDefinition, ToolSource } from './types.js';
@@ -8,6 +8,8 @@ import { errorCode } from '../forward/proxy-exchange.js';
 import { compileCallTemplate, type CallTemplate } from './http-tool-template.js';
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
+import { prepareIdentity } from '../forward/identity/prepare-identity.js';
+import { createAgentPool, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../forward/agents.js';
 import { compileForwardPlans, type ForwardPlan } from '../forward/plans.js';
 
 /**
@@ -85,7 +87,7 @@ export interface HttpToolSourceOptions {
   readonly forwardPlans?: ReadonlyMap<string, ForwardPlan>;
   /** Default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
   readonly maxResponseBytes?: number;
-  /** How long an idle backend connection is kept, ms (default 4 000). */
+  /** How long an idle backend connection is kept, ms (default {@link DEFAULT_KEEP_ALIVE_TIMEOUT_MS}, 4 000). */
   readonly keepAliveTimeoutMs?: number;
 }
 
@@ -105,10 +107,11 @@ export interface HttpToolSource extends ToolSource {
  * 1. renders the request from the (already validated) arguments; an argument that cannot be
  *    mapped safely is an `isError` result and no request is made;
  * 2. signs the route's assertion (when enabled) for exactly that method, target and body, with
- *    `tool` = the tool name and `args` = `ctx.argumentsDigest`;
- * 3. builds the headers with the route's `compileOutgoingHeaders` from an EMPTY client header
- *    set (an MCP call has no client headers to pass on; there is no user token to pass either),
- *    plus `Content-Type: application/json` for a body and `Accept`;
+ *    `tool` = the tool name and `args` = `ctx.argumentsDigest`, and
+ * 3. builds the headers with the route's `compileOutgoingHeaders` from NO client headers (an
+ *    MCP call has none to pass on; there is no user token to pass either), both through
+ *    `prepareIdentity`, as the HTTP door does; then adds `Content-Type: application/json` for a
+ *    body and `Accept`;
  * 4. sends it with undici (pooled keep-alive connections, the route's `connectTimeoutMs`;
  *    `timeoutMs` bounds the whole exchange, body included), no redirects followed;
  * 5. buffers at most `maxResponseBytes` and maps the response (see `toolResult`).
@@ -126,15 +129,8 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
   const byName = new Map(tools.map((t) => [t.definition.name, t]));
   const plans = opts.forwardPlans ?? compileForwardPlans(config as Config);
   const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const agents = new Map<number, Agent>();
-  const agentFor = (connectTimeoutMs: number): Agent => {
-    let agent = agents.get(connectTimeoutMs);
-    if (agent === undefined) {
-      agent = new Agent({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000, connect: { timeout: connectTimeoutMs } });
-      agents.set(connectTimeoutMs, agent);
-    }
-    return agent;
-  };
+  const agents = createAgentPool();
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
   const call = async (name: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext): Promise<ToolCallResult> => {
     const tool = byName.get(name);
@@ -146,25 +142,19 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     if (!rendered.ok) return failureResult(rendered.message, `arguments not mapped: ${rendered.message}`);
     const { target, body } = rendered;
     const route = tool.route;
-    const assertion = route.assertion.enabled
-      ? opts.signer.signSync({
-          identity: ctx.identity,
-          audience: plan.audience,
-          method: tool.method,
-          path: target,
-          bodyDigest: bodyDigest(body),
-          tool: name,
-          argumentsDigest: ctx.argumentsDigest,
-          ttlSeconds: route.assertion.ttlSeconds,
-        })
-      : undefined;
-    const { headers } = plan.headers.build({
-      incoming: {},
+    const { headers } = prepareIdentity(opts.signer, plan.headers, {
       identity: ctx.identity,
-      ...(ctx.user === undefined ? {} : { directory: ctx.user }),
+      directory: ctx.user,
       requestId: ctx.requestId,
-      ...(assertion === undefined ? {} : { assertion }),
-      ...(body === undefined ? {} : { bodyLength: body.length }),
+      audience: plan.audience,
+      method: tool.method,
+      path: target,
+      bodyDigest: bodyDigest(body),
+      tool: name,
+      argumentsDigest: ctx.argumentsDigest,
+      signAssertion: route.assertion.enabled,
+      ttlSeconds: route.assertion.ttlSeconds,
+      bodyLength: body?.length,
     });
     if (body !== undefined) headers['content-type'] = 'application/json';
     headers['accept'] = 'application/json, */*;q=0.8';
@@ -175,7 +165,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     const signal = AbortSignal.any([ctx.signal, timeout.signal]);
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await agentFor(route.connectTimeoutMs).request({
+      res = await agents.agentFor(route.connectTimeoutMs, keepAliveTimeoutMs).request({
         origin: tool.origin,
         path: target,
         method: tool.method as Dispatcher.HttpMethod,
@@ -227,10 +217,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     kind: 'http',
     definitions: Object.freeze(tools.map((t) => t.definition)),
     call,
-    async close() {
-      await Promise.all([...agents.values()].map((a) => a.close()));
-      agents.clear();
-    },
+    close: () => agents.close(),
   };
 }
 

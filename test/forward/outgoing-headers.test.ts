@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Identity } from '../../src/authenticate/identity.js';
 import { createVerifier } from '../../src/backend/index.js';
 import { routeSchema, type RouteConfig } from '../../src/config/schema.js';
 import { isBehalfError } from '../../src/errors.js';
 import { compileOutgoingHeaders } from '../../src/forward/identity/outgoing-headers.js';
-import { loadSigningKeys } from '../../src/forward/identity/signing-keys.js';
 import { alice, close, listen, send } from './fixtures.js';
-import { miniGateway } from './mini-gateway.js';
+import { ALICE_CLIENT, startRouteGateway, TENANT } from './route-gateway.js';
 
 interface Vector {
   name: string;
@@ -22,14 +19,16 @@ const vectors = JSON.parse(await readFile(new URL('../vectors/headers/spoofed-id
 
 const PUBLIC_URL = 'https://gateway.acme.test';
 
+/** The route of these tests, as written in a config. */
+const ROUTE = {
+  id: 'hr',
+  path: '/api/hr',
+  upstream: 'http://127.0.0.1:1/v1',
+  identityHeaders: { 'X-User-Id': '{user.id}', 'X-User-Email': '{user.email}', 'X-User-Roles': '{user.roles}', 'X-Hr-Employee': '{user.id}@{user.tenant}' },
+};
+
 function route(over: Record<string, unknown> = {}): RouteConfig {
-  return routeSchema.parse({
-    id: 'hr',
-    path: '/api/hr',
-    upstream: 'http://127.0.0.1:1/v1',
-    identityHeaders: { 'X-User-Id': '{user.id}', 'X-User-Email': '{user.email}', 'X-User-Roles': '{user.roles}', 'X-Hr-Employee': '{user.id}@{user.tenant}' },
-    ...over,
-  });
+  return routeSchema.parse({ ...ROUTE, ...over });
 }
 
 const headersOf = (vs: Vector[]): IncomingHttpHeaders => Object.fromEntries(vs.map((v) => [v.name.toLowerCase(), v.value]));
@@ -39,10 +38,9 @@ function build(r: RouteConfig, incoming: IncomingHttpHeaders, extra: { identity?
     incoming,
     identity: extra.identity ?? alice,
     requestId: 'req-1',
-    assertion: 'signed.assertion.value',
     clientAddress: '127.0.0.1',
     ...(extra.bodyLength === undefined ? {} : { bodyLength: extra.bodyLength }),
-  });
+  }, 'signed.assertion.value');
 }
 
 describe('outgoing headers', () => {
@@ -175,8 +173,7 @@ describe('outgoing headers', () => {
     });
   }
 
-  it('end to end over HTTP: the backend sees only verified identity, and the assertion verifies', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'behalf-headers-'));
+  it('end to end over HTTP, through the real gateway: the backend sees only verified identity, and the assertion verifies', async () => {
     let seen: { headers: IncomingHttpHeaders; url: string; method: string; body: string } | undefined;
     const upstream = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -187,13 +184,12 @@ describe('outgoing headers', () => {
       });
     });
     const upstreamUrl = await listen(upstream);
-    const keys = await loadSigningKeys({ algorithm: 'ES256', keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
-    const r = route({ upstream: `${upstreamUrl}/v1` });
-    const gw = miniGateway({ route: r, keys, publicUrl: PUBLIC_URL, identity: alice });
-    const gatewayUrl = await listen(gw.server);
+    const { id: _id, path: _path, upstream: _upstream, ...rules } = ROUTE;
+    const gw = await startRouteGateway({ server: { publicUrl: PUBLIC_URL }, routes: [{ id: 'hr', path: '/api/hr', upstream: `${upstreamUrl}/v1`, ...rules }] });
     try {
-      const spoofed = Object.fromEntries(vectors.stripped.map((v) => [v.name, v.value]));
-      const reply = await send(gatewayUrl, { method: 'POST', path: '/api/hr/reviews/bob?year=2024', headers: { ...spoofed, 'content-type': 'application/json' }, body: '{"rating":4}' });
+      // Every spoofed header, and the real token (the vector's Authorization is a stolen one).
+      const spoofed = Object.fromEntries(vectors.stripped.filter((v) => v.name !== 'Authorization').map((v) => [v.name, v.value]));
+      const reply = await send(gw.url, { method: 'POST', path: '/api/hr/reviews/bob?year=2024', headers: { ...spoofed, ...(await gw.auth()), 'content-type': 'application/json' }, body: '{"rating":4}' });
       assert.equal(reply.status, 200);
       assert.equal(reply.body.toString(), 'ok');
       assert.ok(seen);
@@ -203,18 +199,20 @@ describe('outgoing headers', () => {
       assert.equal(seen.headers['authorization'], undefined);
       assert.equal(seen.headers['cookie'], undefined);
       assert.equal(seen.headers['x-user-id'], 'alice');
+      assert.equal(seen.headers['x-hr-employee'], `alice@${TENANT}`);
       assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+      assert.equal(seen.headers['x-forwarded-host'], 'gateway.acme.test');
       assert.equal(seen.headers['x-request-id'], reply.headers['x-request-id']);
       assert.equal(seen.url, '/v1/reviews/bob?year=2024');
-      const verifier = createVerifier({ issuer: PUBLIC_URL, audience: upstreamUrl, keys: keys.publicJwks() });
+      const verifier = createVerifier({ issuer: PUBLIC_URL, audience: upstreamUrl, keys: gw.gateway.signingKeys.publicJwks() });
       const caller = await verifier.verify({ method: seen.method, url: seen.url, headers: seen.headers }, seen.body);
       assert.equal(caller.user, 'alice');
-      assert.equal(caller.client, 'chatgpt-connector');
+      assert.equal(caller.client, ALICE_CLIENT);
+      const record = await gw.recordOf(String(reply.headers['x-request-id']));
+      assert.match(record.detail ?? '', /x-user-id/, 'the stripped spoof attempts are in the audit record');
     } finally {
-      await gw.forwarder.close();
-      await close(gw.server);
+      await gw.close();
       await close(upstream);
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,21 +4,25 @@ import type { RouteConfig } from '../../config/schema.js';
 import { compileHeaderTemplate, isSafeHeaderValue, type HeaderTemplate } from './header-templates.js';
 import { classifyHeader } from './stripped-headers.js';
 
+// A tool call passes no client headers: one shared empty set rather than one per call.
+const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
+
 /** Upstream request headers, lower-case names; arrays for repeated headers. */
 export type UpstreamHeaders = Record<string, string | string[]>;
 
 /** What one request contributes to its upstream headers. */
 export interface OutgoingHeadersInput {
-  /** The client's headers as node parsed them (`req.headers`, lower-case names). */
-  readonly incoming: IncomingHttpHeaders;
+  /**
+   * The client's headers as node parsed them (`req.headers`, lower-case names); `undefined` when
+   * there is no client request to pass on (a tool call).
+   */
+  readonly incoming?: IncomingHttpHeaders | undefined;
   /** The verified caller. */
   readonly identity: Identity;
   /** Directory entry of the caller, for `{user.department}` and friends. */
   readonly directory?: DirectoryEntry;
   /** The gateway's request id, sent as `X-Request-Id`. */
   readonly requestId: string;
-  /** The signed assertion, sent in `route.assertion.header`; omitted when `undefined`. */
-  readonly assertion?: string;
   /** Length in bytes of the body that will be forwarded; `undefined` when there is none. */
   readonly bodyLength?: number;
   /** The client's address as the gateway's socket saw it (`req.socket.remoteAddress`). */
@@ -36,7 +40,10 @@ export interface OutgoingHeaders {
 
 /** Builds the upstream headers of one route; see {@link compileOutgoingHeaders}. */
 export interface OutgoingHeaderBuilder {
-  build(input: OutgoingHeadersInput): OutgoingHeaders;
+  /** Tells this delivery apart from an upstream MCP server's in `prepareIdentity`. */
+  readonly kind: 'headers';
+  /** `assertion` is the signed assertion, sent in `route.assertion.header`; none is sent when `undefined`. */
+  build(input: OutgoingHeadersInput, assertion?: string): OutgoingHeaders;
 }
 
 /**
@@ -75,15 +82,17 @@ export function compileOutgoingHeaders(
   const host = publicUrl.host;
 
   return {
-    build(input) {
+    kind: 'headers',
+    build(input, assertion) {
       const headers: UpstreamHeaders = Object.create(null) as UpstreamHeaders;
       const stripped: string[] = [];
       const dropped: { header: string; problem: 'missing' | 'invalid' }[] = [];
-      const connection = input.incoming.connection;
+      const incoming = input.incoming ?? NO_HEADERS;
+      const connection = incoming.connection;
       const named = connection === undefined ? undefined : new Set(String(connection).toLowerCase().split(',').map((s) => s.trim()));
 
-      for (const rawName of Object.keys(input.incoming)) {
-        const value = input.incoming[rawName];
+      for (const rawName of Object.keys(incoming)) {
+        const value = incoming[rawName];
         if (value === undefined) continue;
         const name = rawName.toLowerCase();
         const cls = classifyHeader(name);
@@ -101,7 +110,7 @@ export function compileOutgoingHeaders(
         if ('value' in r) headers[t.name] = r.value;
         else dropped.push({ header: t.name, problem: r.problem });
       }
-      if (input.assertion !== undefined) headers[assertionHeader] = input.assertion;
+      if (assertion !== undefined) headers[assertionHeader] = assertion;
       if (isSafeHeaderValue(input.requestId)) headers['x-request-id'] = input.requestId;
       if (input.clientAddress !== undefined && isSafeHeaderValue(input.clientAddress)) headers['x-forwarded-for'] = input.clientAddress;
       headers['x-forwarded-proto'] = proto;
