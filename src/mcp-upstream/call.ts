@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import type { ToolPins } from './pinning.js';
-import type { ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../tools/types.js';
+import type { BackendFailure, ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../tools/types.js';
 import { failureOf, type UpstreamConnection } from './connection.js';
 import { callToolDirect, canCallDirect, UpstreamProtocolError } from './direct-call.js';
 import { withCallHeaders } from './transport.js';
@@ -23,7 +23,9 @@ import { mcpIdentityDelivery, upstreamBinding } from '../forward/identity/upstre
 export { ASSERTION_META_KEY, upstreamBinding, type UpstreamBinding } from '../forward/identity/upstream-identity.js';
 
 const text = (message: string): ContentBlock[] => [{ type: 'text', text: message }];
-const failure = (message: string, detail: string): ToolCallResult => ({ content: text(message), isError: true, detail });
+/** A call the upstream gave no usable answer to: what the model sees, the audit detail, and (`reason`) what the record says. */
+const failure = (message: string, detail: string, reason?: BackendFailure): ToolCallResult =>
+  reason === undefined ? { content: text(message), isError: true, detail } : { content: text(message), isError: true, detail, failure: reason };
 
 const isHttpUrl = (cfg: UpstreamConfig): cfg is UpstreamConfig & { url: string } => cfg.transport === 'http' && cfg.url !== undefined;
 
@@ -64,7 +66,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
 
   const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {
     const client = await conn.client();
-    if (client === undefined) return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`) };
+    if (client === undefined) return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`, 'upstream-unavailable') };
     const prepared = prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       directory: ctx.user,
@@ -107,20 +109,20 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
       if (err instanceof McpError) {
-        if (err.code === ErrorCode.RequestTimeout) return { result: failure('upstream timed out', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`) };
-        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`) };
-        return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`) };
+        if (err.code === ErrorCode.RequestTimeout) return { result: failure('upstream timed out', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`, 'upstream-timeout') };
+        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`, 'upstream-unavailable') };
+        return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`, 'upstream-error') };
       }
-      if (err instanceof UpstreamProtocolError) return { result: failure(err.clientText, `upstream ${cfg.id}: ${err.message}`) };
+      if (err instanceof UpstreamProtocolError) return { result: failure(err.clientText, `upstream ${cfg.id}: ${err.message}`, 'upstream-error') };
       if (err instanceof StreamableHTTPError) {
         // 404: the upstream forgot the session (it restarted) and never ran the call.
-        if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`) };
+        if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`, 'upstream-error') };
         conn.failed('session expired');
         if (retryable.session) {
           await conn.refresh();
           return { retry: true };
         }
-        return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: session expired`) };
+        return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: session expired`, 'upstream-unavailable') };
       }
       const reason = failureOf(err);
       conn.failed(reason);
@@ -130,7 +132,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
         await conn.refresh();
         return { retry: true };
       }
-      return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${reason}`) };
+      return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${reason}`, 'upstream-unavailable') };
     }
   };
 
@@ -150,7 +152,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
       const safeToRepeat = hints?.readOnlyHint === true || hints?.idempotentHint === true;
       let outcome = await attempt(upstreamName, args, ctx, { session: true, connection: safeToRepeat });
       if ('retry' in outcome) outcome = await attempt(upstreamName, args, ctx, { session: false, connection: false });
-      return 'retry' in outcome ? failure('upstream unavailable', `upstream ${cfg.id} unavailable`) : outcome.result;
+      return 'retry' in outcome ? failure('upstream unavailable', `upstream ${cfg.id} unavailable`, 'upstream-unavailable') : outcome.result;
     },
   };
 }
