@@ -121,6 +121,7 @@ describe('an upstream MCP server over Streamable HTTP', () => {
     assert.equal(down.isError, true);
     assert.deepEqual(down.content, [{ type: 'text', text: 'upstream unavailable' }]);
     assert.match(down.detail ?? '', /upstream hr-mcp unavailable/);
+    assert.equal(down.failure, 'upstream-unavailable', 'recorded as a route request to a down backend would be');
     assert.equal(set.status()[0]!.state, 'down');
     assert.ok(set.tools().length === 4, 'its tools stay listed while it is down');
 
@@ -128,6 +129,7 @@ describe('an upstream MCP server over Streamable HTTP', () => {
     await waitFor(() => set.status()[0]!.state === 'up', 'the reconnection');
     const back = await source().call('hr.echo', { text: 'back' }, callContext({ text: 'back' }));
     assert.deepEqual(back.content, [{ type: 'text', text: 'back' }]);
+    assert.equal(back.failure, undefined);
   });
 });
 
@@ -142,6 +144,7 @@ describe('upstream timeouts and start-up', () => {
       assert.equal(result.isError, true);
       assert.deepEqual(result.content, [{ type: 'text', text: 'upstream timed out' }]);
       assert.match(result.detail ?? '', /did not answer within 150 ms/);
+      assert.equal(result.failure, 'upstream-timeout');
       await waitFor(() => slowUpstream.aborted.includes('slow'), 'the upstream to see the cancellation');
       assert.equal(slowUpstream.calls[0]!.headers.authorization, undefined, 'no credential configured: no Authorization at all');
     } finally {
