@@ -19,9 +19,6 @@ import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './type
  */
 
 export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './redis-client.js';
-// This file is the `behalf/stores/redis` entry: the backends' shared replay cache is exported here too.
-export { createRedisReplayCache, DEFAULT_REPLAY_KEY_PREFIX, replayKey } from './redis-replay-cache.js';
-export type { RedisReplayCache, RedisReplayCacheOptions } from './redis-replay-cache.js';
 
 /** Options of {@link createRedisLimitStore}. */
 export interface RedisLimitStoreOptions {
