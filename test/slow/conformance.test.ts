@@ -21,7 +21,7 @@ interface Row {
 }
 type Results = { server: string; scenarios: Record<string, Row> }[];
 
-const SCRIPT = fileURLToPath(new URL('../../../scripts/conformance.mjs', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../scripts/conformance.mjs', import.meta.url));
 let dir: string;
 let exitCode: number | null;
 let stdout = '';
