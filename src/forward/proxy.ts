@@ -4,6 +4,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { Deny } from '../pipeline/decision.js';
 import { Exchange } from './proxy-exchange.js';
 import type { UpstreamHeaders } from './identity/outgoing-headers.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** One request to forward. */
 export interface ForwardInput {
@@ -96,7 +97,7 @@ export function createForwarder(opts: { connections?: number; keepAliveTimeoutMs
     let agent = agents.get(connectTimeoutMs);
     if (agent === undefined) {
       agent = new Agent({
-        keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000,
+        keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULTS.upstreamKeepAliveMs,
         connect: { timeout: connectTimeoutMs },
         ...(opts.connections === undefined ? {} : { connections: opts.connections }),
       });

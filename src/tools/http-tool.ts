@@ -9,6 +9,7 @@ import { compileCallTemplate, type CallTemplate } from './http-tool-template.js'
 import { backendErrorResult, failureResult, toolResult } from './http-tool-result.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Tools declared in the config (`tools:`): each is one HTTP call to its route's backend, made
@@ -17,7 +18,7 @@ import { compileForwardPlans, type ForwardPlan } from '../forward/stage.js';
  */
 
 /** Largest backend response a tool call buffers, bytes (4 MiB): it becomes one JSON-RPC result. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1_048_576;
+export const DEFAULT_MAX_RESPONSE_BYTES = DEFAULTS.toolMaxResponseBytes;
 
 /** One config tool, checked and compiled. */
 export interface CompiledHttpTool {
@@ -130,7 +131,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
   const agentFor = (connectTimeoutMs: number): Agent => {
     let agent = agents.get(connectTimeoutMs);
     if (agent === undefined) {
-      agent = new Agent({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000, connect: { timeout: connectTimeoutMs } });
+      agent = new Agent({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULTS.upstreamKeepAliveMs, connect: { timeout: connectTimeoutMs } });
       agents.set(connectTimeoutMs, agent);
     }
     return agent;

@@ -2,6 +2,7 @@ import type { Deny } from '../../pipeline/decision.js';
 import { countAllowed, recordFirst } from './answer.js';
 import type { McpContext, McpDeps } from './context.js';
 import { SseStream } from './respond.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 /**
  * The sessions' GET streams (Streamable HTTP, protocols up to 2025-11-25): where the endpoint
@@ -27,7 +28,7 @@ export interface SessionStreams {
 }
 
 /** How often an idle stream gets an SSE comment, ms (30 s: under the usual 60 s proxy idle timeouts). */
-export const KEEP_ALIVE_MS = 30_000;
+export const KEEP_ALIVE_MS = DEFAULTS.mcpStreamKeepAliveMs;
 
 /**
  * The registry. Every {@link KEEP_ALIVE_MS} each stream gets a comment, and a stream whose
