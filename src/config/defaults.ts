@@ -61,7 +61,7 @@ export const DEFAULTS = {
   // mcp
   mcpPath: '/mcp',
   mcpSessionIdleSeconds: 3_600, // 1 h: an idle session is forgotten
-  mcpMaxSessions: 10_000, // the oldest idle sessions are dropped past this
+  mcpMaxSessions: 10_000, // past this, the least recently used session is dropped
   mcpPageSize: 500, // tools per tools/list page
   mcpStreamKeepAliveMs: 30_000, // 30 s between SSE comments on an idle session stream (proxies drop silent streams)
 
