@@ -20,7 +20,7 @@ import { startDevIdp } from '../src/dev-idp/index.js';
 import { runLoad, type LoadResult } from './load.js';
 import { cpuMs, machineBusyMs, rssMb } from './proc-stats.js';
 import { MCP_TOOL, MCP_UPSTREAM_ID, mcpConfigYaml, runMcpLoad, waitForTool, type McpEndpoint } from './mcp-case.js';
-import { BENCH_REDIS_URL, benchKeyPrefix, dropKeys, limitsYaml, printScaleComparisons, requireRedis, SCALE_TARGETS } from './scale-cases.js';
+import { BENCH_REDIS_URL, benchKeyPrefix, dropKeys, limitsYaml, measureUnreachableStore, printScaleComparisons, requireRedis, SCALE_TARGETS, type UnreachableStoreTimes } from './scale-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -217,7 +217,9 @@ ${o.limits ?? ''}log: { level: warn }
       { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
     const hr = { path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` } };
+    let unreachable: UnreachableStoreTimes | undefined;
     if (wanted('l')) {
+      unreachable = await measureUnreachableStore();
       redisPid = await requireRedis(BENCH_REDIS_URL);
       if (redisPid !== undefined) benchPids.push(redisPid);
       const none = await startVariant('behalf-no-limits');
@@ -292,7 +294,7 @@ ${o.limits ?? ''}log: { level: warn }
     const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
       const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
-      const scale = printScaleComparisons(results);
+      const scale = printScaleComparisons(results, unreachable);
       const mcpMemory = await mcpMemoryRun();
       if (mcpRatios !== undefined || scale !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios, scale, ...(mcpMemory === undefined ? {} : { mcpMemory }) });
       await idp.close();
@@ -309,7 +311,7 @@ ${o.limits ?? ''}log: { level: warn }
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
     console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
     const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
-    const scale = printScaleComparisons(results);
+    const scale = printScaleComparisons(results, unreachable);
 
     const memory = behalf.pid === undefined ? undefined : await memoryRun('', behalf.pid, () => runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS })); // (c) behalf
     const mcpMemory = await mcpMemoryRun();

@@ -5,9 +5,13 @@
 //   (i) instances: two `behalf serve` processes (same config, shared signing key file, an
 //       embedded audit store each) behind the load generator's round-robin of connections,
 //       against one of them alone, with the same upstream.
+// With (l), also what one check costs when the Redis limit store cannot be reached.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { isBehalfError } from '../src/errors.js';
+import { createRedisLimitStore } from '../src/stores/redis.js';
 import type { LoadResult } from './load.js';
 
 /** The Redis of the (l) Redis case: BEHALF_BENCH_REDIS_URL, default the local server. */
@@ -68,6 +72,44 @@ export async function dropKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
+/** Latency of a check against a Redis limit store that cannot be reached, ms. */
+export interface UnreachableStoreTimes {
+  readonly checks: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/**
+ * Times `checks` rate checks, one after the other, against a Redis limit store whose port has
+ * nothing listening (the store keeps redialling meanwhile). The store does not queue a command
+ * while its connection is down, so each check should be refused at once: it must not wait for a
+ * reconnection or a command timeout (500 ms) before the limiter applies `limits.onStoreError`.
+ * In process, on the store alone: no gateway, no network round trip.
+ */
+export async function measureUnreachableStore(checks = 2_000): Promise<UnreachableStoreTimes> {
+  const store = createRedisLimitStore('redis://127.0.0.1:1/0', { keyPrefix: 'behalf-bench-down:', connectTimeoutMs: 200 });
+  const spec = { limit: 1, windowMs: 1_000, burst: 1 };
+  const times: number[] = [];
+  try {
+    if (await store.waitConnected(100)) throw new Error('something listens on 127.0.0.1:1: the unreachable-store case needs that port closed');
+    // The first checks also pay for compiling this code path: 10% of warm-up, not counted.
+    for (let i = -Math.ceil(checks / 10); i < checks; i++) {
+      const t0 = performance.now();
+      await store.rate('down:{bench}', spec, 1, Date.now()).then(
+        () => Promise.reject(new Error('an unreachable store answered a check')),
+        (err: unknown) => (isBehalfError(err, 'limit-store-failed') ? undefined : Promise.reject(err)),
+      );
+      if (i >= 0) times.push(performance.now() - t0);
+    }
+  } finally {
+    await store.close();
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { checks, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: times.at(-1)! };
+}
+
 /** Target names of the scale-out cases, as run.ts labels them. */
 export const SCALE_TARGETS = {
   noLimits: '(l) no limits',
@@ -79,8 +121,8 @@ export const SCALE_TARGETS = {
 
 type Results = Record<string, Record<number, LoadResult>>;
 
-/** The comparisons of the scale-out cases that ran: printed, and returned for the JSON. */
-export function printScaleComparisons(results: Results): Record<string, number> | undefined {
+/** The comparisons of the scale-out cases that ran (and the unreachable-store times): printed, and returned for the JSON. */
+export function printScaleComparisons(results: Results, unreachable?: UnreachableStoreTimes): Record<string, number> | undefined {
   const out: Record<string, number> = {};
   const none = results[SCALE_TARGETS.noLimits];
   const lines: string[] = [];
@@ -104,6 +146,12 @@ export function printScaleComparisons(results: Results): Record<string, number> 
   if (one !== undefined && two !== undefined) {
     out['twoOverOneInstanceRps32'] = two.rps / one.rps;
     lines.push(`(i) 2 instances / 1 instance req/s at 32 conn: ${out['twoOverOneInstanceRps32'].toFixed(2)}   p50 ${one.p50Ms.toFixed(3)} -> ${two.p50Ms.toFixed(3)} ms   cpu ${(one.cpuUsPerRequest ?? NaN).toFixed(0)} -> ${(two.cpuUsPerRequest ?? NaN).toFixed(0)} us/req (both instances)`);
+  }
+  if (unreachable !== undefined) {
+    out['unreachableRedisCheckP50Ms'] = unreachable.p50Ms;
+    out['unreachableRedisCheckMaxMs'] = unreachable.maxMs;
+    const ms = (v: number) => `${v.toFixed(3)} ms`;
+    lines.push(`(l) a check against an unreachable Redis store: refused in p50 ${ms(unreachable.p50Ms)}, p99 ${ms(unreachable.p99Ms)}, max ${ms(unreachable.maxMs)} (${unreachable.checks} checks)`);
   }
   if (lines.length === 0) return undefined;
   console.log(`\n${lines.join('\n')}`);

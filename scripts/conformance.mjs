@@ -16,6 +16,11 @@
 // with one rule allowing that user everything. The suite cannot send headers, so a loopback proxy
 // in front of behalf adds `Authorization: Bearer <token>` to every request; behalf's public URL is
 // the proxy's (as behind any reverse proxy), so the token's audience is `<proxy>/mcp`.
+//
+// behalf runs from its sources (src/, through tsx), never from a build in dist/ that may be
+// stale: started without `--conditions=behalf-source --import tsx`, the script runs itself again
+// with them (the HR demo it borrows users from imports `behalf/backend`, which only that
+// condition resolves to src/).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -24,12 +29,29 @@ import { createConnection, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
 import { jsonOf, outcomeOf, report } from './conformance-report.mjs';
 import { startConformanceUpstream } from './conformance-upstream.mjs';
 
-register();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SOURCE_ENTRY = new URL('../src/backend/index.ts', import.meta.url).href;
+
+/** Whether `behalf/...` resolves to src/ in this process (else to dist/, or nowhere before a build). */
+function onSources() {
+  try {
+    return import.meta.resolve('behalf/backend') === SOURCE_ENTRY;
+  } catch {
+    return false;
+  }
+}
+
+/** This script again, on the sources; resolves its exit code. */
+function rerunOnSources() {
+  const child = spawn(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
+if (!onSources()) process.exit(await rerunOnSources());
+console.log('behalf under test: the sources (src/, --conditions=behalf-source)');
 const { pino } = await import('pino');
 const { startDevIdp } = await import('../src/dev-idp/index.ts');
 const { validateConfig } = await import('../src/config/load.ts');

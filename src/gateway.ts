@@ -34,6 +34,7 @@ import { createDirectory, type Directory } from './resolve/directory.js';
 import { compileRoutes } from './resolve/route-match.js';
 import type { ToolCatalog } from './tools/types.js';
 import { compileArgumentValidators } from './screen/validate-arguments.js';
+import { DEFAULTS } from './config/defaults.js';
 
 /** Injectable edges: tests pass their own clock or logger; nothing here reads `process.env`. */
 export interface GatewayOptions {
@@ -58,6 +59,8 @@ export interface GatewayOptions {
   /** Override `admin.port` (0 = pick a free one; tests). */
   adminPort?: number;
 }
+
+export type { ReadyStatus } from './observe/readiness.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -167,18 +170,18 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       ...(mcpDoor === undefined ? {} : { extraResources: new Map([[mcpDoor.path, mcpScopes(config)]]) }),
     });
     const handler = createRouter([wellKnown, mcpDoor], createHttpHandler(deps, compileRoutes(config.routes)));
-    const server = createHttpServer(handler, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }, logger);
+    const server = createHttpServer(handler, { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.clientRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs }, logger);
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
-    closers.push(() => closeServer(server, 5_000));
+    closers.push(() => closeServer(server, DEFAULTS.closeGraceMs));
     let adminAddress: string | undefined;
     if (config.admin !== undefined) {
       const adminServer = createHttpServer(
         createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, ...(opts.now ? { now: opts.now } : {}) }),
-        { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
+        { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.adminRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs },
         logger,
       );
       adminAddress = await listen(adminServer, config.admin.host, opts.adminPort ?? config.admin.port);
-      closers.push(() => closeServer(adminServer, 2_000));
+      closers.push(() => closeServer(adminServer, DEFAULTS.adminCloseGraceMs));
       logger.info({ address: adminAddress }, 'behalf admin API listening');
     }
     logger.info(

@@ -105,7 +105,7 @@ export class FileAuditStore implements AuditStore {
   }
 
   follow(opts: { last: number; signal: AbortSignal }): AsyncIterable<StoredAuditRecord> {
-    return followTrail(this.dir, { ...opts, pollMs: this.opts.pollMs ?? 250 });
+    return followTrail(this.dir, { ...opts, pollMs: this.opts.pollMs ?? DEFAULTS.auditFollowPollMs });
   }
 
   async verify(): Promise<VerifyResult> {

@@ -1,10 +1,11 @@
 import { BehalfError, type ErrorCode } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Default bound on one discovery or JWKS request, in milliseconds (5 s). */
-export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = DEFAULTS.idpFetchTimeoutMs;
 
 /** Default bound on a discovery document or JWK set, in bytes (512 KiB: real sets are a few KiB). */
-export const DEFAULT_FETCH_MAX_BYTES = 524_288;
+export const DEFAULT_FETCH_MAX_BYTES = DEFAULTS.idpFetchMaxBytes;
 
 /** How the authenticate stage talks to an identity provider. */
 export interface FetchJsonOptions {

@@ -1,32 +1,123 @@
-/** Every default in one place, with units. The schema refers to these; docs/config.md lists them. */
+/**
+ * Every default in one place, with units: the config schema's (each listed in docs/config.md) and
+ * the gateway's internal ones that no config field sets (listener timeouts, upstream connection
+ * reuse, store client timeouts, polling intervals). The schema and the code that uses a value
+ * refer to it here, so a default is changed in one place.
+ *
+ * Not here: hard bounds that protect the gateway (the most tools listed from an upstream, the
+ * longest URI template, ...) stay next to the code they bound; they are limits, not defaults.
+ * `behalf/backend` keeps its own defaults (it runs in other services and imports nothing of the
+ * gateway's configuration).
+ */
 export const DEFAULTS = {
+  // server
   listenHost: '127.0.0.1',
   listenPort: 8080,
   maxBodyBytes: 1_048_576, // 1 MiB
   maxHeaderBytes: 16_384, // 16 KiB: Node's own bound, stated here so it is visible
   maxTokenBytes: 16_384, // 16 KiB
+  // The gateway's listeners (public and admin); none is a config field.
+  headersTimeoutMs: 10_000, // 10 s for a client to send a request's head (slow-loris bound)
+  clientRequestTimeoutMs: 60_000, // 60 s for a client to send a whole request
+  clientKeepAliveMs: 5_000, // 5 s an idle client connection stays open
+  closeGraceMs: 5_000, // 5 s for in-flight requests to finish when the gateway stops
+  adminRequestTimeoutMs: 30_000, // 30 s for an admin client to send a whole request
+  adminCloseGraceMs: 2_000, // 2 s for in-flight admin requests when the gateway stops
+
+  // routes[] and upstream connections
   requestTimeoutMs: 30_000, // 30 s: whole response from the upstream
   connectTimeoutMs: 5_000, // 5 s
+  // 4 s an idle upstream socket is kept for reuse: under the 5 s keep-alive of Node's own
+  // servers, so the gateway does not reuse a socket the upstream is closing.
+  upstreamKeepAliveMs: 4_000,
+  toolMaxResponseBytes: 4 * 1_048_576, // 4 MiB: a config-declared tool's answer read from its backend
+
+  // issuers[]
   algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] as const,
   clockSkewSeconds: 60,
   jwksCooldownMs: 30_000, // 30 s between refreshes triggered by an unknown kid
   jwksCacheMaxAgeMs: 600_000, // 10 min
   tokenCacheEntries: 10_000,
+  idpFetchTimeoutMs: 5_000, // 5 s for a discovery document or a JWKS
+  idpFetchMaxBytes: 524_288, // 512 KiB: a larger discovery document or JWKS is refused
+  claimPreset: 'generic' as const,
+
+  // routes[].assertion, upstreams[].identity, signing
   assertionHeader: 'X-Behalf-Assertion',
   assertionTtlSeconds: 60, // at most 60 s
   signingAlgorithm: 'ES256' as const,
   signingKeyFile: '.behalf/signing-keys.json',
+  keyRotateAfterDays: 0, // 0 = never rotate
   keyRotationOverlapSeconds: 3_600, // old keys stay in the JWKS for 1 h after rotation
+  keyRotationCheckMs: 3_600_000, // 1 h between checks of the signing key's age
+
+  // directory
   directoryRefreshMs: 30_000, // HTTP directory: poll every 30 s
+  directoryFilePollMs: 5_000, // file directory: checked every 5 s besides change events
+  directoryFileDebounceMs: 100, // 100 ms after a change event before reloading (editors write in bursts)
+  directoryMaxBytes: 16 * 1_048_576, // 16 MiB: a larger HTTP directory answer is refused
+  directoryFetchTimeoutMs: 10_000, // 10 s for an HTTP directory answer (or refreshMs, if shorter)
+
+  // mcp
+  mcpPath: '/mcp',
+  mcpSessionIdleSeconds: 3_600, // 1 h: an idle session is forgotten
+  mcpMaxSessions: 10_000, // past this, the least recently used session is dropped
+  mcpPageSize: 500, // tools per tools/list page
+  mcpStreamKeepAliveMs: 30_000, // 30 s between SSE comments on an idle session stream (proxies drop silent streams)
+
+  // upstreams[]
+  upstreamPinning: 'block' as const,
+  upstreamReconnectInitialMs: 500, // first wait before reconnecting to an upstream MCP server
+  upstreamReconnectMaxMs: 30_000, // 30 s: the longest wait between reconnections
+  toolPinsPollMs: 2_000, // 2 s between checks of the tool pins file for changes by another process (`behalf tools accept`)
+  upstreamTransport: 'http' as const,
+  toolMethod: 'GET' as const, // tools[].call.method
+
+  // audit
   auditDir: '.behalf/audit',
+  auditOnFailureForReads: 'deny' as const,
+  auditSyncBeforeResponse: 'changes' as const,
   auditFlushMs: 0, // extra batch window; 0 = group commit: flush as soon as the previous flush ends
   auditSyncIntervalMs: 20, // records nobody waits for are fsynced within 20 ms
   auditBatchRecords: 256,
   auditSegmentBytes: 64 * 1_048_576, // 64 MiB per file
   auditSpoolDir: '.behalf/audit-spool', // PostgreSQL store: records wait here while the database is unreachable
   auditSpoolMaxBytes: 1_073_741_824, // 1 GiB: past it, appends fail (fail closed)
+  auditSpoolRetryMinMs: 250, // first wait before shipping the spool to PostgreSQL again
+  auditSpoolRetryMaxMs: 5_000, // 5 s: the longest wait between attempts
+  auditFollowPollMs: 250, // `audit tail -f`: new records are looked for every 250 ms
+  auditReadPageRows: 1_000, // PostgreSQL store: rows per statement when reading, verifying or importing
+
+  // PostgreSQL audit store (the URL's connect_timeout and statement_timeout override the first two)
+  postgresConnectTimeoutMs: 5_000, // 5 s
+  postgresStatementTimeoutMs: 5_000, // 5 s
+  postgresMaxConnections: 2,
+  postgresIdleTimeoutMs: 30_000, // an idle connection is closed after 30 s
+
+  // limits
+  limitsStore: 'memory',
+  limitsOnStoreError: 'allow' as const,
+  limitsKeyPrefix: 'behalf:limit:',
+  limitKey: ['user'] as const, // limits.rules[].key: one bucket per user
+  limitLeaseMs: 30_000, // 30 s: how long a crashed instance's concurrency slots stay taken
+  memoryLimitEntries: 100_000, // memory store: bound on entries of each kind
+
+  // revocation
+  revocationStore: 'memory',
+  revocationOnStoreError: 'deny' as const,
+  revocationKeyPrefix: 'behalf:',
   revocationSyncMs: 250, // shared store: each instance reloads changed revocations this often
   revocationMaxStalenessMs: 1_000, // 1 s: older than this, the local copy is not trusted (revocation.onStoreError)
   revocationTtlSeconds: 86_400, // 24 h: a revocation is kept this long unless given its own
+
+  // Redis stores (limits, revocations)
+  redisCommandTimeoutMs: 500, // a command that takes longer fails (the store then follows onStoreError)
+  redisConnectTimeoutMs: 2_000, // 2 s to establish a connection
+
+  // admin
   adminListenPort: 9091,
+  adminClientTimeoutMs: 10_000, // 10 s: how long `behalf revoke` waits for the admin API
+
+  // log
+  logLevel: 'info' as const,
 } as const;

@@ -12,13 +12,13 @@ export const auditSchema = z.strictObject({
   store: z.string().min(1).default(DEFAULTS.auditDir),
   includeQueryValues: z.boolean().default(false),
   /** When a record cannot be written: writes always fail closed (503); reads follow this. */
-  onFailureForReads: z.enum(['deny', 'allow']).default('deny'),
+  onFailureForReads: z.enum(['deny', 'allow']).default(DEFAULTS.auditOnFailureForReads),
   /**
    * Which responses wait for their record to be fsynced (safe from a power loss). Every response
    * waits for its record to be written (safe from a crash of the gateway), and every batch is
    * fsynced. `changes`: requests that may change data (not GET/HEAD/OPTIONS); `all`; `none`.
    */
-  syncBeforeResponse: z.enum(['changes', 'all', 'none']).default('changes'),
+  syncBeforeResponse: z.enum(['changes', 'all', 'none']).default(DEFAULTS.auditSyncBeforeResponse),
   flushMs: z.number().int().min(0).max(1_000).default(DEFAULTS.auditFlushMs),
   /**
    * Records whose response does not wait for the fsync are fsynced within this time, ms: the
@@ -37,7 +37,7 @@ export const auditSchema = z.strictObject({
       /** Past this many bytes waiting, appends fail (the pipeline fails closed). */
       maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
     })
-    .default({ enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes }),
+    .prefault({}),
 });
 
 /** A port: a number, or a numeric string (so `${PORT}` works). */
@@ -50,12 +50,12 @@ export const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must 
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
 export const revocationSchema = z.strictObject({
   /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default('memory'),
+  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.revocationStore),
   /**
    * When the shared store has not been read for `maxStalenessMs`: `deny` (503, default: a
    * revocation must never be missed) or `allow` (and raise the alarm metric).
    */
-  onStoreError: z.enum(['deny', 'allow']).default('deny'),
+  onStoreError: z.enum(['deny', 'allow']).default(DEFAULTS.revocationOnStoreError),
   /** How often each instance reloads changed revocations from the shared store, ms. */
   syncMs: z.number().int().min(10).max(1_000).default(DEFAULTS.revocationSyncMs),
   /** The local copy is trusted for this long after its last successful sync, ms. */
@@ -63,7 +63,7 @@ export const revocationSchema = z.strictObject({
   /** How long a revocation lasts when none is given, s (at least the longest token lifetime). */
   defaultTtlSeconds: z.number().int().min(60).default(DEFAULTS.revocationTtlSeconds),
   /** Prefix of the Redis keys (several deployments can share one Redis). */
-  keyPrefix: redisKeyPrefix.default('behalf:'),
+  keyPrefix: redisKeyPrefix.default(DEFAULTS.revocationKeyPrefix),
 });
 
 /** The admin API: its own listener, never the public one, with its own static bearer token. */
@@ -89,7 +89,7 @@ export const limitRuleSchema = z
       })
       .default({}),
     /** The parts of the bucket key: one bucket per distinct combination. */
-    key: z.array(limitKeyPart).min(1).default(['user']),
+    key: z.array(limitKeyPart).min(1).default([...DEFAULTS.limitKey]),
     /** Rate limit (GCRA): `limit` requests per `windowSeconds`, with up to `burst` at once. */
     rate: z
       .strictObject({
@@ -108,16 +108,16 @@ export const limitRuleSchema = z
 /** The limit stage: rate limits, quotas, concurrency and the runaway-agent guard. */
 export const limitsSchema = z.strictObject({
   /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default('memory'),
+  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.limitsStore),
   /** When the store cannot be reached: `deny` (503) or `allow` (and raise the alarm metric). */
-  onStoreError: z.enum(['deny', 'allow']).default('allow'),
+  onStoreError: z.enum(['deny', 'allow']).default(DEFAULTS.limitsOnStoreError),
   /** Prefix of every Redis key (several deployments can share one Redis). */
-  keyPrefix: redisKeyPrefix.default('behalf:limit:'),
+  keyPrefix: redisKeyPrefix.default(DEFAULTS.limitsKeyPrefix),
   rules: z.array(limitRuleSchema).default([]),
   /** Cost units per tool for quotas (default 1), and a backend response header that reports the cost instead. */
   costs: z
     .strictObject({ tools: z.record(z.string(), z.number().min(0)).default({}), header: headerName.optional() })
-    .default({ tools: {} }),
+    .prefault({}),
   /** The same user, tool and argument digest repeated `repeats` times within `withinSeconds` is blocked and audited. */
   runaway: z.strictObject({ repeats: z.number().int().min(2), withinSeconds: z.number().min(1).max(86_400) }).optional(),
 });

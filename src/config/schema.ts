@@ -7,7 +7,9 @@ export { adminSchema, auditSchema, limitRuleSchema, limitsSchema, revocationSche
 
 /**
  * The single source of truth for behalf's configuration. Types come from it (`Config`), a JSON
- * Schema is generated from it (`behalf schema`), and a validated config is deeply frozen.
+ * Schema is generated from it (`behalf schema`), and a validated config is deeply frozen. Every
+ * default value comes from `DEFAULTS` (defaults.ts); a section left out is parsed from `{}`
+ * (`prefault`), so its fields' own defaults apply and are never restated here.
  */
 
 export const algorithmSchema = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
@@ -38,9 +40,7 @@ export const issuerSchema = z
     discoveryUrl: httpUrl.optional(),
     clockSkewSeconds: z.number().int().min(0).max(600).default(DEFAULTS.clockSkewSeconds),
     requireType: z.enum(['at+jwt', 'application/at+jwt']).optional(),
-    claims: z
-      .strictObject({ preset: claimPresetSchema.default('generic'), map: claimMappingSchema.default({}) })
-      .default({ preset: 'generic', map: {} }),
+    claims: z.strictObject({ preset: claimPresetSchema.default(DEFAULTS.claimPreset), map: claimMappingSchema.default({}) }).prefault({}),
     /** Fixed tenant for every token of this issuer (single-tenant IdPs). */
     tenant: z.string().optional(),
   });
@@ -64,7 +64,7 @@ export const routeSchema = z.strictObject({
       header: headerName.default(DEFAULTS.assertionHeader),
       ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
     })
-    .default({ enabled: true, header: DEFAULTS.assertionHeader, ttlSeconds: DEFAULTS.assertionTtlSeconds }),
+    .prefault({}),
   /** Headers injected from the verified identity, e.g. `X-User-Id: "{user.id}"`. */
   identityHeaders: identityHeadersSchema.default({}),
   /** Extra client headers removed before forwarding (the built-in list is always removed). */
@@ -114,7 +114,7 @@ export const signingSchema = z.strictObject({
   /** JWK set file holding the private keys; generated on first start when absent. */
   keyFile: z.string().min(1).default(DEFAULTS.signingKeyFile),
   /** Rotate: generate a new key when the newest is older than this (0 = never). */
-  rotateAfterDays: z.number().min(0).default(0),
+  rotateAfterDays: z.number().min(0).default(DEFAULTS.keyRotateAfterDays),
   overlapSeconds: z.number().int().min(0).default(DEFAULTS.keyRotationOverlapSeconds),
 });
 
@@ -134,16 +134,16 @@ export const serverSchema = z.strictObject({
 /** The MCP endpoint (Streamable HTTP). */
 export const mcpSchema = z.strictObject({
   /** Path of the endpoint on the gateway. */
-  path: pathPrefix.default('/mcp'),
+  path: pathPrefix.default(DEFAULTS.mcpPath),
   /**
    * Browser origins allowed to call the endpoint (`Origin` header). A request without `Origin`
    * (not a browser) is allowed; one with an origin not listed (nor the public URL's) gets 403.
    */
   allowedOrigins: z.array(httpUrl).default([]),
   /** A session idle this long is forgotten, s. */
-  sessionIdleSeconds: z.number().int().min(10).max(86_400).default(3_600),
+  sessionIdleSeconds: z.number().int().min(10).max(86_400).default(DEFAULTS.mcpSessionIdleSeconds),
   /** Most sessions held at once (oldest idle ones are dropped first). */
-  maxSessions: z.number().int().min(1).default(10_000),
+  maxSessions: z.number().int().min(1).default(DEFAULTS.mcpMaxSessions),
   /** Request body bound for the endpoint (default `server.maxBodyBytes`). */
   maxBodyBytes: z.number().int().min(0).optional(),
   /** Issuer ids whose tokens the endpoint accepts (default: all). */
@@ -172,7 +172,7 @@ export const toolSchema = z.strictObject({
   call: z.strictObject({
     /** The route whose upstream, audience, identity headers, assertion and timeouts apply. */
     route: id,
-    method: method.default('GET'),
+    method: method.default(DEFAULTS.toolMethod),
     /** Path under the route's upstream base path; `{arg}` is replaced by the percent-encoded argument. */
     path: z.string().regex(/^\//, 'must start with "/"'),
     /** Query parameters: `{arg}` templates; a parameter whose argument is absent is left out. */
@@ -186,7 +186,7 @@ export const toolSchema = z.strictObject({
 export const upstreamSchema = z
   .strictObject({
     id,
-    transport: z.enum(['http', 'stdio']).default('http'),
+    transport: z.enum(['http', 'stdio']).default(DEFAULTS.upstreamTransport),
     /** Streamable HTTP endpoint (transport http). */
     url: httpUrl.optional(),
     /** Command and arguments (transport stdio): started by the gateway, never by a client. */
@@ -205,9 +205,9 @@ export const upstreamSchema = z
         audience: z.string().min(1).optional(),
         ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
       })
-      .default({ header: DEFAULTS.assertionHeader, meta: true, ttlSeconds: DEFAULTS.assertionTtlSeconds }),
+      .prefault({}),
     /** A tool whose definition changed since it was pinned: `block` it, `flag` it (audited, still served), or `off`. */
-    pinning: z.enum(['block', 'flag', 'off']).default('block'),
+    pinning: z.enum(['block', 'flag', 'off']).default(DEFAULTS.upstreamPinning),
     /**
      * The upstream's own names of tools the operator vouches only read: their calls' audit
      * records need not be fsynced before the answer (`audit.syncBeforeResponse: changes`), like
@@ -223,38 +223,18 @@ export const configSchema = z
     server: serverSchema,
     issuers: z.array(issuerSchema).min(1),
     directory: directorySchema.optional(),
-    signing: signingSchema.default({
-      algorithm: DEFAULTS.signingAlgorithm,
-      keyFile: DEFAULTS.signingKeyFile,
-      rotateAfterDays: 0,
-      overlapSeconds: DEFAULTS.keyRotationOverlapSeconds,
-    }),
+    signing: signingSchema.prefault({}),
     routes: z.array(routeSchema).default([]),
     mcp: mcpSchema.optional(),
-    limits: limitsSchema.default({ store: 'memory', onStoreError: 'allow', keyPrefix: 'behalf:limit:', rules: [], costs: { tools: {} } }),
-    revocation: revocationSchema.default({
-      store: 'memory',
-      onStoreError: 'deny',
-      syncMs: DEFAULTS.revocationSyncMs,
-      maxStalenessMs: DEFAULTS.revocationMaxStalenessMs,
-      defaultTtlSeconds: DEFAULTS.revocationTtlSeconds,
-      keyPrefix: 'behalf:',
-    }),
+    limits: limitsSchema.prefault({}),
+    revocation: revocationSchema.prefault({}),
     /** Absent: no admin API (revocations then need a gateway with one). */
     admin: adminSchema.optional(),
     tools: z.array(toolSchema).default([]),
     upstreams: z.array(upstreamSchema).default([]),
     policies: z.array(policyRuleSchema).default([]),
-    audit: auditSchema.default({
-      store: DEFAULTS.auditDir,
-      includeQueryValues: false,
-      onFailureForReads: 'deny',
-      syncBeforeResponse: 'changes',
-      flushMs: DEFAULTS.auditFlushMs,
-      syncIntervalMs: DEFAULTS.auditSyncIntervalMs,
-      spool: { enabled: true, dir: DEFAULTS.auditSpoolDir, maxBytes: DEFAULTS.auditSpoolMaxBytes },
-    }),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+    audit: auditSchema.prefault({}),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel) }).prefault({}),
   })
   .superRefine((c, ctx) => {
     const unique = (items: { id: string }[], key: string) => {

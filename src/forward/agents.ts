@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * The one way the gateway makes undici agents for backends: the HTTP door's forwarder, the
@@ -10,7 +11,7 @@ import { Agent } from 'undici';
  * How long an idle backend socket is kept, ms (4 s): below node's 5 s server default, so the
  * backend does not close a socket the gateway is about to reuse.
  */
-export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = DEFAULTS.upstreamKeepAliveMs;
 
 /** What is the same for every agent of a pool. */
 export interface AgentPoolOptions {

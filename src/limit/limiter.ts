@@ -5,6 +5,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { LimitStore } from '../stores/types.js';
 import { checkRule, checkRunaway, type CheckContext, type Step } from './checks.js';
 import { compileRules, type LimitSubject } from './rules.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * The limiter: runs every rule that applies to a request against the store, all at once (one
@@ -64,7 +65,7 @@ export interface LimiterOptions {
 }
 
 /** Default concurrency lease, ms: how long a crashed instance's slots stay taken. */
-export const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_LEASE_MS = DEFAULTS.limitLeaseMs;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const ALLOW_UNLIMITED: LimitVerdict = Object.freeze({ allow: true, headers: NO_HEADERS });

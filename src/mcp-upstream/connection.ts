@@ -11,6 +11,7 @@ import { listUpstreamFeatures, MAX_URI_LENGTH, NO_FEATURES, type UpstreamFeature
 import { installRelay, RELAY_CAPABILITIES } from './relay.js';
 import { listUpstreamTools, type ListedTool } from './tools.js';
 import { createUpstreamTransport, outsideCalls, type UpstreamTransportOptions } from './transport.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * One upstream MCP server: its SDK client session, its listed tools, resources, templates and
@@ -82,8 +83,8 @@ export function failureOf(err: unknown): string {
 export function createUpstreamConnection(cfg: UpstreamConfig, opts: UpstreamConnectionOptions): UpstreamConnection {
   const namespace = cfg.namespace ?? cfg.id;
   const now = opts.now ?? Date.now;
-  const initialMs = opts.backoff?.initialMs ?? 500;
-  const maxMs = opts.backoff?.maxMs ?? 30_000;
+  const initialMs = opts.backoff?.initialMs ?? DEFAULTS.upstreamReconnectInitialMs;
+  const maxMs = opts.backoff?.maxMs ?? DEFAULTS.upstreamReconnectMaxMs;
   const log = opts.logger?.child({ upstream: cfg.id });
 
   let state: UpstreamState = 'connecting';

@@ -6,6 +6,7 @@ import type { AuditRecord } from '../audit/record.js';
 import { newRequestId } from '../lib/request-id.js';
 import type { Reason } from '../pipeline/reasons.js';
 import { pinsFileStamp, readPinsFile, updatePinsFile, type PinEntry, type PinsDocument } from './pinning-file.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Tool pinning: a defence against an upstream MCP server that changes what a tool says or
@@ -233,7 +234,7 @@ export async function openToolPins(opts: ToolPinsOptions): Promise<ToolPins> {
       }
     });
 
-  const pollMs = opts.pollMs ?? 2_000;
+  const pollMs = opts.pollMs ?? DEFAULTS.toolPinsPollMs;
   let polling = false;
   const timer =
     pollMs > 0

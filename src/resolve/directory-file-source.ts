@@ -3,6 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import type { DirectorySource, SourceRead } from './directory-source.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Tuning for the file source; tests shorten these, production keeps the defaults. */
 export interface FileSourceOptions {
@@ -32,8 +33,8 @@ export interface FileSourceOptions {
  * snapshot stays until the next change.
  */
 export function fileSource(path: string, options: FileSourceOptions = {}): DirectorySource {
-  const debounceMs = options.debounceMs ?? 100;
-  const pollMs = options.pollMs ?? 5_000;
+  const debounceMs = options.debounceMs ?? DEFAULTS.directoryFileDebounceMs;
+  const pollMs = options.pollMs ?? DEFAULTS.directoryFilePollMs;
   const format = extname(path).toLowerCase() === '.json' ? 'json' : 'yaml';
   const name = basename(path);
   let acceptedHash: string | undefined;

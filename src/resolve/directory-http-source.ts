@@ -1,4 +1,5 @@
 import type { DirectorySource, SourceRead } from './directory-source.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Settings for the HTTP source. */
 export interface HttpSourceOptions {
@@ -14,7 +15,7 @@ export interface HttpSourceOptions {
   readonly fetch?: typeof fetch;
 }
 
-const DEFAULT_MAX_BYTES = 16 * 1_048_576; // 16 MiB
+const DEFAULT_MAX_BYTES = DEFAULTS.directoryMaxBytes;
 
 /**
  * A directory served as JSON (or YAML, when the Content-Type says so) by an HTTP endpoint, polled
@@ -27,7 +28,7 @@ const DEFAULT_MAX_BYTES = 16 * 1_048_576; // 16 MiB
  */
 export function httpSource(options: HttpSourceOptions): DirectorySource {
   const doFetch = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? Math.min(10_000, options.refreshMs);
+  const timeoutMs = options.timeoutMs ?? Math.min(DEFAULTS.directoryFetchTimeoutMs, options.refreshMs);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const u = new URL(options.url);
   // The query may carry an API key: only the origin and path are ever shown.

@@ -1,4 +1,5 @@
 import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome, RateSpec } from './types.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * The limit store of one gateway process (`limits.store: memory`, the default): plain maps,
@@ -11,7 +12,7 @@ import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome, RateSpec } fr
 export const GCRA_EPSILON_MS = 0.001;
 
 /** Default bound on the entries of each map (rate, quota, leases, repeats). */
-const DEFAULT_MAX_ENTRIES = 100_000;
+const DEFAULT_MAX_ENTRIES = DEFAULTS.memoryLimitEntries;
 
 /** Entries checked for expiry per insert into a full map, before the oldest is dropped. */
 const SWEEP_BATCH = 64;

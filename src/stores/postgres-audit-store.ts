@@ -106,7 +106,7 @@ export class PostgresAuditStore implements AuditStore {
     private readonly opts: PostgresAuditStoreOptions,
     spool?: { readonly open: AuditSpool; readonly ready: boolean },
   ) {
-    this.read = { pool, tables, where, pageSize: opts.pageSize ?? 1_000 };
+    this.read = { pool, tables, where, pageSize: opts.pageSize ?? DEFAULTS.auditReadPageRows };
     const batchRecords = opts.batchRecords ?? DEFAULTS.auditBatchRecords;
     if (spool !== undefined) {
       const target = {
@@ -149,7 +149,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   follow(opts: { last: number; signal: AbortSignal }): AsyncIterable<StoredAuditRecord> {
-    return followRecords(this.read, { ...opts, pollMs: this.opts.pollMs ?? 250 });
+    return followRecords(this.read, { ...opts, pollMs: this.opts.pollMs ?? DEFAULTS.auditFollowPollMs });
   }
 
   verify(): Promise<VerifyResult> {
@@ -257,7 +257,7 @@ export async function openPostgresAuditStore(store: string | PostgresLocation, o
   const spool = spoolOpts === undefined ? undefined : await openAuditSpool(spoolOpts.dir, { maxBytes: spoolOpts.maxBytes, onWarning: warn, ...(spoolOpts.fileBytes !== undefined ? { fileBytes: spoolOpts.fileBytes } : {}) });
   const pool = createPostgresPool(loc, opts, (err) => warn(`audit: an idle PostgreSQL connection to ${loc.display} failed (${describePgError(err)}); a new one is opened on next use`));
   const tables = auditTables(loc.schema);
-  const ctx: ReadContext = { pool, tables, where: loc.display, pageSize: opts.pageSize ?? 1_000 };
+  const ctx: ReadContext = { pool, tables, where: loc.display, pageSize: opts.pageSize ?? DEFAULTS.auditReadPageRows };
   let ready = true;
   try {
     if (opts.readOnly === true) {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BehalfError } from '../errors.js';
 import type { PostgresLocation } from './postgres-url.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Connections to PostgreSQL for behalf's stores, with every wait bounded: a server that is down,
@@ -24,10 +25,10 @@ export interface PostgresPoolOptions {
 
 /** Defaults of {@link PostgresPoolOptions}, ms. */
 export const POSTGRES_DEFAULTS = {
-  connectTimeoutMs: 5_000, // 5 s
-  statementTimeoutMs: 5_000, // 5 s
-  maxConnections: 2,
-  idleTimeoutMs: 30_000, // an idle connection is closed after 30 s
+  connectTimeoutMs: DEFAULTS.postgresConnectTimeoutMs,
+  statementTimeoutMs: DEFAULTS.postgresStatementTimeoutMs,
+  maxConnections: DEFAULTS.postgresMaxConnections,
+  idleTimeoutMs: DEFAULTS.postgresIdleTimeoutMs,
 } as const;
 
 /**

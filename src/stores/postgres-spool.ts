@@ -2,6 +2,7 @@ import type { AuditSpool, SpoolBatch, SpoolEntry } from '../audit/spool-files.js
 import { BehalfError, isBehalfError } from '../errors.js';
 import { describePgError } from './postgres-pool.js';
 import type { AuditStoreStatus } from './types.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Spooling mode of the PostgreSQL audit store: while the server cannot be reached, batches go to
@@ -147,8 +148,8 @@ export class SpoolingWriter {
   }
 
   private async ship(): Promise<void> {
-    const min = this.opts.retryMinMs ?? 250;
-    const max = this.opts.retryMaxMs ?? 5_000;
+    const min = this.opts.retryMinMs ?? DEFAULTS.auditSpoolRetryMinMs;
+    const max = this.opts.retryMaxMs ?? DEFAULTS.auditSpoolRetryMaxMs;
     let delay = min;
     let shipped = 0;
     while (!this.closed) {

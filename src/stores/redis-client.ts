@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** Default bound on one command, ms. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+export const DEFAULT_COMMAND_TIMEOUT_MS = DEFAULTS.redisCommandTimeoutMs;
 /** Default bound on establishing a connection, ms. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = DEFAULTS.redisConnectTimeoutMs;
 /** Most time between reconnection attempts, ms. */
 const MAX_RECONNECT_DELAY_MS = 1_000;
 

@@ -4,6 +4,7 @@ import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redisConnectionControls } fro
 import { GCRA_EPSILON_MS } from './memory-limits.js';
 import { ACQUIRE, ADD_QUOTA, QUOTA, RATE, REFUND_RATE, RENEW, REPEAT } from './redis-limit-scripts.js';
 import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './types.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * The limit store shared by every gateway instance: Redis (`limits.store: redis://...` or
@@ -19,9 +20,6 @@ import type { CountOutcome, LimitStore, QuotaOutcome, RateOutcome } from './type
  */
 
 export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './redis-client.js';
-// This file is the `behalf/stores/redis` entry: the backends' shared replay cache is exported here too.
-export { createRedisReplayCache, DEFAULT_REPLAY_KEY_PREFIX, replayKey } from './redis-replay-cache.js';
-export type { RedisReplayCache, RedisReplayCacheOptions } from './redis-replay-cache.js';
 
 /** Options of {@link createRedisLimitStore}. */
 export interface RedisLimitStoreOptions {
@@ -52,7 +50,7 @@ export interface RedisLimitStore extends LimitStore {
  * NOT wait for the connection: use {@link RedisLimitStore.waitConnected}.
  */
 export function createRedisLimitStore(url: string, opts: RedisLimitStoreOptions = {}): RedisLimitStore {
-  const prefix = opts.keyPrefix ?? 'behalf:limit:';
+  const prefix = opts.keyPrefix ?? DEFAULTS.limitsKeyPrefix;
   const commandTimeout = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const redis = connectRedis(url, 'limit store', {
     commandTimeoutMs: commandTimeout,

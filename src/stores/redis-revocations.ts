@@ -2,6 +2,7 @@ import { BehalfError } from '../errors.js';
 import { newRevocationVersion, revocationField } from './memory-revocations.js';
 import { connectRedis, redisConnectionControls, type RedisClientOptions } from './redis-client.js';
 import type { Revocation, RevocationKind, RevocationStore } from './types.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Revocations shared by every gateway instance, in Redis: one hash (field = kind, issuer and
@@ -59,7 +60,7 @@ export interface RedisRevocationStore extends RevocationStore {
  * add or remove revocations, so Redis must be reachable only by the gateways.
  */
 export function createRedisRevocationStore(url: string, opts: RedisRevocationStoreOptions = {}): RedisRevocationStore {
-  const prefix = opts.keyPrefix ?? 'behalf:';
+  const prefix = opts.keyPrefix ?? DEFAULTS.revocationKeyPrefix;
   const hashKey = `${prefix}{revocations}`;
   const versionKey = `${prefix}{revocations}:version`;
   const redis = connectRedis(url, 'revocation store', opts);

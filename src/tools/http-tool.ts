@@ -11,6 +11,7 @@ import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import { prepareIdentity } from '../forward/identity/prepare-identity.js';
 import { createAgentPool, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../forward/agents.js';
 import { compileForwardPlans, type ForwardPlan } from '../forward/plans.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Tools declared in the config (`tools:`): each is one HTTP call to its route's backend, made
@@ -19,7 +20,7 @@ import { compileForwardPlans, type ForwardPlan } from '../forward/plans.js';
  */
 
 /** Largest backend response a tool call buffers, bytes (4 MiB): it becomes one JSON-RPC result. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1_048_576;
+export const DEFAULT_MAX_RESPONSE_BYTES = DEFAULTS.toolMaxResponseBytes;
 
 /** One config tool, checked and compiled. */
 export interface CompiledHttpTool {

@@ -15,7 +15,7 @@ import { createMemoryReplayCache, createVerifier, isBehalfError, type ReplayCach
 import { DEFAULT_ASSERTION_HEADER } from '../../src/forward/identity/assertion-claims.js';
 import { createAssertionSigner, type AssertionSigner } from '../../src/forward/identity/signed-assertion.js';
 import { loadSigningKeys, type SigningKeys } from '../../src/forward/identity/signing-keys.js';
-import { createRedisReplayCache, type RedisReplayCache } from '../../src/stores/redis-limits.js';
+import { createRedisReplayCache, type RedisReplayCache } from '../../src/stores/redis.js';
 import { alice, close, listen, send } from '../forward/fixtures.js';
 import { adminClient, dropPrefix, REDIS_URL, testPrefix } from '../limit/redis-env.js';
 import { startTcpProxy, type TcpProxy } from '../limit/tcp-proxy.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createMemoryReplayCache, type ReplayCache } from '../../src/backend/index.js';
-import { createRedisReplayCache, replayKey, type RedisReplayCache } from '../../src/stores/redis-limits.js';
+import { createRedisReplayCache, replayKey, type RedisReplayCache } from '../../src/stores/redis.js';
 import { adminClient, dropPrefix, keysUnder, REDIS_URL, testPrefix } from '../limit/redis-env.js';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1_000);

@@ -8,7 +8,7 @@ import { HR_DEMO_DIR, REPO_DIR, cleanup, runCli, tempDir, writeTemp } from './he
 /**
  * The CLI commands run in-process through `main` (the same argument parsing, output and exit
  * codes as the `behalf` binary), in one file because each test file pays ~1 s to load the gateway.
- * `serve.test.ts` runs real processes.
+ * test/slow/serve.test.ts runs real processes.
  */
 
 after(cleanup);

@@ -9,9 +9,12 @@ import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import type { Reply } from './bounded-client.js';
 import type { TestGateway } from './harness.js';
 
-/** A dev IdP for Alice, Bob, Carol and Mallory whose tokens are minted for `audience`; it logs nothing. */
-export function startQuietIdp(audience: string): Promise<DevIdp> {
-  return startDevIdp({ users: DEMO_USERS, audience, defaultScopes: ['reviews:read'], log: () => undefined });
+/**
+ * A dev IdP for Alice, Bob, Carol and Mallory whose tokens are minted for `audience`; it logs
+ * nothing. `now` is its clock (default: the real one): give it the gateway's to mint on test time.
+ */
+export function startQuietIdp(audience: string, now?: () => number): Promise<DevIdp> {
+  return startDevIdp({ users: DEMO_USERS, audience, defaultScopes: ['reviews:read'], log: () => undefined, ...(now === undefined ? {} : { now }) });
 }
 
 /** `{ authorization: 'Bearer <token>' }` for a demo user. */
@@ -74,6 +77,32 @@ export async function assertAudited(gw: TestGateway, expected: ReadonlyMap<strin
     if (e.user !== undefined) assert.equal(record.user, e.user, `${e.what}: audit user`);
   }
   return records;
+}
+
+/** A clock a test moves by hand: time passes only when the test says so. */
+export interface ManualClock {
+  /** The current test time, ms since epoch: pass it as `GatewayOptions.now`. */
+  readonly now: () => number;
+  /** Moves the clock `ms` forward. */
+  advance(ms: number): void;
+  /** Sets the clock to `ms` since epoch (never backwards). */
+  set(ms: number): void;
+}
+
+/** A {@link ManualClock} that starts at `start` (default: the real time now). */
+export function manualClock(start = Date.now()): ManualClock {
+  let t = start;
+  return {
+    now: () => t,
+    advance(ms) {
+      assert.ok(ms >= 0, 'a clock does not go back');
+      t += ms;
+    },
+    set(ms) {
+      assert.ok(ms >= t, 'a clock does not go back');
+      t = ms;
+    },
+  };
 }
 
 /** Resolves after `ms` milliseconds. */

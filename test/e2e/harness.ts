@@ -10,7 +10,7 @@ import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -22,9 +22,10 @@ export interface TestGateway {
 
 /**
  * Starts a gateway from a config object. `publicUrl` must be known before listening, so the
- * caller passes a port from `freePort()` in both `server.port` and `server.publicUrl`.
+ * caller passes a port from `freePort()` in both `server.port` and `server.publicUrl`. `opts`
+ * reach `startGateway` (a test clock, ...); the logger is silent unless given.
  */
-export async function startTestGateway(input: ConfigInput): Promise<TestGateway> {
+export async function startTestGateway(input: ConfigInput, opts: GatewayOptions = {}): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'behalf-e2e-'));
   const withState: ConfigInput = {
     ...input,
@@ -33,7 +34,7 @@ export async function startTestGateway(input: ConfigInput): Promise<TestGateway>
   };
   const result = validateConfig(withState);
   if (!result.ok) throw new Error(`test config invalid: ${result.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
-  const gateway = await startGateway({ config: result.config, baseDir: dir, file: join(dir, 'behalf.yaml') }, { logger: pino({ level: 'silent' }) });
+  const gateway = await startGateway({ config: result.config, baseDir: dir, file: join(dir, 'behalf.yaml') }, { logger: pino({ level: 'silent' }), ...opts });
   return {
     gateway,
     url: result.config.server.publicUrl,

@@ -4,28 +4,30 @@ import { decodeJwt } from 'jose';
 import { freePort } from '../../examples/hr-demo/launch.js';
 import type { DevIdp } from '../../src/dev-idp/index.js';
 import { send } from './bounded-client.js';
-import { assertAudited, assertDenied, sleep, startQuietIdp, type AuditExpectation } from './e2e-env.js';
+import { assertAudited, assertDenied, manualClock, startQuietIdp, type AuditExpectation } from './e2e-env.js';
 import { startRecordingBackend, startTestGateway, type RecordingBackend, type TestGateway } from './harness.js';
 
 // The gateway caches verified tokens. A cached token must never pass where a fresh verification
-// would fail: on a route bound to another issuer, or after it expired.
+// would fail: on a route bound to another issuer, or after it expired. The IdPs and the gateway
+// share a clock the tests move by hand: a token expires because the test says so, not by waiting.
 
 let idpA: DevIdp;
 let idpB: DevIdp;
 let backend: RecordingBackend;
 let gw: TestGateway;
 const expected = new Map<string, AuditExpectation & { what: string }>();
+const clock = manualClock();
 
 before(async () => {
   backend = await startRecordingBackend();
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  idpA = await startQuietIdp(publicUrl);
-  idpB = await startQuietIdp(publicUrl);
+  idpA = await startQuietIdp(publicUrl, clock.now);
+  idpB = await startQuietIdp(publicUrl, clock.now);
   gw = await startTestGateway({
     server: { port, publicUrl },
     issuers: [
-      // No skew, so that "expired" means expired by the wall clock (the default allows 60 s).
+      // No skew, so that "expired" means expired by the clock (the default allows 60 s).
       { id: 'a', issuer: idpA.issuer, audience: publicUrl, jwksUri: idpA.jwksUri, clockSkewSeconds: 0 },
       { id: 'b', issuer: idpB.issuer, audience: publicUrl, jwksUri: idpB.jwksUri, clockSkewSeconds: 0 },
     ],
@@ -35,7 +37,7 @@ before(async () => {
       { id: 'any', path: '/api/any', upstream: `${backend.url}/any` },
     ],
     policies: [{ id: 'anyone-authenticated', effect: 'allow', match: { routes: ['ra', 'rb', 'any'] } }],
-  });
+  }, { now: clock.now });
 });
 after(async () => {
   await gw.close();
@@ -76,12 +78,13 @@ test('a token accepted (and cached) on a route for its issuer is refused on a ro
 test('a token accepted and cached before it expired is refused once it has expired', async () => {
   const token = await idpA.mint('bob', { ttlSeconds: 2 });
   const exp = decodeJwt(token).exp!;
+  assert.ok(exp * 1000 > clock.now() && exp * 1000 - clock.now() <= 2_000, 'minted on the test clock');
   await call('before expiry', '/api/a/fresh', token, 200, 'allowed-by-rule');
   await call('before expiry, from the cache', '/api/any/fresh', token, 200, 'allowed-by-rule');
-  const wait = exp * 1000 + 100 - Date.now();
-  assert.ok(wait <= 2_200, `would wait ${wait} ms`);
-  await sleep(Math.max(0, wait));
-  await call('after expiry', '/api/a/stale', token, 401, 'token-expired');
-  await call('after expiry, another route', '/api/any/stale', token, 401, 'token-expired');
+  clock.set(exp * 1000 - 1);
+  await call('a millisecond before expiry, from the cache', '/api/a/last', token, 200, 'allowed-by-rule');
+  clock.advance(1);
+  await call('at expiry, cached', '/api/a/stale', token, 401, 'token-expired');
+  await call('at expiry, another route', '/api/any/stale', token, 401, 'token-expired');
   await assertAudited(gw, expected);
 });

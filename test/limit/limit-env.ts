@@ -46,6 +46,8 @@ export interface LimitEnvOptions {
   limitStore?: LimitStore;
   /** An IdP shared with other gateways (not closed with this env), whose tokens carry `audience`. */
   shared?: { idp: DevIdp; audience: string };
+  /** The clock of the gateway and of the env's own IdP (a test clock); default the real one. */
+  now?: () => number;
 }
 
 /** Starts backend, IdP (unless shared) and gateway. */
@@ -53,7 +55,7 @@ export async function startLimitEnv(opts: LimitEnvOptions): Promise<LimitEnv> {
   const backend = await startRecordingBackend(opts.respond);
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  const idp = opts.shared?.idp ?? (await startQuietIdp(publicUrl));
+  const idp = opts.shared?.idp ?? (await startQuietIdp(publicUrl, opts.now));
   const audience = opts.shared?.audience ?? publicUrl;
   const dir = await mkdtemp(join(tmpdir(), 'behalf-limit-'));
   const validated = validateConfig({
@@ -67,10 +69,23 @@ export async function startLimitEnv(opts: LimitEnvOptions): Promise<LimitEnv> {
   });
   if (!validated.ok) throw new Error(`test config invalid: ${validated.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
   const config = validated.config;
-  const gateway = await startGateway(
-    { config, baseDir: dir, file: join(dir, 'behalf.yaml') },
-    { logger: pino({ level: 'silent' }), ...(opts.limitStore === undefined ? {} : { limitStore: opts.limitStore }) },
-  );
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(
+      { config, baseDir: dir, file: join(dir, 'behalf.yaml') },
+      {
+        logger: pino({ level: 'silent' }),
+        ...(opts.limitStore === undefined ? {} : { limitStore: opts.limitStore }),
+        ...(opts.now === undefined ? {} : { now: opts.now }),
+      },
+    );
+  } catch (err) {
+    // Left open, the backend and the IdP would keep the test file's process alive after the failure.
+    if (opts.shared === undefined) await idp.close();
+    await backend.close();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     gateway,
     url: publicUrl,

@@ -76,14 +76,14 @@ describe('redis limit store: keys', () => {
 });
 
 describe('redis limit store: unreachable', () => {
-  it('rejects at once with limit-store-failed when nothing listens, and keeps retrying in the background', async () => {
+  // How long such a rejection takes is measured by the benchmarks (bench/README.md, "(l)"), not here.
+  it('rejects with limit-store-failed when nothing listens, because the check is not queued for a connection that is down', async () => {
     const dead = createRedisLimitStore('redis://127.0.0.1:1/0', { keyPrefix: prefix, connectTimeoutMs: 200 });
     try {
       assert.equal(await dead.waitConnected(100), false);
-      const started = Date.now();
-      await assert.rejects(dead.rate('d:{z}', { limit: 1, windowMs: 1_000, burst: 1 }, 1, Date.now()), (err: unknown) => isBehalfError(err, 'limit-store-failed'));
-      await assert.rejects(dead.ping(), (err: unknown) => isBehalfError(err, 'limit-store-failed'));
-      assert.ok(Date.now() - started < 200, 'a check against a store that is down does not wait');
+      const notQueued = (err: unknown) => isBehalfError(err, 'limit-store-failed') && /enableOfflineQueue/.test(err.message);
+      await assert.rejects(dead.rate('d:{z}', { limit: 1, windowMs: 1_000, burst: 1 }, 1, Date.now()), notQueued);
+      await assert.rejects(dead.ping(), notQueued);
     } finally {
       await dead.close();
     }

@@ -1,10 +1,11 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 /** Where `behalf revoke` finds the admin API when `--admin-url` and `BEHALF_ADMIN_URL` are absent. */
 const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9091';
-const REQUEST_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = DEFAULTS.adminClientTimeoutMs;
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 
 interface AdminFlags {

@@ -25,6 +25,7 @@ import { allowedOriginsOf, receiveMcp } from './receive.js';
 import { createMemorySessionStore, type SessionStore } from './session-store.js';
 import { createSessionStreams } from './session-streams.js';
 import { createSubscriptions } from './subscriptions.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 /**
  * The MCP endpoint (Streamable HTTP) as one handler the gateway mounts at `mcp.path`.
@@ -32,7 +33,7 @@ import { createSubscriptions } from './subscriptions.js';
  */
 
 /** Tools per `tools/list` page unless told otherwise. */
-export const DEFAULT_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = DEFAULTS.mcpPageSize;
 
 /**
  * Whether the gateway has an MCP door at all, and its settings: `mcp`, or its defaults when

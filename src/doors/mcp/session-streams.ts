@@ -1,5 +1,6 @@
 import type { McpContext } from './context.js';
 import { SseStream } from './sse-stream.js';
+import { DEFAULTS } from '../../config/defaults.js';
 
 /**
  * The sessions' GET streams (Streamable HTTP, protocols up to 2025-11-25): where the endpoint
@@ -25,7 +26,7 @@ export interface SessionStreams {
 }
 
 /** How often an idle stream gets an SSE comment, ms (30 s: under the usual 60 s proxy idle timeouts). */
-export const KEEP_ALIVE_MS = 30_000;
+export const KEEP_ALIVE_MS = DEFAULTS.mcpStreamKeepAliveMs;
 
 /**
  * The registry. Every {@link KEEP_ALIVE_MS} each stream gets a comment, and a stream whose

@@ -1,12 +1,10 @@
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../../config/defaults.js';
 import { errorSummary } from '../../lib/error-summary.js';
 import type { SigningKeys } from './signing-keys.js';
 
-/** How often the signing key's age is checked against `signing.rotateAfterDays`. */
-const ROTATION_CHECK_MS = 3_600_000; // 1 h
-
 /**
- * Checks the signing key's age every hour and rotates it past `signing.rotateAfterDays` (the old
+ * Checks the signing key's age every `DEFAULTS.keyRotationCheckMs` (1 h) and rotates it past `signing.rotateAfterDays` (the old
  * key stays published for the overlap, signing-keys.ts). Returns the function that stops it.
  *
  * This does NOT coordinate several instances sharing one key file: rotating a shared key is a
@@ -18,7 +16,7 @@ export function scheduleKeyRotation(keys: SigningKeys, logger: Logger): () => vo
       (rotated) => rotated && logger.info({ kid: keys.current().kid }, 'signing key rotated'),
       (err: unknown) => logger.error({ err: errorSummary(err) }, 'signing key rotation failed'),
     );
-  }, ROTATION_CHECK_MS);
+  }, DEFAULTS.keyRotationCheckMs);
   timer.unref();
   return () => clearInterval(timer);
 }

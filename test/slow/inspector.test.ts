@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { launchDemo, type Demo } from '../../../examples/hr-demo/launch.js';
+import { launchDemo, type Demo } from '../../examples/hr-demo/launch.js';
 
 // The MCP Inspector's CLI (2.x, which needs Node >= 22.19) against the HR demo's /mcp, the way
 // its docs tell CI jobs to run it: a bearer header, non-interactive. Node 22 comes from the npm

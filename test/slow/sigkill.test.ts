@@ -12,8 +12,8 @@ import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { readAuditTrail } from '../audit/helpers.js';
 import { freshSchema } from '../audit/postgres-helpers.js';
 import { runCli } from '../cli/helpers.js';
-import { startRecordingBackend, type RecordingBackend } from './harness.js';
-import { AUDIENCE, killHard, serveSetup, startLoad, startServe, tearLastSegment } from './sigkill-env.js';
+import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
+import { AUDIENCE, killHard, serveSetup, startLoad, startServe, tearLastSegment } from '../e2e/sigkill-env.js';
 
 /** Answered requests to wait for before the kill: enough that the kill lands mid-load. */
 const ANSWERED_BEFORE_KILL = 300;

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 // `npm run conformance` (scripts/conformance.mjs): the MCP conformance suite's server scenarios
 // against the reference "everything" server and a server written to the suite's own contracts,
 // each directly and through behalf. About 10 s: the suite runs 4 times, 32 scenarios each.
+// behalf runs from src/ (tsx, `--conditions=behalf-source`) like the other process tests: never a
+// build in dist/ that may be stale or missing.
 
 type Verdict = 'same' | 'gained' | 'both-fail' | 'expected' | 'regression';
 interface Row {
@@ -19,7 +21,7 @@ interface Row {
 }
 type Results = { server: string; scenarios: Record<string, Row> }[];
 
-const SCRIPT = fileURLToPath(new URL('../../../scripts/conformance.mjs', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../scripts/conformance.mjs', import.meta.url));
 let dir: string;
 let exitCode: number | null;
 let stdout = '';
@@ -28,7 +30,7 @@ let results: Results;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'behalf-conformance-test-'));
   const out = join(dir, 'results.json');
-  const child = spawn(process.execPath, [SCRIPT, '--json', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', SCRIPT, '--json', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
   exitCode = await new Promise((resolve) => child.once('exit', resolve));
@@ -47,6 +49,7 @@ const server = (id: string) => {
 describe('the MCP conformance suite, directly and through behalf', () => {
   it('finds no regression: every scenario that passes directly passes through behalf, or is excused with a reason', () => {
     assert.equal(exitCode, 0, stdout.slice(-3000));
+    assert.match(stdout, /^behalf under test: the sources \(src\//m);
     assert.match(stdout, /no regressions/);
     for (const { server: id, scenarios } of results) {
       for (const [name, row] of Object.entries(scenarios)) {

@@ -13,8 +13,8 @@ import type { DevIdp } from '../../src/dev-idp/index.js';
 import { freshSchema, sql } from '../audit/postgres-helpers.js';
 import { runCli, spawnCli, tempDir, type CliProcess } from '../cli/helpers.js';
 import { adminClient, keysUnder, REDIS_URL, testPrefix } from '../limit/redis-env.js';
-import { bearer, startQuietIdp } from './e2e-env.js';
-import { startRecordingBackend, type RecordingBackend } from './harness.js';
+import { bearer, startQuietIdp } from '../e2e/e2e-env.js';
+import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 
 const PUBLIC_URL = 'http://behalf.test';
 const ADMIN_TOKEN = 'two-instances-admin-token-0123456789abcdef';
