@@ -3,33 +3,18 @@
  * PostgreSQL outage makes writes fail closed (503, never forwarded) until it comes back.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { freePort } from '../../examples/hr-demo/launch.js';
-import { validateConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
 import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
-import { useAliceFixture } from '../e2e/harness.js';
+import { startAnyoneGateway, useAliceFixture } from '../e2e/harness.js';
 import { all } from './helpers.js';
 import { freshSchema, startPgProxy, viaPort } from './postgres-helpers.js';
 
 const fx = useAliceFixture('behalf-pg-gateway-');
 
 /** A gateway whose audit store is `store`, routing /api to the recording backend for anyone. */
-async function gatewayOn(store: string, name: string, spool = true): Promise<{ gateway: Gateway; url: string }> {
-  const port = await freePort();
-  const result = validateConfig({
-    server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
-    signing: { keyFile: join(fx.dir, name, 'keys.json') },
-    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
-    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
-    audit: { store, spool: { enabled: spool } },
-  });
-  assert.ok(result.ok, JSON.stringify(result));
-  const gateway = await startGateway({ config: result.config, baseDir: join(fx.dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
-  return { gateway, url: `http://127.0.0.1:${port}` };
+function gatewayOn(store: string, name: string, spool = true): Promise<{ gateway: Gateway; url: string }> {
+  return startAnyoneGateway(fx, name, { store, spool: { enabled: spool } });
 }
 
 /** Status and request id as the client sees them (status 0: no complete answer). */

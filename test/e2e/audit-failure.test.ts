@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { fullDiskFs } from '../audit/full-disk.js';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { freePort } from '../../examples/hr-demo/launch.js';
 import { openFileAuditStore } from '../../src/audit/file-store.js';
-import { validateConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
-import { useAliceFixture } from './harness.js';
+import type { Gateway } from '../../src/gateway.js';
+import { startAnyoneGateway, useAliceFixture } from './harness.js';
 
 // The audit trail cannot be written (a full disk, injected at the store's filesystem seam):
 // requests that change data fail closed with 503 and never reach the backend; reads follow
@@ -26,18 +23,8 @@ async function setup(name: string, onFailureForReads: 'deny' | 'allow'): Promise
   const disk = { full: false };
   const fullDisk = fullDiskFs(disk);
   const store = await openFileAuditStore(join(fx.dir, name, 'audit'), { fs: fullDisk });
-  const port = await freePort();
-  const result = validateConfig({
-    server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
-    signing: { keyFile: join(fx.dir, name, 'keys.json') },
-    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
-    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
-    audit: { onFailureForReads },
-  });
-  assert.ok(result.ok);
-  const gateway = await startGateway({ config: result.config, baseDir: join(fx.dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }), auditStore: store });
-  return { gateway, url: `http://127.0.0.1:${port}`, disk, close: () => gateway.close() };
+  const { gateway, url } = await startAnyoneGateway(fx, name, { onFailureForReads }, { auditStore: store });
+  return { gateway, url, disk, close: () => gateway.close() };
 }
 
 async function call(s: Setup, method: 'GET' | 'POST'): Promise<number> {

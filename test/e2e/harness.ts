@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { pino } from 'pino';
+import { freePort } from '../../examples/hr-demo/launch.js';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -114,4 +115,24 @@ export function useAliceFixture(dirPrefix: string): AliceFixture {
     await rm(fx.dir, { recursive: true, force: true });
   });
   return fx;
+}
+
+/**
+ * A gateway on a free port routing `/api` to the fixture's recording backend for anyone Alice's
+ * IdP vouches for, its keys under `<fx.dir>/<name>`. `audit` is the config's audit section;
+ * `opts` go to `startGateway` (an audit store to inject, say).
+ */
+export async function startAnyoneGateway(fx: AliceFixture, name: string, audit: Record<string, unknown>, opts: GatewayOptions = {}): Promise<{ gateway: Gateway; url: string }> {
+  const port = await freePort();
+  const result = validateConfig({
+    server: { port, publicUrl: `http://127.0.0.1:${port}` },
+    issuers: [{ id: 'idp', issuer: fx.idp.issuer, audience: 'http://gateway.test' }],
+    signing: { keyFile: join(fx.dir, name, 'keys.json') },
+    routes: [{ id: 'api', path: '/api', upstream: fx.backend.url }],
+    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
+    audit,
+  });
+  if (!result.ok) throw new Error(`invalid test config: ${JSON.stringify(result.problems)}`);
+  const gateway = await startGateway({ config: result.config, baseDir: join(fx.dir, name), file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }), ...opts });
+  return { gateway, url: `http://127.0.0.1:${port}` };
 }

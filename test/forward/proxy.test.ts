@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { close, listen, send } from './fixtures.js';
-import { startRouteGateway, type AppendHook } from './route-gateway.js';
+import { startRouteGateway, type AppendHook, type RouteGateway } from './route-gateway.js';
 
 // The forwarding half of the HTTP door, through the real gateway: what the client gets
 // (streaming, status and headers, timeouts, cut-short responses) and how the gateway's audit
@@ -179,37 +179,39 @@ describe('proxy', () => {
     }
   });
 
+  /** A GET through a gateway whose route points at `upstream`: the reply and its audit record. */
+  async function refusedBy(upstream: string): Promise<{ reply: Awaited<ReturnType<typeof send>>; record: Awaited<ReturnType<RouteGateway['recordOf']>> }> {
+    const gw = await setUp(upstream);
+    try {
+      const reply = await send(gw.url, { path: '/api/x', headers: gw.auth });
+      return { reply, record: await gw.recordOf(requestIdOf(reply.headers)) };
+    } finally {
+      await gw.stop();
+    }
+  }
+
   it('answers 502 upstream-unavailable when the upstream is down', async () => {
     const dead = createServer();
     const deadUrl = await listen(dead);
     await close(dead);
-    const gw = await setUp(deadUrl);
-    try {
-      const reply = await send(gw.url, { path: '/api/x', headers: gw.auth });
-      assert.equal(reply.status, 502);
-      const record = await gw.recordOf(requestIdOf(reply.headers));
-      assert.equal(record.reason, 'upstream-unavailable');
-      assert.equal(record.detail, 'ECONNREFUSED');
-    } finally {
-      await gw.stop();
-    }
+    const { reply, record } = await refusedBy(deadUrl);
+    assert.equal(reply.status, 502);
+    assert.equal(record.reason, 'upstream-unavailable');
+    assert.equal(record.detail, 'ECONNREFUSED');
   });
 
   it('answers 502 when the upstream sends garbage instead of HTTP', async () => {
     const tcp = createTcpServer((s: Socket) => s.resume().end('this is not http\r\n\r\n'));
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
     const port = (tcp.address() as { port: number }).port;
-    const gw = await setUp(`http://127.0.0.1:${port}`);
     try {
-      const reply = await send(gw.url, { path: '/api/x', headers: gw.auth });
+      const { reply, record } = await refusedBy(`http://127.0.0.1:${port}`);
       assert.equal(reply.status, 502);
-      const record = await gw.recordOf(requestIdOf(reply.headers));
       assert.equal(record.reason, 'upstream-unavailable');
       assert.equal(record.detail, 'HTTPParserError');
       assert.ok(!JSON.stringify(record).includes('not http'), 'the upstream bytes are not echoed into the detail');
       assert.ok(!reply.body.toString().includes('not http'), 'nor to the client');
     } finally {
-      await gw.stop();
       await new Promise((r) => tcp.close(r));
     }
   });

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
@@ -10,7 +8,6 @@ import {
   ElicitResultSchema,
   ErrorCode,
   GetPromptRequestSchema,
-  isInitializeRequest,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
@@ -22,6 +19,7 @@ import {
   UnsubscribeRequestSchema,
   type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
+import { sessionRouter, type TestSession } from './session-router.js';
 
 /**
  * A real MCP server (the SDK's low-level `Server`, Streamable HTTP, stateful sessions) serving an
@@ -66,17 +64,11 @@ const RESOURCES = [
   ...['alice', 'bob', 'mallory'].map((id) => ({ uri: `hr://reviews/${id}`, name: `review-${id}`, description: `Performance review of ${id}`, mimeType: 'text/plain' })),
 ];
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? undefined : JSON.parse(text);
-}
 
 export async function startFeatureUpstream(): Promise<FeatureUpstream> {
   const received: ReceivedRequest[] = [];
   const subscribed = new Set<string>();
-  const sessions = new Map<string, { server: Server; transport: StreamableHTTPServerTransport }>();
+  const sessions = new Map<string, TestSession>();
   const addedTools: { name: string; description: string; inputSchema: { type: 'object' } }[] = [];
 
   const buildServer = (): Server => {
@@ -158,27 +150,8 @@ export async function startFeatureUpstream(): Promise<FeatureUpstream> {
     return server;
   };
 
-  const handler = async (req: IncomingMessage, res: import('node:http').ServerResponse) => {
-    try {
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      const sid = req.headers['mcp-session-id'];
-      const existing = typeof sid === 'string' ? sessions.get(sid) : undefined;
-      if (existing !== undefined) return void (await existing.transport.handleRequest(req, res, body));
-      if (typeof sid === 'string' || !isInitializeRequest(body)) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      const server = buildServer();
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void sessions.set(id, { server, transport }),
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-    } catch {
-      if (!res.headersSent) res.writeHead(500).end();
-    }
-  };
+  const handler = sessionRouter(sessions, buildServer);
+
 
   const http: HttpServer = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));

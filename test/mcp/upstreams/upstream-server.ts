@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { sessionRouter, type TestSession } from './session-router.js';
 
 /**
  * A real MCP server (the SDK's low-level `Server` over Streamable HTTP, stateful sessions) on
@@ -46,19 +45,13 @@ function baseTools(): Tool[] {
   ];
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? undefined : JSON.parse(text);
-}
 
 export async function startTestUpstream(opts: { port?: number; path?: string } = {}): Promise<TestUpstream> {
   const path = opts.path ?? '/mcp';
   const tools = baseTools();
   const calls: ReceivedCall[] = [];
   const aborted: string[] = [];
-  const sessions = new Map<string, { server: Server; transport: StreamableHTTPServerTransport }>();
+  const sessions = new Map<string, TestSession>();
   let listRequests = 0;
 
   const buildServer = (): Server => {
@@ -100,36 +93,15 @@ export async function startTestUpstream(opts: { port?: number; path?: string } =
     return server;
   };
 
+  const route = sessionRouter(sessions, buildServer);
   const handler = async (req: IncomingMessage, res: import('node:http').ServerResponse) => {
-    try {
-      if (!req.url?.startsWith(path)) {
-        res.writeHead(404).end();
-        return;
-      }
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      const sid = req.headers['mcp-session-id'];
-      const existing = typeof sid === 'string' ? sessions.get(sid) : undefined;
-      if (existing !== undefined) {
-        await existing.transport.handleRequest(req, res, body);
-        return;
-      }
-      if (typeof sid === 'string' || !isInitializeRequest(body)) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      const server = buildServer();
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          sessions.set(id, { server, transport });
-        },
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-    } catch {
-      if (!res.headersSent) res.writeHead(500).end();
+    if (!req.url?.startsWith(path)) {
+      res.writeHead(404).end();
+      return;
     }
+    await route(req, res);
   };
+
 
   let http: HttpServer | undefined;
   let port = opts.port ?? 0;
