@@ -3,7 +3,7 @@
  * (`/` included) and every other character is itself. `hr://reviews/*` matches
  * `hr://reviews/bob` and `hr://reviews/bob/2025`; `hr://reviews/bob` matches only itself.
  * Case matters, nothing is decoded or normalised: the URI an upstream gets is the URI that was
- * matched (the door refuses URIs an upstream could read differently, see resolve-target.ts).
+ * matched (resolve refuses URIs an upstream could read differently, see resolve/targets.ts).
  */
 
 const STAR = -1;
