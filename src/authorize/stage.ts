@@ -44,7 +44,8 @@ function decide(ctx: RequestContext, deps: PipelineDeps, target: Target): Decisi
       directory,
       route: target.route.id,
       method: ctx.method,
-      path: ctx.path,
+      // A backend that folds case reads `/public/SECRET` as `/public/secret`: so does policy.
+      path: target.route.pathRules.caseInsensitive ? ctx.path.toLowerCase() : ctx.path,
       query: new URLSearchParams(ctx.search),
       body: ctx.json ?? null,
     });

@@ -73,6 +73,19 @@ export const routeSchema = z.strictObject({
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
   connectTimeoutMs: z.number().int().min(1).max(60_000).default(DEFAULTS.connectTimeoutMs),
   maxBodyBytes: z.number().int().min(0).optional(),
+  /**
+   * What a path may hold that is refused by default, and how policy matches it (docs/security.md):
+   * an encoded `%`, `;` parameters and non-ASCII characters are refused unless allowed here;
+   * `caseInsensitive` makes policy match the lower-cased path (for a backend that folds case).
+   */
+  pathRules: z
+    .strictObject({
+      allowEncodedPercent: z.boolean().default(false),
+      allowSemicolons: z.boolean().default(false),
+      allowNonAscii: z.boolean().default(false),
+      caseInsensitive: z.boolean().default(false),
+    })
+    .prefault({}),
 });
 
 export const policyMatchSchema = z.strictObject({

@@ -32,7 +32,7 @@ export function createHttpDoor(config: Config, routes: RouteTable): Door {
     credentials: (ctx) => (ctx.route?.issuers === undefined ? undefined : { allowedIssuers: ctx.route.issuers }),
     // A path a backend could read differently from the gateway is refused, never rewritten.
     describe(ctx) {
-      const unsafe = unsafePath(ctx.path);
+      const unsafe = unsafePath(ctx.path, ctx.route?.pathRules);
       if (unsafe !== undefined) return deny(400, 'bad-request', 'malformed request path', { detail: `unsafe path: ${unsafe}` });
       if (ctx.route !== undefined) ctx.target = { kind: 'route', route: ctx.route };
       return undefined;
