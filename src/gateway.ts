@@ -12,6 +12,7 @@ import { createHttpServer, closeServer, listen } from './doors/http/server.js';
 import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoorOptions } from './doors/mcp/door.js';
 import { createHttpHandler } from './doors/http/door.js';
 import { createRouter } from './doors/http/router.js';
+import { createRefusalRecorder } from './doors/http/parser-refusals.js';
 import { scheduleKeyRotation } from './forward/identity/key-rotation.js';
 import { createReadiness, type ReadyStatus } from './observe/readiness.js';
 import type { ForwardPlan } from './forward/plans.js';
@@ -170,7 +171,12 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       ...(mcpDoor === undefined ? {} : { extraResources: new Map([[mcpDoor.path, mcpScopes(config)]]) }),
     });
     const handler = createRouter([wellKnown, mcpDoor], createHttpHandler(deps, compileRoutes(config.routes)));
-    const server = createHttpServer(handler, { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.clientRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs }, logger);
+    const server = createHttpServer(
+      handler,
+      { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.clientRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs, maxHeaderBytes: config.server.maxHeaderBytes },
+      logger,
+      createRefusalRecorder({ auditor, metrics, logger, now: deps.now }),
+    );
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
     closers.push(() => closeServer(server, DEFAULTS.closeGraceMs));
     let adminAddress: string | undefined;

@@ -14,7 +14,7 @@ export const DEFAULTS = {
   listenHost: '127.0.0.1',
   listenPort: 8080,
   maxBodyBytes: 1_048_576, // 1 MiB
-  maxHeaderBytes: 16_384, // 16 KiB: Node's own bound, stated here so it is visible
+  maxHeaderBytes: 65_536, // 64 KiB: the HTTP parser's bound on all headers, above maxTokenBytes so an oversized token gets behalf's own 401 token-too-large
   maxTokenBytes: 16_384, // 16 KiB
   // The gateway's listeners (public and admin); none is a config field.
   headersTimeoutMs: 10_000, // 10 s for a client to send a request's head (slow-loris bound)

@@ -138,6 +138,8 @@ export const serverSchema = z.strictObject({
   publicUrl: httpUrl,
   maxBodyBytes: z.number().int().min(0).default(DEFAULTS.maxBodyBytes),
   maxTokenBytes: z.number().int().min(256).default(DEFAULTS.maxTokenBytes),
+  /** Bound on a request's headers in all, bytes (Node's parser answers 431 past it); keep it above `maxTokenBytes`. */
+  maxHeaderBytes: z.number().int().min(1_024).max(1_048_576).default(DEFAULTS.maxHeaderBytes),
   /** Authorization servers advertised in protected resource metadata (default: issuers). */
   authorizationServers: z.array(z.string().min(1)).optional(),
   /** Extra header names always removed before forwarding, on every route. */

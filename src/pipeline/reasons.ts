@@ -39,6 +39,11 @@ export const REASONS = {
   'upstream-error': 'the backend connection failed mid-response',
   // audit
   'audit-unavailable': 'the audit record could not be written (fail closed)',
+  // receive: refused by the HTTP parser before any stage (docs/security.md)
+  'malformed-request': 'the HTTP parser refused the request (framing, request line or header syntax)',
+  'headers-too-large': 'the request headers exceed server.maxHeaderBytes',
+  'request-timeout': 'the request did not arrive within the server timeouts',
+  'method-not-supported': 'a method the gateway never serves (CONNECT)',
   // generic
   'internal-error': 'an unexpected fault',
   // upstream MCP servers: tool pinning (audit records of the gateway itself, not of a request)

@@ -63,12 +63,15 @@ test('malformed Authorization headers: 401 token-malformed with a challenge', as
   assert.match(raw.text, /www-authenticate: Bearer /i);
 });
 
-test('a 20 KB header: 431 from node, the connection closed, the gateway unharmed', async () => {
-  const raw = await rawExchange(gw.url, `GET /api/x/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+test('headers over server.maxHeaderBytes (64 KiB): 431 headers-too-large from the parser, the connection closed, the gateway unharmed', async () => {
+  const raw = await rawExchange(gw.url, `GET /api/x/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`);
   assert.equal(raw.status, 431, raw.text.slice(0, 200));
+  assert.match(raw.text, /"error":"headers-too-large"/);
   assert.equal(raw.closed, true);
-  const big = await send(gw.url, { path: '/api/x/1', headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } }).catch((err: Error) => err);
-  if (!(big instanceof Error)) assert.equal(big.status, 431);
+  // A 20 KB header is within the parser's bound: the request reaches the pipeline, and a 20 KB token gets behalf's own refusal.
+  const big = await send(gw.url, { path: '/api/x/1', headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } });
+  assert.equal(big.status, 401);
+  assert.match(big.body.toString(), /"error":"token-too-large"/);
 });
 
 test('a body that claims JSON and is not: 400 bad-request, nothing forwarded', async () => {
@@ -160,7 +163,7 @@ test('garbage bytes, smuggling attempts and truncated requests on a raw socket: 
   // with a valid token (a bad chunk, a body cut off) are audited as refusals.
   const added = (await gw.auditRecords()).slice(recordsBefore);
   assert.ok(added.every((r) => r.decision === 'deny'), 'a malformed request was audited as allowed');
-  assert.ok(added.some((r) => r.method === 'POST' && r.reason === 'bad-request' && r.user === 'alice'), 'the request whose body was cut off was not audited');
+  assert.ok(added.some((r) => r.method === 'POST' && r.reason === 'bad-request' && r.user === 'alice'), `the request whose body was cut off was not audited: ${JSON.stringify(added.map((r) => [r.method, r.reason, r.user, r.detail]))}`);
 });
 
 test('a slowloris client trickling headers does not stop others being served', async () => {

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errorSummary } from '../../lib/error-summary.js';
+import { newRequestId } from '../../lib/request-id.js';
+import { answerRefusal, refusalOf, type ParserRefusal } from './parser-refusals.js';
 
 /** A request handler that owns the response; the server only guards against its faults. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -13,19 +15,27 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** Idle keep-alive, ms. */
   keepAliveTimeoutMs: number;
+  /** Bound on a request's headers in all, bytes (`server.maxHeaderBytes`; Node's default 16 KiB when absent). */
+  maxHeaderBytes?: number;
 }
 
+/** Told of every request refused before the handler (by the parser, or CONNECT): it audits and counts it. */
+export type RefusalHook = (refusal: ParserRefusal, peer: string | undefined, requestId: string, bytesOut: number) => void;
+
 /**
- * The node:http server for every door. No framework on the hot path. Malformed requests are
- * answered by Node's parser (400, 431 for oversized headers) and the socket is closed; a fault in
- * a handler answers 500 if it still can, and never brings the process down.
+ * The node:http server for every door. No framework on the hot path. A request Node's parser
+ * refuses (400 `malformed-request`, 408 `request-timeout`, 431 `headers-too-large`) and a CONNECT
+ * (405) are answered on the socket with a JSON denial and a request id, the socket is closed, and
+ * `onRefused` audits and counts it (parser-refusals.ts); a client that is already gone is just
+ * dropped. A fault in a handler answers 500 if it still can, and never brings the process down.
  */
-export function createHttpServer(handler: Handler, limits: ServerLimits, logger: Logger): Server {
+export function createHttpServer(handler: Handler, limits: ServerLimits, logger: Logger, onRefused?: RefusalHook): Server {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
+      ...(limits.maxHeaderBytes === undefined ? {} : { maxHeaderSize: limits.maxHeaderBytes }),
       // Duplicate Authorization headers must stay visible (rawHeaders) so they can be refused.
       joinDuplicateHeaders: false,
     },
@@ -41,15 +51,20 @@ export function createHttpServer(handler: Handler, limits: ServerLimits, logger:
       });
     },
   );
+  const refuse = (socket: Socket, refusal: ParserRefusal) => {
+    const requestId = newRequestId();
+    const bytes = answerRefusal(socket, refusal, requestId);
+    onRefused?.(refusal, socket.remoteAddress, requestId, bytes);
+  };
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ error: 'bad-request', message: status === 431 ? 'request headers too large' : status === 408 ? 'request timeout' : 'malformed request' });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    refuse(socket, refusalOf(err));
   });
+  // The gateway is not a forward proxy; without this listener Node would drop the socket silently.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => refuse(socket, { status: 405, reason: 'method-not-supported', code: 'CONNECT' }));
   return server;
 }
 
