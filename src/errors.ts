@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'assertion-audience-mismatch',
   'assertion-expired',
   'assertion-request-mismatch',
+  'assertion-tool-mismatch',
   'assertion-body-mismatch',
   'assertion-replayed',
   'internal',

@@ -4,6 +4,7 @@ import { BehalfError, isBehalfError, type ErrorCode } from '../errors.js';
 import { ASSERTION_ALGORITHMS, ASSERTION_TYPE, DEFAULT_ASSERTION_HEADER, MAX_ASSERTION_LIFETIME_SECONDS, REQUIRED_CLAIMS } from '../forward/identity/assertion-claims.js';
 import { BODY_DIGEST_PREFIX, bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import type { ReplayCache } from './replay-cache.js';
+import { checkRequestBinding, checkTool } from './request-binding.js';
 
 /** How a backend checks behalf assertions. */
 export interface VerifyOptions {
@@ -26,6 +27,23 @@ export interface VerifyOptions {
   replayCache?: ReplayCache;
   /** Clock, epoch milliseconds; default `Date.now`. */
   now?: () => number;
+  /**
+   * The MCP tools this backend serves, by their own names (an upstream MCP server: its tool names,
+   * without the gateway's namespace). When given, an assertion whose `tool` is missing or not in
+   * the list is refused (`assertion-tool-mismatch`). Default: no tool check here; pass
+   * `{ tool }` to `verify` to require the one being called.
+   */
+  tools?: readonly string[];
+}
+
+/** What one call of `verify` expects of the assertion beyond the request itself. */
+export interface VerifyCallOptions {
+  /**
+   * The tool this request is being served as (an MCP server: `params.name` of the `tools/call`
+   * it received). The assertion's `tool` must equal it exactly, else `assertion-tool-mismatch`:
+   * an assertion minted for one tool is refused for another, even with the same arguments.
+   */
+  tool?: string;
 }
 
 /** The caller the gateway vouched for, as read from a verified assertion. */
@@ -64,9 +82,10 @@ export interface Verifier {
   /**
    * Verifies the assertion on `req`. `body` MUST be the raw bytes received (before any JSON
    * parsing; a string is taken as UTF-8) whenever the request has a body.
+   * `expect.tool`, when given, must equal the assertion's `tool`.
    * Resolves the caller, or rejects with a `BehalfError`.
    */
-  verify(req: RequestLike, body?: Uint8Array | string): Promise<VerifiedCaller>;
+  verify(req: RequestLike, body?: Uint8Array | string, expect?: VerifyCallOptions): Promise<VerifiedCaller>;
 }
 
 /** Largest assertion accepted before any crypto, in characters (16 KiB). */
@@ -110,17 +129,6 @@ async function seenBefore(cache: ReplayCache, jti: string, expiresAt: number): P
   }
 }
 
-/** Origin-form target of `url`: an absolute-form target (`http://h/p?q`) is reduced to `/p?q`. */
-function requestTarget(url: string): string {
-  if (url.startsWith('/')) return url;
-  try {
-    const u = new URL(url);
-    return u.pathname + u.search;
-  } catch {
-    return url;
-  }
-}
-
 /**
  * Creates a verifier for assertions from one gateway (`issuer`) to one backend (`audience`).
  * The remote key set is created once here and cached by jose (refetched at most every 30 s on an
@@ -131,8 +139,11 @@ function requestTarget(url: string): string {
  * and EdDSA (so never `none` or an HMAC), header `typ` = `behalf-assertion+jwt`, `iss`, the
  * required claims (`assertion-invalid`); `aud` (`assertion-audience-mismatch`); `exp`, and `iat`
  * neither in the future nor more than 60 s old, with the clock tolerance (`assertion-expired` or
- * `assertion-invalid`) and a lifetime `exp - iat` of at most 60 s; the method and the request
- * target (path + query) equal to `htm`/`htu` (`assertion-request-mismatch`); the SHA-256 of
+ * `assertion-invalid`) and a lifetime `exp - iat` of at most 60 s; the method, which must be upper
+ * case, equal to `htm`, and the request target, which must be origin-form (`/path?query`; an
+ * absolute-form or `*` target is refused), equal to `htu`, or for a long target its path equal to
+ * `htu` and its query's SHA-256 equal to `htq` (`assertion-request-mismatch`); with `tools` or
+ * `expect.tool`, the assertion's `tool` (`assertion-tool-mismatch`); the SHA-256 of
  * `body` equal to `bdg` (`assertion-body-mismatch`; calling without `body` for an assertion that
  * binds a non-empty body is also `assertion-body-mismatch`, never a silent pass); and last, when
  * a replay cache is given, that the `jti` is new (`assertion-replayed`). A JWKS that cannot be
@@ -143,9 +154,13 @@ function requestTarget(url: string): string {
  * backend's decision (the gateway already applied its own policy). It does NOT check headers
  * other than the assertion, nor the request's Host or scheme (`aud` binds the backend). It does
  * NOT decode Content-Encoding: the digest is over the body bytes as received. It does NOT detect
- * replays unless a `replayCache` is given, and a memory cache only within one process. A proxy
- * between the gateway and the backend that rewrites the path or body makes verification fail by
- * design.
+ * replays unless a `replayCache` is given, and a memory cache only within one process. It does
+ * NOT check which tool is called unless `tools` or `expect.tool` is given: an MCP server's
+ * assertion binds `POST /mcp` and the arguments' digest, so without them an assertion for one
+ * tool verifies for another tool with the same arguments. It does NOT normalise the target
+ * (percent-encoding, dot segments, query order) nor the method's case. A proxy between the
+ * gateway and the backend that rewrites the method, path, query or body makes verification fail
+ * by design.
  */
 export function createVerifier(opts: VerifyOptions): Verifier {
   const header = (opts.header ?? DEFAULT_ASSERTION_HEADER).toLowerCase();
@@ -153,9 +168,10 @@ export function createVerifier(opts: VerifyOptions): Verifier {
   const now = opts.now ?? Date.now;
   const jwksUrl = opts.jwksUrl ?? `${opts.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
   const getKey: JWTVerifyGetKey = opts.keys !== undefined ? createLocalJWKSet(opts.keys) : createRemoteJWKSet(new URL(jwksUrl));
+  const tools = opts.tools === undefined ? undefined : new Set(opts.tools);
 
   return {
-    async verify(req, body) {
+    async verify(req, body, expect) {
       const raw = req.headers[header];
       if (raw === undefined || raw === '') throw fail('assertion-missing', `no ${opts.header ?? DEFAULT_ASSERTION_HEADER} header`);
       if (Array.isArray(raw) || raw.includes(',')) throw fail('assertion-invalid', 'more than one assertion was sent');
@@ -176,7 +192,7 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       } catch (err) {
         throw mapJoseError(err);
       }
-      const { iat, exp, htm, htu, bdg, sub, jti } = claims as Record<string, unknown>;
+      const { iat, exp, htm, htu, htq, bdg, sub, jti } = claims as Record<string, unknown>;
       if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) {
         throw fail('assertion-invalid', `the assertion lives longer than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
       }
@@ -184,9 +200,10 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bdg !== 'string' || !bdg.startsWith(BODY_DIGEST_PREFIX)) {
         throw fail('assertion-invalid', 'the assertion does not bind a request');
       }
-      if ((req.method ?? '').toUpperCase() !== htm || requestTarget(req.url ?? '') !== htu) {
-        throw fail('assertion-request-mismatch', 'the assertion was issued for another method or path');
-      }
+      if (htq !== undefined && typeof htq !== 'string') throw fail('assertion-invalid', 'the assertion claim "htq" is not a string');
+      checkRequestBinding(req.method, req.url, { htm, htu, htq });
+      const tool = optionalString(claims, 'tool');
+      checkTool(tool, tools, expect?.tool);
       if (body === undefined) {
         if (bdg !== EMPTY_BODY_DIGEST) throw fail('assertion-body-mismatch', 'the assertion binds a body: pass the raw request body to verify()');
       } else if (bodyDigest(body) !== bdg) {
@@ -209,7 +226,6 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       const tenant = optionalString(claims, 'tenant');
       const email = optionalString(claims, 'email');
       const name = optionalString(claims, 'name');
-      const tool = optionalString(claims, 'tool');
       if (tenant !== undefined) caller.tenant = tenant;
       if (email !== undefined) caller.email = email;
       if (name !== undefined) caller.name = name;

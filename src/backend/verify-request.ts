@@ -1,4 +1,4 @@
-import { createVerifier, type RequestLike, type VerifiedCaller, type Verifier, type VerifyOptions } from './verify-assertion.js';
+import { createVerifier, type RequestLike, type VerifiedCaller, type Verifier, type VerifyCallOptions, type VerifyOptions } from './verify-assertion.js';
 
 /** Verifiers built from plain options (no key set, cache or clock objects), by their settings. */
 const byValue = new Map<string, Verifier>();
@@ -15,7 +15,7 @@ function verifierFor(opts: VerifyOptions): Verifier {
     byObject.set(opts, made);
     return made;
   }
-  const key = JSON.stringify([opts.issuer, opts.audience, opts.jwksUrl, opts.header, opts.clockToleranceSeconds]);
+  const key = JSON.stringify([opts.issuer, opts.audience, opts.jwksUrl, opts.header, opts.clockToleranceSeconds, opts.tools]);
   let made = byValue.get(key);
   if (made === undefined) {
     if (byValue.size >= MAX_CACHED) byValue.delete(byValue.keys().next().value as string);
@@ -28,12 +28,13 @@ function verifierFor(opts: VerifyOptions): Verifier {
 
 /**
  * One-call form of {@link createVerifier}: verifies the assertion on `req` (and its raw `body`,
- * which MUST be passed when the request has one). The verifier, and so the fetched JWKS, is
+ * which MUST be passed when the request has one; `expect.tool`, when given, must equal the
+ * assertion's `tool`). The verifier, and so the fetched JWKS, is
  * cached: by the options' values when they are plain strings and numbers, else by the options
  * object itself (keep that object around rather than building one per request).
  *
  * This does NOT check anything beyond {@link createVerifier}'s `verify`: see there.
  */
-export function verifyRequest(opts: VerifyOptions, req: RequestLike, body?: Uint8Array | string): Promise<VerifiedCaller> {
-  return verifierFor(opts).verify(req, body);
+export function verifyRequest(opts: VerifyOptions, req: RequestLike, body?: Uint8Array | string, expect?: VerifyCallOptions): Promise<VerifiedCaller> {
+  return verifierFor(opts).verify(req, body, expect);
 }

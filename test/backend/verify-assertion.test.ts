@@ -117,6 +117,8 @@ describe('signed assertion, verified by behalf/backend over real HTTP', () => {
     ['another method', async () => ({ token: await signer().sign(input()), req: { method: 'PUT' } }), 'assertion-request-mismatch'],
     ['another path', async () => ({ token: await signer().sign(input()), req: { path: '/v1/reviews/carol?year=2024' } }), 'assertion-request-mismatch'],
     ['another query', async () => ({ token: await signer().sign(input()), req: { path: '/v1/reviews/bob?year=2023' } }), 'assertion-request-mismatch'],
+    ['an absolute-form target', async () => ({ token: await signer().sign(input()), req: { path: `http://hr.internal:8080${PATH}` } }), 'assertion-request-mismatch'],
+    ['an asterisk-form target', async () => ({ token: await signer().sign(input({ method: 'OPTIONS', body: undefined, path: '*' })), req: { method: 'OPTIONS', path: '*', body: '' } }), 'assertion-request-mismatch'],
     ['another body', async () => ({ token: await signer().sign(input()), req: { body: '{"rating":1}' } }), 'assertion-body-mismatch'],
     ['a body added to a bodiless assertion', async () => ({ token: await signer().sign(input({ body: undefined })) }), 'assertion-body-mismatch'],
     ['a backend that forgets to pass the body', async () => ({ token: await signer().sign(input()), passBody: false }), 'assertion-body-mismatch'],
@@ -206,7 +208,7 @@ describe('signed assertion, verified by behalf/backend over real HTTP', () => {
   it('verifies against a local key set, with a custom header, and refuses two assertion headers', async () => {
     const verifier = createVerifier({ issuer, audience: AUDIENCE, keys: keys.publicJwks(), header: 'X-Gateway-Assertion' });
     const token = await signer().sign(input());
-    const caller = await verifier.verify({ method: 'post', url: PATH, headers: { 'x-gateway-assertion': token } }, new TextEncoder().encode(BODY));
+    const caller = await verifier.verify({ method: 'POST', url: PATH, headers: { 'x-gateway-assertion': token } }, new TextEncoder().encode(BODY));
     assert.equal(caller.user, 'alice');
     await assert.rejects(verifier.verify({ method: 'POST', url: PATH, headers: { 'x-gateway-assertion': `${token}, ${token}` } }, BODY), (err: unknown) => isBehalfError(err, 'assertion-invalid'));
     await assert.rejects(verifier.verify({ method: 'POST', url: PATH, headers: { 'x-behalf-assertion': token } }, BODY), (err: unknown) => isBehalfError(err, 'assertion-missing'));

@@ -30,6 +30,41 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 60;
 /** Request header that carries the assertion unless a route configures another (same as `DEFAULTS.assertionHeader`). */
 export const DEFAULT_ASSERTION_HEADER = 'X-Behalf-Assertion';
 
+/**
+ * Longest request target (path plus `?` plus query), in bytes, that `htu` carries in full. A
+ * longer target with a query is bound by `htu` = the path and `htq` = {@link queryDigest} of the
+ * query, so the assertion header stays small: a full 8 KB query would otherwise appear twice in
+ * the request head (request line and base64url assertion, ~19 KB), past node's 16 KiB
+ * `maxHeaderSize`, and the backend would answer 431.
+ */
+export const MAX_INLINE_TARGET_BYTES = 1_024;
+
+/**
+ * The query digest carried in `htq`: `sha256:` + base64url(SHA-256) of the query string exactly
+ * as on the request line, without the leading `?` (a string is hashed as UTF-8).
+ *
+ * This does NOT decode, sort or otherwise normalise the query: `a=1&b=2` and `b=2&a=1`, or `%41`
+ * and `A`, give different digests, so signer and verifier must hash the same bytes.
+ */
+export function queryDigest(query: string): string {
+  return bodyDigest(query);
+}
+
+/**
+ * How an assertion binds a request target: `{ htu: target }` when the target is at most
+ * {@link MAX_INLINE_TARGET_BYTES} bytes or has no query (no behaviour change for short targets),
+ * else `{ htu: <path>, htq: queryDigest(<query>) }`, split at the first `?`. One SHA-256, only
+ * for long targets.
+ *
+ * This does NOT validate the target (origin-form, encoding): the forward stage builds it.
+ */
+export function targetBinding(target: string): { htu: string; htq?: string } {
+  if (target.length <= MAX_INLINE_TARGET_BYTES && Buffer.byteLength(target) <= MAX_INLINE_TARGET_BYTES) return { htu: target };
+  const mark = target.indexOf('?');
+  if (mark < 0) return { htu: target };
+  return { htu: target.slice(0, mark), htq: queryDigest(target.slice(mark + 1)) };
+}
+
 
 /**
  * Claims of a behalf assertion. Names follow registered JWT claims where one exists
@@ -65,9 +100,16 @@ export interface AssertionClaims {
    * The upstream request target in origin-form: path plus query exactly as sent on the request
    * line (`/v1/reviews/bob?year=2024`), i.e. what a backend sees in `req.url`. Unlike DPoP's
    * `htu` (RFC 9449) it holds no scheme or host (`aud` binds the backend) and it DOES include the
-   * query, so a query cannot be changed in transit.
+   * query, so a query cannot be changed in transit. When the target is longer than
+   * {@link MAX_INLINE_TARGET_BYTES} and has a query, `htu` is the path alone (no `?`) and the
+   * query is bound by `htq`.
    */
   htu: string;
+  /**
+   * Query digest, present only for a long target (see `htu`): {@link queryDigest} of the query
+   * exactly as sent, without the `?`. With `htq`, the request target is `htu + '?' + query`.
+   */
+  htq?: string;
   /**
    * Body digest: `sha256:<base64url(SHA-256(body))>` of the exact bytes forwarded (after any
    * Content-Encoding, i.e. as on the wire). Always present: a request without a body carries the

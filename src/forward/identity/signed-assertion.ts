@@ -1,7 +1,7 @@
 import { KeyObject, randomUUID, sign as nodeSign } from 'node:crypto';
 import type { Identity } from '../../authenticate/identity.js';
 import type { RouteConfig } from '../../config/schema.js';
-import { ASSERTION_TYPE, MAX_ASSERTION_LIFETIME_SECONDS, type AssertionAlgorithm, type AssertionClaims } from './assertion-claims.js';
+import { ASSERTION_TYPE, MAX_ASSERTION_LIFETIME_SECONDS, targetBinding, type AssertionAlgorithm, type AssertionClaims } from './assertion-claims.js';
 import { bodyDigest } from '../../lib/digest.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -49,10 +49,12 @@ export function routeAudience(route: Pick<RouteConfig, 'audience' | 'upstream'>)
  *
  * Each assertion carries the user (`sub`, `tenant`, `email`, `name`, `roles`, `groups`, `scope`),
  * the acting client (`act.sub`, `azp`), the user's IdP (`idp_iss`), the request it is bound to
- * (`htm`, `htu`, `bdg`), the tool and its arguments' digest (`args`), a random `jti`, and
- * `iat`/`exp` (lifetime at most 60 s).
+ * (`htm`, `htu`, `bdg`, and `htq` for a target longer than `MAX_INLINE_TARGET_BYTES` with a
+ * query: then `htu` is the path alone), the tool and its arguments' digest (`args`), a random
+ * `jti`, and `iat`/`exp` (lifetime at most 60 s).
  * See `assertion-claims.ts` for each claim's exact meaning. The work per call is one random UUID,
- * one SHA-256 when no digest is passed, and one synchronous signature (ES256 about 35 µs on the reference machine).
+ * one SHA-256 when no digest is passed, one more SHA-256 for a long target only, and one
+ * synchronous signature (ES256 about 35 µs on the reference machine).
  *
  * This does NOT decide whether the request is allowed, nor check that `path` and `body` are what
  * will really be sent: the forward stage must sign exactly the bytes and target it forwards.
@@ -71,6 +73,7 @@ export function createAssertionSigner(keys: SigningKeys, opts: { issuer: string;
       const id = input.identity;
       const iat = Math.floor(now() / 1_000);
       const ttl = Math.min(Math.max(Math.floor(input.ttlSeconds ?? MAX_ASSERTION_LIFETIME_SECONDS), 1), MAX_ASSERTION_LIFETIME_SECONDS);
+      const target = targetBinding(input.path);
       const claims: AssertionClaims = {
         iss: issuer,
         aud: input.audience,
@@ -79,7 +82,7 @@ export function createAssertionSigner(keys: SigningKeys, opts: { issuer: string;
         scope: id.scopes.join(' '),
         idp_iss: id.issuer,
         htm: input.method.toUpperCase(),
-        htu: input.path,
+        htu: target.htu,
         bdg: input.bodyDigest ?? bodyDigest(input.body),
         jti: randomUUID(),
         iat,
@@ -93,6 +96,7 @@ export function createAssertionSigner(keys: SigningKeys, opts: { issuer: string;
         claims.act = { sub: id.client };
         claims.azp = id.client;
       }
+      if (target.htq !== undefined) claims.htq = target.htq;
       if (input.tool !== undefined) claims.tool = input.tool;
       if (input.argumentsDigest !== undefined) claims.args = input.argumentsDigest;
       const { kid, key } = keys.current();
