@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
-import { printable } from '../lib/printable.js';
+import { auditString } from '../lib/printable.js';
 import type { AuditRecord } from './record.js';
 import { redactPath } from './redact.js';
 
@@ -59,7 +59,7 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     requestId: ctx.requestId,
     door: ctx.door,
     route: ctx.route?.id,
-    tool: target?.kind === 'tool' ? printable(target.name, MAX_SHOWN_NAME) : undefined,
+    tool: target?.kind === 'tool' ? auditString(target.name, MAX_SHOWN_NAME) : undefined,
     method: ctx.method,
     path: redactPath(ctx.path + ctx.search, deps.config.audit.includeQueryValues),
     user: id?.id,
@@ -86,14 +86,14 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
 }
 
 function resourceOf(target: RequestContext['target']): string | undefined {
-  if (target?.kind === 'resource') return printable(target.uri, MAX_SHOWN_URI);
-  if (target?.kind === 'completion' && target.ref.kind === 'template') return printable(target.ref.uri, MAX_SHOWN_URI);
+  if (target?.kind === 'resource') return auditString(target.uri, MAX_SHOWN_URI);
+  if (target?.kind === 'completion' && target.ref.kind === 'template') return auditString(target.ref.uri, MAX_SHOWN_URI);
   return undefined;
 }
 
 function promptOf(target: RequestContext['target']): string | undefined {
-  if (target?.kind === 'prompt') return printable(target.name, MAX_SHOWN_URI);
-  if (target?.kind === 'completion' && target.ref.kind === 'prompt') return printable(target.ref.name, MAX_SHOWN_URI);
+  if (target?.kind === 'prompt') return auditString(target.name, MAX_SHOWN_URI);
+  if (target?.kind === 'completion' && target.ref.kind === 'prompt') return auditString(target.ref.name, MAX_SHOWN_URI);
   return undefined;
 }
 

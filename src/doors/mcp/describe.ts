@@ -1,4 +1,4 @@
-import { printable } from '../../lib/printable.js';
+import { auditString, printable } from '../../lib/printable.js';
 import { bodyDigest } from '../../lib/digest.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
 import { MAX_URI_LENGTH } from '../../mcp-upstream/features.js';
@@ -84,7 +84,7 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
   const msg = parsed.message;
   ctx.mcp.message = msg;
   if (msg.kind !== 'notification') ctx.mcp.rpcId = msg.id;
-  ctx.operation = msg.kind === 'response' ? 'response' : printable(msg.method, 128);
+  ctx.operation = msg.kind === 'response' ? 'response' : auditString(msg.method, 128);
 
   const modern =
     msg.kind !== 'response' && msg.method !== 'initialize' && (headerVersion === MODERN_VERSION || (isObject(msg.params['_meta']) && Object.hasOwn(msg.params['_meta'], META.protocolVersion)));
