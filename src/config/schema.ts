@@ -69,6 +69,12 @@ export const routeSchema = z.strictObject({
   identityHeaders: identityHeadersSchema.default({}),
   /** Extra client headers removed before forwarding (the built-in list is always removed). */
   stripHeaders: z.array(headerName).default([]),
+  /**
+   * Allow-list mode: when set, only these client headers (compared in normal form: lower case,
+   * `_` as `-`) reach the backend, besides what the gateway sets itself; every other client
+   * header is dropped. For backends that read identity headers behalf does not know.
+   */
+  forwardHeaders: z.array(headerName).optional(),
   forwardCookies: z.boolean().default(false),
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
   connectTimeoutMs: z.number().int().min(1).max(60_000).default(DEFAULTS.connectTimeoutMs),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import type { Identity } from '../../src/authenticate/identity.js';
@@ -7,6 +7,7 @@ import { createVerifier } from '../../src/backend/index.js';
 import { routeSchema, type RouteConfig } from '../../src/config/schema.js';
 import { isBehalfError } from '../../src/errors.js';
 import { compileOutgoingHeaders } from '../../src/forward/identity/outgoing-headers.js';
+import { normalizeHeaderName } from '../../src/forward/identity/stripped-headers.js';
 import { alice, close, listen, send } from './fixtures.js';
 import { ALICE_CLIENT, startRouteGateway, TENANT } from './route-gateway.js';
 
@@ -14,8 +15,20 @@ interface Vector {
   name: string;
   value: string;
   gatewaySets?: boolean;
+  routine?: boolean;
 }
-const vectors = JSON.parse(await readFile(new URL('../vectors/headers/spoofed-identity.json', import.meta.url), 'utf8')) as { stripped: Vector[]; kept: Vector[] };
+interface VectorFile {
+  stripped: Vector[];
+  kept: Vector[];
+}
+const VECTOR_DIR = new URL('../vectors/headers/', import.meta.url);
+const vectorFiles = await Promise.all(
+  (await readdir(VECTOR_DIR))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map(async (file) => ({ file, ...(JSON.parse(await readFile(new URL(file, VECTOR_DIR), 'utf8')) as VectorFile) })),
+);
+const vectors = vectorFiles.find((v) => v.file === 'spoofed-identity.json')!;
 
 const PUBLIC_URL = 'https://gateway.acme.test';
 
@@ -42,6 +55,53 @@ function build(r: RouteConfig, incoming: IncomingHttpHeaders, extra: { identity?
     ...(extra.bodyLength === undefined ? {} : { bodyLength: extra.bodyLength }),
   }, 'signed.assertion.value');
 }
+
+/** The names the gateway sets itself on the route of {@link route}. */
+const GATEWAY_SETS = ['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'content-length', 'x-behalf-assertion', ...Object.keys(ROUTE.identityHeaders).map((h) => h.toLowerCase())];
+
+/** No upstream header, under any spelling of the vector's name, carries the client's value. */
+function assertNotForwarded(out: { headers: Record<string, string | string[]> }, v: Vector, where: string): void {
+  for (const [name, sent] of Object.entries(out.headers)) {
+    if (normalizeHeaderName(name) !== normalizeHeaderName(v.name)) continue;
+    assert.ok(v.gatewaySets === true || GATEWAY_SETS.includes(name), `${where}: ${v.name} reached the backend as ${name}`);
+    assert.notEqual(sent, v.value, `${where}: ${v.name} reached the backend with the client's value (as ${name})`);
+  }
+}
+
+describe('header vectors (test/vectors/headers/*.json)', () => {
+  assert.ok(vectorFiles.length >= 3, 'the vector files were found');
+  for (const { file, stripped, kept } of vectorFiles) {
+    const incoming = (): IncomingHttpHeaders => ({ ...headersOf(stripped), ...headersOf(kept) });
+
+    it(`${file}: every stripped header is removed and reported, every kept one passes as spelled`, () => {
+      const out = build(route(), incoming());
+      for (const v of stripped) {
+        assertNotForwarded(out, v, file);
+        if (v.routine !== true) assert.ok(out.stripped.includes(v.name.toLowerCase()), `${v.name} is not named for the audit record`);
+        else assert.ok(!out.stripped.includes(v.name.toLowerCase()), `${v.name} is routine, not a spoof`);
+      }
+      for (const v of kept) assert.equal(out.headers[v.name.toLowerCase()], v.value, `${v.name} is forwarded`);
+      assert.equal(out.headers['x-user-id'], 'alice', 'the injected X-User-Id carries the verified user');
+    });
+
+    it(`${file}: with forwardHeaders, only listed names in normal form pass; stripped ones are still reported`, () => {
+      const listed = kept.slice(0, -1).map((v) => normalizeHeaderName(v.name));
+      const out = build(route({ forwardHeaders: listed }), incoming());
+      for (const v of stripped) {
+        assertNotForwarded(out, v, file);
+        if (v.routine !== true) assert.ok(out.stripped.includes(v.name.toLowerCase()), `${v.name} is not named for the audit record`);
+      }
+      for (const v of kept) {
+        const passes = listed.includes(v.name.toLowerCase());
+        assert.equal(out.headers[v.name.toLowerCase()], passes ? v.value : undefined, `${v.name} ${passes ? 'is listed' : 'is not listed (or not in normal form)'}`);
+      }
+      for (const name of Object.keys(out.headers)) {
+        assert.ok(listed.includes(name) || GATEWAY_SETS.includes(name), `${name} is neither listed nor set by the gateway`);
+      }
+      assert.ok(!kept.some((v) => out.stripped.includes(v.name.toLowerCase())), 'an ordinary header left out of the list is dropped quietly');
+    });
+  }
+});
 
 describe('outgoing headers', () => {
   it('removes every spoofed identity header of the vector file and keeps ordinary ones', () => {
@@ -96,6 +156,51 @@ describe('outgoing headers', () => {
     assert.equal(out.headers['x-company-sso'], undefined);
     assert.equal(out.headers['x-keep'], 'yes');
   });
+
+  it('matches the configured strip lists, injected names and the assertion header under any spelling', () => {
+    const r = route({ stripHeaders: ['X-Hr-Override'] });
+    const out = build(r, { x_hr_override: '1', 'x-company_sso': 'bob', x_hr_employee: 'bob@acme', 'x-behalf_assertion': 'forged', 'x-keep_me': 'yes' }, { serverStripHeaders: ['X_Company_SSO'] });
+    assert.deepEqual(out.stripped.sort(), ['x-behalf_assertion', 'x-company_sso', 'x_hr_employee', 'x_hr_override']);
+    for (const name of out.stripped) assert.equal(out.headers[name], undefined, name);
+    assert.equal(out.headers['x-hr-employee'], 'alice@acme');
+    assert.equal(out.headers['x-behalf-assertion'], 'signed.assertion.value');
+    assert.equal(out.headers['x-keep_me'], 'yes', 'an ordinary name with "_" passes as spelled');
+  });
+
+  it('removes a header that Connection names in another spelling', () => {
+    const out = build(route(), { connection: 'X_Debug_Token', 'x-debug-token': 'abc', x_debug_token: 'abc', 'x-keep': 'yes' });
+    assert.equal(out.headers['x-debug-token'], undefined);
+    assert.equal(out.headers['x_debug_token'], undefined);
+    assert.equal(out.headers['x-keep'], 'yes');
+  });
+
+  it('with forwardHeaders, cookies still follow forwardCookies and what the gateway sets is still set', () => {
+    const incoming = { cookie: 'a=1', accept: 'application/json', 'x-other': '1', 'content-type': 'application/json', 'content-length': '2' };
+    const out = build(route({ forwardHeaders: ['Accept'], forwardCookies: true }), incoming, { bodyLength: 2 });
+    assert.deepEqual(Object.keys(out.headers).sort(), ['accept', 'content-length', 'cookie', 'x-behalf-assertion', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-hr-employee', 'x-request-id', 'x-user-email', 'x-user-id', 'x-user-roles']);
+    assert.equal(out.headers['content-length'], '2');
+    assert.deepEqual(build(route({ forwardHeaders: [] }), incoming).stripped, [], 'ordinary headers are dropped quietly');
+    assert.equal(build(route({ forwardHeaders: ['accept'] }), incoming).headers['cookie'], undefined);
+  });
+
+  for (const [name, over, why] of [
+    ['X-User-Id', {}, 'an identity header'],
+    ['X_Forwarded_User', {}, 'an identity header'],
+    ['Cf-Access-Jwt-Assertion', {}, 'an identity header'],
+    ['Authorization', {}, 'always removes or sets'],
+    ['Content-Length', {}, 'always removes or sets'],
+    ['X-Hr-Employee', {}, 'the gateway sets this header'],
+    ['X-Gateway-Proof', { assertion: { header: 'X-Gateway-Proof' } }, 'the gateway sets this header'],
+    ['X-Legacy-Login', { stripHeaders: ['X_Legacy_Login'] }, 'stripHeaders'],
+    ['Cookie', {}, 'forwardCookies'],
+  ] as const) {
+    it(`refuses forwardHeaders naming ${name} at start-up (${why})`, () => {
+      assert.throws(
+        () => compileOutgoingHeaders(route({ ...over, forwardHeaders: ['Accept', name] }), { publicUrl: PUBLIC_URL }),
+        (err: unknown) => isBehalfError(err, 'config-invalid') && err.message.startsWith(`routes[hr].forwardHeaders.${name}: `) && err.message.includes(why),
+      );
+    });
+  }
 
   it('drops cookies unless the route forwards them', () => {
     assert.equal(build(route(), { cookie: 'a=1' }).headers['cookie'], undefined);

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
 import type { RouteConfig } from '../../config/schema.js';
+import { BehalfError } from '../../errors.js';
 import { compileHeaderTemplate, isSafeHeaderValue, type HeaderTemplate } from './header-templates.js';
-import { classifyHeader } from './stripped-headers.js';
+import { classifyHeader, normalizeHeaderName } from './stripped-headers.js';
 
 // A tool call passes no client headers: one shared empty set rather than one per call.
 const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
@@ -32,7 +33,11 @@ export interface OutgoingHeadersInput {
 /** The upstream headers, plus what was removed or could not be injected (for the audit record). */
 export interface OutgoingHeaders {
   readonly headers: UpstreamHeaders;
-  /** Names of identity-looking, configured-strip or injected-name headers the client sent, which were removed. */
+  /**
+   * Names (lower case, as the client spelled them) of identity-looking, configured-strip or
+   * injected-name headers the client sent, and of routine ones spelled with `_`, which were removed.
+   * Ordinary headers a `forwardHeaders` list left out are not named.
+   */
   readonly stripped: string[];
   /** Identity headers not sent: a placeholder had no value (`missing`) or an unsafe one (`invalid`). */
   readonly dropped: { header: string; problem: 'missing' | 'invalid' }[];
@@ -46,40 +51,70 @@ export interface OutgoingHeaderBuilder {
   build(input: OutgoingHeadersInput, assertion?: string): OutgoingHeaders;
 }
 
+/** What happens to one client header: sent on, removed quietly, or removed and reported. */
+type Action = 'pass' | 'drop' | 'strip';
+
+/** Bounded memo per route: clients send few distinct names, but a hostile one may send many. */
+const MEMO_MAX = 2_048;
+
 /**
- * Compiles the header rules of `route` once (templates, strip sets). `opts.publicUrl` is the
- * gateway's `server.publicUrl`; `opts.serverStripHeaders` is `server.stripHeaders`.
- * Throws `config-invalid` for a bad identity header template.
+ * Compiles the header rules of `route` once (templates, strip sets, the allow-list).
+ * `opts.publicUrl` is the gateway's `server.publicUrl`; `opts.serverStripHeaders` is
+ * `server.stripHeaders`. Throws `config-invalid` for a bad identity header template, and for a
+ * `forwardHeaders` name the gateway never forwards from a client (a built-in identity or routine
+ * header, `Cookie`, an injected or assertion header name, or one also in a strip list).
  *
- * Each build removes, case-insensitively: hop-by-hop headers and every header named in
- * `Connection`; Host (the upstream's is set by the HTTP client); Content-Length (recomputed from
- * the buffered body); Expect; Authorization and Proxy-Authorization (the user's token never
- * reaches a backend); Cookie unless `route.forwardCookies`; the built-in identity list of
- * `stripped-headers.ts`; `server.stripHeaders` and `route.stripHeaders`; and the assertion header
- * and every injected identity header name, so a client can never pre-set one. Then it sets
- * the identity headers, the assertion, `X-Request-Id`, and `X-Forwarded-For` (the client's
- * socket address only), `X-Forwarded-Proto` and `X-Forwarded-Host` (from `publicUrl`). The
+ * Every client header is compared by its normal form (lower case, `_` as `-`; see
+ * `normalizeHeaderName`), so `X_User_Id` is the same name as `X-User-Id` everywhere below.
+ * Each build removes: hop-by-hop headers and every header named in `Connection`; Host (the
+ * upstream's is set by the HTTP client); Content-Length (recomputed from the buffered body);
+ * Expect; Authorization and Proxy-Authorization (the user's token never reaches a backend);
+ * Cookie unless `route.forwardCookies`; the built-in identity list of `stripped-headers.ts`;
+ * `server.stripHeaders` and `route.stripHeaders`; and the assertion header and every injected
+ * identity header name, so a client can never pre-set one. With `route.forwardHeaders` set, it
+ * also removes every other client header: only the listed names, spelled in normal form (an
+ * underscore spelling of a listed name is dropped), and Cookie as above, pass. Identity-looking,
+ * configured and injected names, and underscore spellings of routine ones (`content_length`),
+ * are reported in `stripped`; the rest are removed quietly. Then it sets the identity headers,
+ * the assertion, `X-Request-Id`, and `X-Forwarded-For` (the client's socket address only),
+ * `X-Forwarded-Proto` and `X-Forwarded-Host` (from `publicUrl`), and Content-Length. The
  * gateway is the trust boundary: client-supplied X-Forwarded-* and Forwarded values are
- * replaced, never appended to. Content-Encoding and the body are passed as they are.
+ * replaced, never appended to. Content-Encoding and the body are passed as they are (with
+ * `forwardHeaders`, only when `content-encoding` is listed).
  *
  * This does NOT trust a load balancer in front of the gateway: its X-Forwarded-For is dropped
- * too, and the backend sees the balancer's address as the client. It does NOT remove a backend's
- * own custom identity headers unless they are configured in a strip list. It does NOT validate
- * the values of headers it passes through (node's parser already refused CR/LF/NUL).
+ * too, and the backend sees the balancer's address as the client. Without `forwardHeaders` it
+ * does NOT remove a backend's own custom identity headers (a name behalf does not know) unless
+ * they are configured in a strip list; other names with underscores are passed as spelled. It
+ * does NOT validate the values of headers it passes through (node's parser already refused
+ * CR/LF/NUL).
  */
 export function compileOutgoingHeaders(
-  route: Pick<RouteConfig, 'id' | 'identityHeaders' | 'stripHeaders' | 'forwardCookies' | 'assertion'>,
+  route: Pick<RouteConfig, 'id' | 'identityHeaders' | 'stripHeaders' | 'forwardCookies' | 'assertion' | 'forwardHeaders'>,
   opts: { publicUrl: string; serverStripHeaders?: readonly string[] },
 ): OutgoingHeaderBuilder {
   const templates: HeaderTemplate[] = Object.entries(route.identityHeaders).map(([name, t]) => compileHeaderTemplate(route.id, name, t));
   const assertionHeader = route.assertion.header.toLowerCase();
   // Names the client may never set: the client's copy is removed and reported.
-  const reserved = new Set<string>([...templates.map((t) => t.name), assertionHeader]);
-  const configured = new Set<string>([...(opts.serverStripHeaders ?? []), ...route.stripHeaders].map((h) => h.toLowerCase()));
+  const reserved = new Set<string>([...templates.map((t) => t.name), assertionHeader].map(normalizeHeaderName));
+  const configured = new Set<string>([...(opts.serverStripHeaders ?? []), ...route.stripHeaders].map(normalizeHeaderName));
   const forwardCookies = route.forwardCookies;
+  const allowed = route.forwardHeaders === undefined ? undefined : compileAllowList(route.id, route.forwardHeaders, reserved, configured);
   const publicUrl = new URL(opts.publicUrl);
   const proto = publicUrl.protocol.slice(0, -1);
   const host = publicUrl.host;
+
+  const decide = (name: string): Action => {
+    const normal = normalizeHeaderName(name);
+    const cls = classifyHeader(normal);
+    // `content_length` or `transfer_encoding` is not routine: nothing sends those by accident.
+    if (cls === 'routine') return normal === name ? 'drop' : 'strip';
+    if (cls === 'identity' || reserved.has(normal) || configured.has(normal)) return 'strip';
+    if (normal === 'cookie') return forwardCookies && name === 'cookie' ? 'pass' : 'drop';
+    if (allowed !== undefined) return allowed.has(name) ? 'pass' : 'drop';
+    return 'pass';
+  };
+  const memo = new Map<string, Action>();
 
   return {
     kind: 'headers',
@@ -89,20 +124,20 @@ export function compileOutgoingHeaders(
       const dropped: { header: string; problem: 'missing' | 'invalid' }[] = [];
       const incoming = input.incoming ?? NO_HEADERS;
       const connection = incoming.connection;
-      const named = connection === undefined ? undefined : new Set(String(connection).toLowerCase().split(',').map((s) => s.trim()));
+      const named = connection === undefined ? undefined : new Set(String(connection).split(',').map((s) => normalizeHeaderName(s.trim())));
 
       for (const rawName of Object.keys(incoming)) {
         const value = incoming[rawName];
         if (value === undefined) continue;
         const name = rawName.toLowerCase();
-        const cls = classifyHeader(name);
-        if (cls === 'routine') continue;
-        if (cls === 'identity' || reserved.has(name) || configured.has(name)) {
-          stripped.push(name);
-          continue;
+        let action = memo.get(name);
+        if (action === undefined) {
+          action = decide(name);
+          if (memo.size >= MEMO_MAX) memo.clear();
+          memo.set(name, action);
         }
-        if (named?.has(name) || (name === 'cookie' && !forwardCookies)) continue;
-        headers[name] = value;
+        if (action === 'strip') stripped.push(name);
+        else if (action === 'pass' && !named?.has(normalizeHeaderName(name))) headers[name] = value;
       }
 
       for (const t of templates) {
@@ -119,4 +154,26 @@ export function compileOutgoingHeaders(
       return { headers, stripped, dropped };
     },
   };
+}
+
+/**
+ * The normal forms of `route.forwardHeaders`. Throws `config-invalid` for a name the gateway
+ * never forwards from a client, so a config cannot appear to allow what is always removed.
+ */
+function compileAllowList(routeId: string, names: readonly string[], reserved: ReadonlySet<string>, configured: ReadonlySet<string>): ReadonlySet<string> {
+  const allowed = new Set<string>();
+  for (const name of names) {
+    const normal = normalizeHeaderName(name);
+    const cls = classifyHeader(normal);
+    const why =
+      cls === 'routine' ? 'the gateway always removes or sets this header itself'
+      : cls === 'identity' ? 'an identity header: a client\'s copy is never forwarded'
+      : reserved.has(normal) ? 'the gateway sets this header (identityHeaders or the assertion)'
+      : configured.has(normal) ? 'also named in a stripHeaders list'
+      : normal === 'cookie' ? 'use forwardCookies for the Cookie header'
+      : undefined;
+    if (why !== undefined) throw new BehalfError('config-invalid', `routes[${routeId}].forwardHeaders.${name}: ${why}`);
+    allowed.add(normal);
+  }
+  return allowed;
 }
