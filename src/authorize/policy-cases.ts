@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { Identity } from '../authenticate/identity.js';
 import type { RouteConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
+import { EMPTY_QUERY, readQuery } from '../lib/canonical-query.js';
+import { parseJsonBody } from '../lib/read-body.js';
 import { deny, type Decision } from '../pipeline/decision.js';
 import { REASONS } from '../pipeline/reasons.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
@@ -23,6 +25,7 @@ import type { Policy } from './policy.js';
  */
 
 const strings = z.array(z.string().min(1)).default([]);
+const scalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
 const caseSchema = z
   .strictObject({
@@ -47,8 +50,11 @@ const caseSchema = z
       prompt: z.string().min(1).optional(),
       method: z.string().min(1).transform((m) => m.toUpperCase()).optional(),
       path: z.string().regex(/^\//, 'must start with "/"').optional(),
-      query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+      /** Query parameters, added after any in `path`; a list gives a name several times (`assignee: [mallory, bob]`). */
+      query: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
       body: z.unknown().optional(),
+      /** A JSON body as the client sends it (text), read as the gateway reads it: a key given twice is `json-duplicate-key`. */
+      json: z.string().optional(),
     }),
     expect: z.strictObject({
       decision: z.enum(['allow', 'deny']),
@@ -59,6 +65,10 @@ const caseSchema = z
   .refine((c) => c.request.path !== undefined || mcpCase(c.request), {
     message: 'set "path" (or "tool", "resource" or "prompt" for an MCP request)',
     path: ['request', 'path'],
+  })
+  .refine((c) => c.request.body === undefined || c.request.json === undefined, {
+    message: 'set "body" or "json", not both',
+    path: ['request', 'json'],
   });
 
 /** An MCP request: decided as the MCP door does, with no route. */
@@ -137,15 +147,28 @@ export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cas
     const target = c.request.path ?? '/mcp';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
-    for (const [k, v] of Object.entries(c.request.query ?? {})) query.set(k, v);
+    const search = caseSearch(q < 0 ? '' : target.slice(q), c.request.query);
     let route = c.request.route;
     let actual: Decision | undefined;
+    let routeConfig: RouteConfig | undefined;
     if (route === undefined && !mcpCase(c.request)) {
       const found = table.match(path);
       if (found === undefined) actual = deny(404, 'route-not-found', 'not found');
       else if (!routeAllowsMethod(found, method)) actual = deny(405, 'method-not-allowed', 'method not allowed');
       route = found?.id;
+      routeConfig = found;
+    } else if (route !== undefined) {
+      routeConfig = options.routes?.find((r) => r.id === route);
+    }
+    // The query and a JSON text are read as screen(in) reads them, so an ambiguous one is refused here too.
+    const read = readQuery(search, routeConfig?.query?.repeated ?? 'refuse');
+    if (!read.ok) actual ??= deny(400, read.problem.reason, 'ambiguous query', { detail: read.problem.detail });
+    const query = read.ok ? read.query : EMPTY_QUERY;
+    let body: unknown = c.request.resource !== undefined ? { uri: c.request.resource } : (c.request.body ?? null);
+    if (c.request.json !== undefined) {
+      const parsed = parseJsonBody(Buffer.from(c.request.json, 'utf8'), 'application/json');
+      if (parsed.ok) body = parsed.json;
+      else actual ??= parsed.decision;
     }
     const identity = toIdentity(c.user);
     const entry = directory.get(c.user.id);
@@ -160,11 +183,21 @@ export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cas
       method,
       path,
       query,
-      body: c.request.resource !== undefined ? { uri: c.request.resource } : (c.request.body ?? null),
+      body,
     });
     const problems = compare(c.expect, actual);
     return { name: c.name, passed: problems.length === 0, expected: c.expect, actual, ...(route === undefined ? {} : { route }), problems };
   });
+}
+
+/** The query string of a case: the one in its path, then its `query` entries (a list repeats the name). */
+function caseSearch(fromPath: string, extra: PolicyCase['request']['query']): string {
+  const pairs: string[] = [];
+  if (fromPath.length > 1) pairs.push(fromPath.slice(1));
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    for (const value of Array.isArray(v) ? v : [v]) pairs.push(`${encodeURIComponent(k)}=${encodeURIComponent(value)}`);
+  }
+  return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
 }
 
 /** One line per case: `PASS  name  (allow, allowed-by-rule, rule x)` or `FAIL  name: differences`. */

@@ -1,4 +1,5 @@
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
+import type { CanonicalQuery } from '../lib/canonical-query.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
 import type { ConditionVariables } from './condition.js';
 import { NO_PARAMS, type PathParams } from './path-pattern.js';
@@ -28,8 +29,13 @@ export interface PolicyInput {
   readonly method: string;
   /** Gateway path as received, percent-encoded, without the query. */
   readonly path: string;
-  /** Query parameters; CEL sees the first value of each name. */
-  readonly query?: URLSearchParams | Readonly<Record<string, string>>;
+  /**
+   * Query parameters. The gateway passes the one reading screen(in) made (`CanonicalQuery`):
+   * CEL's `request.query` holds the names given once, `request.queryAll` every name with all its
+   * values (a list). From `URLSearchParams` or a record (library callers), `request.query` holds
+   * the first value of each name and `request.queryAll` every value.
+   */
+  readonly query?: CanonicalQuery | URLSearchParams | Readonly<Record<string, string>>;
   /** Parsed JSON body, or null/undefined when there is none. */
   readonly body?: unknown;
 }
@@ -65,7 +71,15 @@ export function celUser(identity: Identity, entry: DirectoryEntry | undefined): 
 
 /** CEL's `request`, without `params` (those depend on which rule's path pattern matched). */
 export function celRequest(input: PolicyInput, method: string): Record<string, unknown> {
-  const request: Record<string, unknown> = { method, path: input.path, query: queryMap(input.query), params: NO_PARAMS };
+  const query = input.query;
+  const canonical = query !== undefined && isCanonical(query);
+  const request: Record<string, unknown> = {
+    method,
+    path: input.path,
+    query: canonical ? query.single : queryMap(query),
+    queryAll: canonical ? query.all : queryAllMap(query),
+    params: NO_PARAMS,
+  };
   if (input.route !== undefined) request.route = input.route;
   if (input.tool !== undefined) request.tool = input.tool;
   if (input.prompt !== undefined) request.prompt = input.prompt;
@@ -99,8 +113,24 @@ export class LazyVariables {
   }
 }
 
+function isCanonical(query: NonNullable<PolicyInput['query']>): query is CanonicalQuery {
+  return !(query instanceof URLSearchParams) && query.single instanceof Map && query.all instanceof Map;
+}
+
 // A Map, not an object: a query name such as "__proto__" must be just a key.
-function queryMap(query: PolicyInput['query']): ReadonlyMap<string, string> {
+function queryAllMap(query: Exclude<PolicyInput['query'], CanonicalQuery>): ReadonlyMap<string, readonly string[]> {
+  const out = new Map<string, string[]>();
+  if (query === undefined) return out;
+  const pairs = query instanceof URLSearchParams ? query : Object.entries(query);
+  for (const [k, v] of pairs) {
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [v]);
+    else list.push(v);
+  }
+  return out;
+}
+
+function queryMap(query: Exclude<PolicyInput['query'], CanonicalQuery>): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   if (query === undefined) return out;
   const pairs = query instanceof URLSearchParams ? query : Object.entries(query);

@@ -9,7 +9,8 @@ import { toolPolicyInput } from './tool-listing.js';
 /**
  * authorize: deny by default; one policy decides every target on the verified identity, the
  * directory, and what the target names:
- * - a route: the route, method, path, query and the parsed JSON body;
+ * - a route: the route, method, path, the query as screen(in) read it (`request.query`: names
+ *   given once; `request.queryAll`: every value) and the parsed JSON body;
  * - a tool call: the tool's catalog name and the arguments (the same input `tools/list` decides
  *   on, tool-listing.ts, so a listed tool is callable and a hidden one is not);
  * - a resource (read, subscribe): its URI; a prompt: its name and arguments; a completion:
@@ -38,6 +39,8 @@ function decide(ctx: RequestContext, deps: PipelineDeps, target: Target): Decisi
   const identity = ctx.identity!;
   const directory = ctx.directory!;
   if (target.kind === 'route') {
+    // screen(in) read the query once; deciding on any other reading of it would reopen the gap.
+    if (ctx.query === undefined) return deny(500, 'internal-error', 'internal error', { detail: 'authorize ran before screen-in read the query' });
     return deps.policy.decide({
       identity,
       ...(ctx.user === undefined ? {} : { user: ctx.user }),
@@ -46,7 +49,7 @@ function decide(ctx: RequestContext, deps: PipelineDeps, target: Target): Decisi
       method: ctx.method,
       // A backend that folds case reads `/public/SECRET` as `/public/secret`: so does policy.
       path: target.route.pathRules.caseInsensitive ? ctx.path.toLowerCase() : ctx.path,
-      query: new URLSearchParams(ctx.search),
+      query: ctx.query,
       body: ctx.json ?? null,
     });
   }

@@ -45,6 +45,8 @@ export const DEFAULTS = {
   // routes[].assertion, upstreams[].identity, signing
   assertionHeader: 'X-Behalf-Assertion',
   assertionTtlSeconds: 60, // at most 60 s
+  /** A query name given more than once on a route: refused (400 `query-repeated`) unless a route allows it. */
+  queryRepeated: 'refuse' as 'refuse' | 'allow',
   signingAlgorithm: 'ES256' as const,
   signingKeyFile: '.behalf/signing-keys.json',
   keyRotateAfterDays: 0, // 0 = never rotate

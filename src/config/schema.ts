@@ -92,6 +92,16 @@ export const routeSchema = z.strictObject({
       caseInsensitive: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * How the query is read (docs/security.md). `repeated: refuse` (the default) answers 400
+   * `query-repeated` to a name given twice (`?a=1&a=2`, `?a=1&%61=2`, `?a=1&A=2`); `allow` keeps
+   * every value in CEL's `request.queryAll` and leaves the name out of `request.query`.
+   */
+  query: z
+    .strictObject({
+      repeated: z.enum(['refuse', 'allow']).default(DEFAULTS.queryRepeated),
+    })
+    .prefault({}),
 });
 
 export const policyMatchSchema = z.strictObject({

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { deny, type Deny } from '../pipeline/decision.js';
+import { findDuplicateKey } from './json-duplicate-keys.js';
+import { printable } from './printable.js';
 
 export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
 
@@ -56,13 +58,26 @@ export function isJsonContentType(value: string | undefined): boolean {
 
 /**
  * Parses a JSON body for policy conditions. A body that claims to be JSON and is not is refused
- * (400) rather than passed on unexamined: policy would otherwise decide on `body == null`.
+ * (400 `bad-request`) rather than passed on unexamined: policy would otherwise decide on
+ * `body == null`. A body with an object that names a key twice is refused (400
+ * `json-duplicate-key`, the audit `detail` naming the key, never a value): `JSON.parse` keeps the
+ * last value, a backend may keep the first, and the raw bytes are what is forwarded.
+ *
+ * This does NOT look at a body whose Content-Type is not JSON (policy sees `body == null` then),
+ * nor decode `Content-Encoding`.
  */
 export function parseJsonBody(body: Buffer | undefined, contentType: string | undefined): { ok: true; json: unknown } | { ok: false; decision: Deny } {
   if (body === undefined || !isJsonContentType(contentType)) return { ok: true, json: null };
+  const text = body.toString('utf8');
+  let json: unknown;
   try {
-    return { ok: true, json: JSON.parse(body.toString('utf8')) as unknown };
+    json = JSON.parse(text) as unknown;
   } catch {
     return { ok: false, decision: deny(400, 'bad-request', 'request body is not valid JSON', { detail: 'invalid JSON body' }) };
   }
+  const repeated = typeof json === 'object' && json !== null ? findDuplicateKey(text) : undefined;
+  if (repeated !== undefined) {
+    return { ok: false, decision: deny(400, 'json-duplicate-key', 'request body names a key twice', { detail: `duplicate JSON key "${printable(repeated, 64)}"` }) };
+  }
+  return { ok: true, json };
 }

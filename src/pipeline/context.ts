@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
 import type { RouteConfig } from '../config/schema.js';
+import type { CanonicalQuery } from '../lib/canonical-query.js';
 import { newRequestId } from '../lib/request-id.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
 import type { ToolCallResult } from '../tools/types.js';
@@ -54,6 +55,8 @@ export interface RequestContext {
   directory?: DirectorySnapshot;
   /** The bounded request body, undefined when there is none. */
   body?: Buffer;
+  /** Set by screen(in) for a route: the one reading of the query (`lib/canonical-query.ts`). */
+  query?: CanonicalQuery;
   /** Set by screen(in) for a route: the parsed JSON body, or null. */
   json?: unknown;
   /** `sha256:<base64url>` of the body (of the empty string when none). */
@@ -112,6 +115,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     user: undefined,
     directory: undefined,
     body: undefined,
+    query: undefined,
     json: undefined,
     bodyDigest: undefined,
     argumentsDigest: undefined,

@@ -25,6 +25,9 @@ export const REASONS = {
   // screen
   'bad-request': 'the request is malformed',
   'body-too-large': 'the request body exceeds the size bound',
+  'query-repeated': 'a query parameter name is given more than once (compared after decoding)',
+  'query-malformed': 'the query string has percent-encoding that does not decode',
+  'json-duplicate-key': 'a JSON body or message has an object that names the same key twice',
   // authorize
   'allowed-by-rule': 'a policy rule allowed the request',
   'denied-by-rule': 'a deny rule matched',

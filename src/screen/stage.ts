@@ -1,4 +1,5 @@
 import { canonicalJson } from '../lib/canonical-json.js';
+import { EMPTY_QUERY, readQuery, repeatedNames } from '../lib/canonical-query.js';
 import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import { parseJsonBody, readBody } from '../lib/read-body.js';
 import { deny } from '../pipeline/decision.js';
@@ -6,9 +7,13 @@ import type { Stage } from '../pipeline/stage.js';
 
 /**
  * screen(in): what the request carries, checked before policy reads it.
- * - A route request: the body is bounded and read (`route.maxBodyBytes`, default
+ * - A route request: the query is read once (`lib/canonical-query.ts`): a name given twice
+ *   (compared after percent-decoding and case folding) is 400 `query-repeated` unless the route
+ *   sets `query.repeated: allow`, a bad percent-encoding 400 `query-malformed`; the detail names
+ *   the parameter, never a value. Then the body is bounded and read (`route.maxBodyBytes`, default
  *   `server.maxBodyBytes`; 413 past it), digested (the digest the signed assertion and the
- *   audit record carry) and, when it says it is JSON, parsed for policy (400 when it is not).
+ *   audit record carry) and, when it says it is JSON, parsed for policy (400 `bad-request` when
+ *   it is not, 400 `json-duplicate-key` when an object names a key twice).
  * - A tool call: the arguments are checked against the tool's input schema, so a policy
  *   condition never reads a malformed argument and an invalid call never reaches a backend (400
  *   `invalid-arguments` naming the field, never a value); then digested: `sha256:` + base64url of
@@ -22,6 +27,15 @@ export const screenInStage: Stage = async (ctx, deps) => {
   const target = ctx.target;
   switch (target?.kind) {
     case 'route': {
+      if (ctx.search.length > 1) {
+        const q = readQuery(ctx.search, target.route.query?.repeated);
+        if (!q.ok) return deny(400, q.problem.reason, 'ambiguous query', { detail: q.problem.detail });
+        ctx.query = q.query;
+        const repeated = target.route.query?.repeated === 'allow' ? repeatedNames(q.query) : [];
+        if (repeated.length > 0) ctx.detail = `query parameters repeated (allowed by the route): ${repeated.join(', ')}`;
+      } else {
+        ctx.query = EMPTY_QUERY;
+      }
       const read = await readBody(ctx.req, target.route.maxBodyBytes ?? deps.config.server.maxBodyBytes);
       if (!read.ok) return read.decision;
       if (read.body === undefined) {

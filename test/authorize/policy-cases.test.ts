@@ -96,6 +96,39 @@ describe('behalf policy test', () => {
     assert.equal(formatCaseResult(results[0]!), "PASS  Alice reads Bob's review  (allow, allowed-by-rule, rule manager-reads-team-reviews)");
   });
 
+  it('reproduces the request-integrity cases: a repeated query name and a duplicate JSON key are refused as the gateway refuses them', async () => {
+    const config = `
+server: { publicUrl: "https://gateway.example.com" }
+issuers:
+  - { id: demo, issuer: "https://idp.example.com", audience: "https://gateway.example.com", jwksUri: "https://idp.example.com/jwks" }
+directory: { file: people.yaml }
+routes:
+  - { id: tickets, path: /api/tickets, upstream: "http://127.0.0.1:9/t", methods: [GET, POST] }
+  - { id: search, path: /api/search, upstream: "http://127.0.0.1:9/s", query: { repeated: allow } }
+policies:
+  - { id: same-department, effect: allow, match: { routes: [tickets] }, when: "directory[request.query.assignee].department == user.department" }
+  - { id: same-department-body, effect: allow, match: { routes: [tickets], methods: [POST] }, when: "directory[body.employee].department == user.department" }
+  - { id: search-all, effect: allow, match: { routes: [search] }, when: "request.queryAll.assignee.all(a, directory[a].department == user.department)" }
+`;
+    await writeFile(join(dir, 'integrity.yaml'), config);
+    const { config: loaded } = await loadConfigFile(join(dir, 'integrity.yaml'), {});
+    const cases = parsePolicyCases(`
+- { name: one assignee, user: { id: mallory }, request: { path: "/api/tickets?assignee=mallory" }, expect: { decision: allow, rule: same-department } }
+- { name: twice in the path, user: { id: mallory }, request: { path: "/api/tickets?assignee=mallory&assignee=bob" }, expect: { decision: deny, reason: query-repeated } }
+- { name: twice encoded, user: { id: mallory }, request: { path: "/api/tickets?assignee=mallory&%61ssignee=bob" }, expect: { decision: deny, reason: query-repeated } }
+- { name: twice as a list, user: { id: mallory }, request: { path: /api/tickets, query: { assignee: [mallory, bob] } }, expect: { decision: deny, reason: query-repeated } }
+- { name: bad escape, user: { id: mallory }, request: { path: "/api/tickets?assignee=%zz" }, expect: { decision: deny, reason: query-malformed } }
+- { name: allowed route with every value, user: { id: mallory }, request: { path: /api/search, query: { assignee: [mallory, bob] } }, expect: { decision: deny, reason: no-matching-rule } }
+- { name: allowed route in own department, user: { id: mallory }, request: { path: /api/search, query: { assignee: [mallory, mallory] } }, expect: { decision: allow, rule: search-all } }
+- { name: duplicate key, user: { id: alice }, request: { method: POST, path: /api/tickets, json: '{"employee":"mallory","employee":"bob"}' }, expect: { decision: deny, reason: json-duplicate-key } }
+- { name: duplicate escaped key, user: { id: alice }, request: { method: POST, path: /api/tickets, json: '{"employee":"mallory","\\u0065mployee":"bob"}' }, expect: { decision: deny, reason: json-duplicate-key } }
+- { name: unique keys, user: { id: alice }, request: { method: POST, path: /api/tickets, json: '{"employee":"bob"}' }, expect: { decision: allow, rule: same-department-body } }
+`);
+    const results = runPolicyCases(compilePolicy(loaded.policies), demoDirectory(), cases, { routes: loaded.routes });
+    assert.deepEqual(results.filter((r) => !r.passed).map(formatCaseResult), []);
+    assert.equal(results.length, 10);
+  });
+
   it('reports what differs in a failing case', async () => {
     const { config } = await loadConfigFile(join(dir, 'behalf.yaml'), {});
     const [wrong, right] = runPolicyCases(compilePolicy(config.policies), demoDirectory(), await loadPolicyCases(join(dir, 'failing.yaml')), { routes: config.routes });

@@ -79,7 +79,7 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
   const parsed = parseRpcMessage(read.body);
   if (!parsed.ok) {
     if (parsed.problem.id !== undefined) ctx.mcp.rpcId = parsed.problem.id;
-    return rpcDeny(ctx, 400, 'bad-request', parsed.problem.code, parsed.problem.message, { detail: parsed.problem.message });
+    return rpcDeny(ctx, 400, parsed.problem.reason ?? 'bad-request', parsed.problem.code, parsed.problem.message, { detail: parsed.problem.message });
   }
   const msg = parsed.message;
   ctx.mcp.message = msg;

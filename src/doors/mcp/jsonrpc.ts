@@ -1,3 +1,5 @@
+import { findDuplicateKey } from '../../lib/json-duplicate-keys.js';
+import { printable } from '../../lib/printable.js';
 import { RPC } from './protocol.js';
 
 /** A JSON-RPC id as MCP allows it: a string or an integer, never null. */
@@ -19,6 +21,8 @@ export interface RpcProblem {
   readonly code: number;
   readonly message: string;
   readonly id?: RpcId;
+  /** The reason code when it is not `bad-request`: `json-duplicate-key`. */
+  readonly reason?: 'json-duplicate-key';
 }
 
 /** The outcome of {@link parseRpcMessage}. */
@@ -30,6 +34,9 @@ const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
  * Parses a POST body as exactly one JSON-RPC 2.0 message. Batches are refused (-32600): the
  * 2025-06-18 revision removed them and later ones did not bring them back. Invalid JSON is
  * -32700; a message of the wrong shape is -32600; params that are not an object are -32602.
+ * A message with an object that names a key twice, at any depth (tool arguments included; keys
+ * compared after unescaping), is -32600 with reason `json-duplicate-key`: `JSON.parse` keeps the
+ * last value, and the same bytes may reach an upstream that keeps the first.
  *
  * This does NOT check the method or the params' contents (resolve and screen do), and does NOT
  * bound the size (the body was read with a bound). `JSON.parse` makes `__proto__` an ordinary
@@ -37,11 +44,19 @@ const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
  */
 export function parseRpcMessage(body: Buffer | undefined): ParseResult {
   if (body === undefined || body.length === 0) return fail(RPC.parseError, 'Parse error: empty body');
+  const text = body.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return fail(RPC.parseError, 'Parse error: invalid JSON');
+  }
+  const repeated = typeof value === 'object' && value !== null ? findDuplicateKey(text) : undefined;
+  if (repeated !== undefined) {
+    // An id given twice is itself ambiguous: answer without one.
+    const id = isObject(value) && repeated !== 'id' ? readId(value) : undefined;
+    const problem: RpcProblem = { code: RPC.invalidRequest, message: `Invalid Request: duplicate key "${printable(repeated, 64)}"`, reason: 'json-duplicate-key' };
+    return { ok: false, problem: id === undefined ? problem : { ...problem, id } };
   }
   if (Array.isArray(value)) return fail(RPC.invalidRequest, 'Invalid Request: batches are not supported');
   if (!isObject(value)) return fail(RPC.invalidRequest, 'Invalid Request: not a JSON-RPC message');
