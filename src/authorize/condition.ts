@@ -39,7 +39,27 @@ const env = new Environment({
   .registerVariable('user', 'map')
   .registerVariable('request', 'map')
   .registerVariable('body', 'dyn')
-  .registerVariable('directory', 'map');
+  .registerVariable('directory', 'map')
+  .registerFunction('canonical(string): string', canonicalText)
+  .registerFunction('sameText(string, string): bool', (a: string, b: string) => canonicalText(a) === canonicalText(b));
+
+/** Characters that render as nothing: soft hyphen, zero-width space/joiners, word joiner, BOM. */
+const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]/g;
+
+/**
+ * CEL's `canonical(s)`: a user-controlled string as a backend that is lenient about text would
+ * read it, for comparing it safely in a rule: Unicode NFKC (full-width `ｍａｌｌｏｒｙ` is
+ * `mallory`), invisible characters removed (`mal\u00ADlory`), lower-cased, and trimmed (`" mallory"`).
+ * `sameText(a, b)` is `canonical(a) == canonical(b)`. Use them in deny rules on names a user
+ * chooses: `when: sameText(body.who, "mallory")` holds for every spelling above.
+ *
+ * This does NOT fold confusables across scripts (Cyrillic `а` is not Latin `a`) nor apply full
+ * Unicode case folding beyond `toLowerCase` (`ß` stays `ß`): for identities, compare ids from the
+ * directory, not names.
+ */
+export function canonicalText(value: string): string {
+  return value.normalize('NFKC').replace(INVISIBLE, '').toLowerCase().trim();
+}
 
 /**
  * Parses and type-checks `source`. Unknown variables or functions, syntax errors and expressions
