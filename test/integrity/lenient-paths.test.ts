@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { freePort } from '../../examples/hr-demo/launch.js';
-import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { describe, it } from 'node:test';
 import { rawExchange } from '../e2e/bounded-client.js';
-import { startRecordingBackend, startTestGateway, type RecordingBackend, type TestGateway } from '../e2e/harness.js';
+import { useIntegrityEnv } from './integrity-env.js';
 
 /**
  * Class 4 of "Request integrity": paths a lenient backend reads differently from the gateway.
@@ -14,48 +12,30 @@ import { startRecordingBackend, startTestGateway, type RecordingBackend, type Te
  * path), never reaches the backend, and is audited with its reason.
  */
 
-let idp: DevIdp;
-let backend: RecordingBackend;
-let gw: TestGateway;
-let token: string;
+const publicRules = (route: string, prefix: string) => [
+  { id: `${route}-secret`, effect: 'deny' as const, match: { routes: [route], paths: [`${prefix}/public/secret/*`] } },
+  { id: `${route}-public`, effect: 'allow' as const, match: { routes: [route], paths: [`${prefix}/public/*`] } },
+];
 
-before(async () => {
-  backend = await startRecordingBackend();
-  idp = await startDevIdp({ users: [{ id: 'mallory', name: 'Mallory', email: 'mallory@example.test' }], audience: 'http://gateway.test', log: () => {} });
-  token = await idp.mint('mallory');
-  const port = await freePort();
-  const publicRules = (route: string, prefix: string) => [
-    { id: `${route}-secret`, effect: 'deny' as const, match: { routes: [route], paths: [`${prefix}/public/secret/*`] } },
-    { id: `${route}-public`, effect: 'allow' as const, match: { routes: [route], paths: [`${prefix}/public/*`] } },
-  ];
-  gw = await startTestGateway({
-    server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
-    routes: [
-      { id: 'hr', path: '/api/hr', upstream: backend.url },
-      { id: 'folding', path: '/api/folding', upstream: backend.url, pathRules: { caseInsensitive: true } },
-      { id: 'lenient', path: '/api/lenient', upstream: backend.url, pathRules: { allowSemicolons: true, allowEncodedPercent: true, allowNonAscii: true } },
-    ],
-    policies: [...publicRules('hr', '/api/hr'), ...publicRules('folding', '/api/folding'), ...publicRules('lenient', '/api/lenient')],
-  });
-});
-
-after(async () => {
-  await gw?.close();
-  await idp?.close();
-  await backend?.close();
-});
+const env = useIntegrityEnv('mallory', (upstream) => ({
+  routes: [
+    { id: 'hr', path: '/api/hr', upstream },
+    { id: 'folding', path: '/api/folding', upstream, pathRules: { caseInsensitive: true } },
+    { id: 'lenient', path: '/api/lenient', upstream, pathRules: { allowSemicolons: true, allowEncodedPercent: true, allowNonAscii: true } },
+  ],
+  policies: [...publicRules('hr', '/api/hr'), ...publicRules('folding', '/api/folding'), ...publicRules('lenient', '/api/lenient')],
+}));
 
 /** Sends the request line exactly as written (no client-side normalisation), with Mallory's token. */
 async function get(path: string): Promise<{ status: number; text: string; requestId: string | undefined }> {
-  const raw = await rawExchange(gw.url, Buffer.concat([Buffer.from(`GET `), Buffer.from(path, 'utf8'), Buffer.from(` HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n\r\n`)]));
+  const raw = await rawExchange(env.gw.url, Buffer.concat([Buffer.from(`GET `), Buffer.from(path, 'utf8'), Buffer.from(` HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${env.token}\r\n\r\n`)]));
   const requestId = /x-request-id: ([\w-]+)/i.exec(raw.text)?.[1];
   return { status: raw.status, text: raw.text, requestId };
 }
 
 async function recordOf(requestId: string | undefined) {
   assert.ok(requestId !== undefined, 'the answer names its request id');
-  const records = (await gw.auditRecords()).filter((r) => r.requestId === requestId);
+  const records = (await env.gw.auditRecords()).filter((r) => r.requestId === requestId);
   assert.equal(records.length, 1, 'exactly one audit record');
   return records[0]!;
 }
@@ -72,7 +52,7 @@ const REFUSED: readonly (readonly [request: string, why: string])[] = [
 describe('paths a lenient backend reads differently', () => {
   for (const [request, why] of REFUSED) {
     it(`${request} is refused (${why}), audited, and never reaches the backend`, async () => {
-      const before = backend.seen.length;
+      const before = env.backend.seen.length;
       const reply = await get(request);
       assert.equal(reply.status, 400, reply.text);
       assert.match(reply.text, /"error":"bad-request"/);
@@ -80,16 +60,16 @@ describe('paths a lenient backend reads differently', () => {
       assert.equal(record.decision, 'deny');
       assert.equal(record.reason, 'bad-request');
       assert.equal(record.detail, `unsafe path: ${why}`);
-      assert.equal(backend.seen.length, before, 'nothing reached the backend');
+      assert.equal(env.backend.seen.length, before, 'nothing reached the backend');
     });
   }
 
   it('raw (unencoded) full-width characters in the request line are refused by the HTTP parser before any stage, and never reach the backend', async () => {
-    const before = backend.seen.length;
+    const before = env.backend.seen.length;
     for (const path of ['/api/hr/public/．．/salaries', '/api/hr/public/ｓｅｃｒｅｔ/x']) {
       assert.equal((await get(path)).status, 400, path);
     }
-    assert.equal(backend.seen.length, before);
+    assert.equal(env.backend.seen.length, before);
   });
 
   it('the same paths in plain ASCII are decided by the policy as usual', async () => {
@@ -105,22 +85,22 @@ describe('paths a lenient backend reads differently', () => {
   });
 
   it('on a route declared caseInsensitive, policy decides on the folded path: /public/SECRET hits the deny rule', async () => {
-    const before = backend.seen.length;
+    const before = env.backend.seen.length;
     const reply = await get('/api/folding/public/SECRET/x');
     assert.equal(reply.status, 403, reply.text);
     const record = await recordOf(reply.requestId);
     assert.equal(record.reason, 'denied-by-rule');
     assert.equal(record.ruleId, 'folding-secret');
-    assert.equal(backend.seen.length, before);
+    assert.equal(env.backend.seen.length, before);
     assert.equal((await get('/api/folding/public/Handbook')).status, 200);
   });
 
   it('a route can let ; parameters, an encoded % and non-ASCII through, for a backend known to read them as the gateway does', async () => {
-    const before = backend.seen.length;
+    const before = env.backend.seen.length;
     for (const path of ['/api/lenient/public/a;v=1', '/api/lenient/public/100%25', '/api/lenient/public/%C3%A9t%C3%A9']) {
       assert.equal((await get(path)).status, 200, path);
     }
-    assert.deepEqual(backend.seen.slice(before).map((r) => r.url), ['/public/a;v=1', '/public/100%25', '/public/%C3%A9t%C3%A9']);
+    assert.deepEqual(env.backend.seen.slice(before).map((r) => r.url), ['/public/a;v=1', '/public/100%25', '/public/%C3%A9t%C3%A9']);
     // Dot segments and encoded separators stay refused whatever the route allows.
     assert.equal((await get('/api/lenient/public/..;/secret/x')).status, 400);
     assert.equal((await get('/api/lenient/public/a%2fb')).status, 400);

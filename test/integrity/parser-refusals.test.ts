@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { freePort } from '../../examples/hr-demo/launch.js';
-import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { describe, it } from 'node:test';
 import { rawExchange } from '../e2e/bounded-client.js';
-import { startRecordingBackend, startTestGateway, type RecordingBackend, type TestGateway } from '../e2e/harness.js';
+import { useIntegrityEnv } from './integrity-env.js';
 
 /**
  * Class 8 of "Request integrity": requests Node's parser refuses used to leave no trace. Each
@@ -13,31 +11,12 @@ import { startRecordingBackend, startTestGateway, type RecordingBackend, type Te
  * `token-too-large` (the parser's bound is above the token bound).
  */
 
-let idp: DevIdp;
-let backend: RecordingBackend;
-let gw: TestGateway;
-let token: string;
+const env = useIntegrityEnv('alice', (upstream) => ({
+  routes: [{ id: 'api', path: '/api', upstream }],
+  policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
+}));
 
-before(async () => {
-  backend = await startRecordingBackend();
-  idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: 'http://gateway.test', log: () => {} });
-  token = await idp.mint('alice');
-  const port = await freePort();
-  gw = await startTestGateway({
-    server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    issuers: [{ id: 'idp', issuer: idp.issuer, audience: 'http://gateway.test' }],
-    routes: [{ id: 'api', path: '/api', upstream: backend.url }],
-    policies: [{ id: 'anyone', effect: 'allow', match: { routes: ['api'] } }],
-  });
-});
-
-after(async () => {
-  await gw?.close();
-  await idp?.close();
-  await backend?.close();
-});
-
-const auth = () => `Authorization: Bearer ${token}\r\n`;
+const auth = () => `Authorization: Bearer ${env.token}\r\n`;
 
 /** Each probe: the raw bytes, the status, the reason, and the parser error code the record names. */
 const PROBES: readonly { name: string; raw: () => string; status: number; reason: string; code: RegExp }[] = [
@@ -63,23 +42,23 @@ const PROBES: readonly { name: string; raw: () => string; status: number; reason
 ];
 
 async function counted(reason: string): Promise<number> {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const text = await (await fetch(`${env.gw.url}/metrics`)).text();
   return Number(new RegExp(`^behalf_client_errors_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
 describe('requests the HTTP parser refuses', () => {
   for (const probe of PROBES) {
     it(`${probe.name}: ${probe.status} ${probe.reason}, audited and counted, nothing reaches the backend`, async () => {
-      const seen = backend.seen.length;
+      const seen = env.backend.seen.length;
       const before = await counted(probe.reason);
-      const reply = await rawExchange(gw.url, probe.raw());
+      const reply = await rawExchange(env.gw.url, probe.raw());
       assert.equal(reply.status, probe.status, reply.text.slice(0, 200));
       assert.match(reply.text, new RegExp(`"error":"${probe.reason}"`));
       const requestId = /x-request-id: ([\w-]+)/i.exec(reply.text)?.[1];
       assert.ok(requestId !== undefined, 'the answer names a request id');
       let record;
       for (let i = 0; i < 50 && record === undefined; i++) {
-        record = (await gw.auditRecords()).find((r) => r.requestId === requestId);
+        record = (await env.gw.auditRecords()).find((r) => r.requestId === requestId);
         if (record === undefined) await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(record !== undefined, 'the refusal is in the audit trail');
@@ -90,22 +69,22 @@ describe('requests the HTTP parser refuses', () => {
       const [code, peer] = (record.detail ?? '').split(' from ');
       assert.match(code ?? '', probe.code);
       assert.equal(peer, '127.0.0.1');
-      assert.ok(!JSON.stringify(record).includes(token), 'no token in the record');
+      assert.ok(!JSON.stringify(record).includes(env.token), 'no token in the record');
       assert.equal(await counted(probe.reason), before + 1);
-      assert.equal(backend.seen.length, seen, 'nothing reached the backend');
+      assert.equal(env.backend.seen.length, seen, 'nothing reached the backend');
     });
   }
 
   it('a 20 KB token reaches behalf and is refused with its own reason (401 token-too-large), not a bare 431', async () => {
     const big = `Bearer ${'a'.repeat(20_000)}`;
-    const reply = await fetch(`${gw.url}/api/x`, { headers: { authorization: big } });
+    const reply = await fetch(`${env.gw.url}/api/x`, { headers: { authorization: big } });
     assert.equal(reply.status, 401);
     assert.equal(((await reply.json()) as { error: string }).error, 'token-too-large');
     assert.match(reply.headers.get('www-authenticate') ?? '', /error="invalid_request"/);
   });
 
   it('the gateway still serves after every probe', async () => {
-    const reply = await fetch(`${gw.url}/api/x`, { headers: { authorization: `Bearer ${token}` } });
+    const reply = await fetch(`${env.gw.url}/api/x`, { headers: { authorization: `Bearer ${env.token}` } });
     assert.equal(reply.status, 200);
   });
 });
