@@ -135,6 +135,11 @@ export const directorySchema = z
     refreshMs: z.number().int().min(1_000).default(DEFAULTS.directoryRefreshMs),
     /** Optional header for the HTTP source, e.g. `Authorization: "Bearer ${DIRECTORY_TOKEN}"`. */
     headers: z.record(headerName, z.string()).default({}),
+    /**
+     * The id of the issuer whose users the directory describes (default: the only issuer). A user
+     * id means one person only within one IdP: tokens of any other issuer get no entry.
+     */
+    issuer: id.optional(),
   })
   .refine((d) => (d.file === undefined) !== (d.url === undefined), 'set exactly one of "file" or "url"');
 
@@ -277,6 +282,14 @@ export const configSchema = z
     };
     unique(c.issuers, 'issuers');
     unique(c.routes, 'routes');
+    if (c.directory !== undefined) {
+      const issuer = c.directory.issuer;
+      if (issuer === undefined && c.issuers.length > 1) {
+        ctx.addIssue({ code: 'custom', path: ['directory', 'issuer'], message: 'required when several issuers are configured: the id of the issuer whose users the directory describes' });
+      } else if (issuer !== undefined && !c.issuers.some((i) => i.id === issuer)) {
+        ctx.addIssue({ code: 'custom', path: ['directory', 'issuer'], message: `unknown issuer "${issuer}"` });
+      }
+    }
     unique(c.policies, 'policies');
     unique(c.upstreams, 'upstreams');
     unique(c.limits.rules, 'limits.rules');

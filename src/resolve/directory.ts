@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import type { DirectoryConfig } from '../config/schema.js';
+import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
+import type { Config, DirectoryConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import { formatDirectoryProblem, type DirectoryProblem } from './directory-format.js';
 import { fileSource } from './directory-file-source.js';
@@ -162,4 +163,22 @@ function listProblems(problems: readonly DirectoryProblem[]): string {
   const shown = problems.slice(0, MAX_LISTED_PROBLEMS).map(formatDirectoryProblem);
   const more = problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more` : '';
   return shown.join('; ') + more;
+}
+
+/** The id of the issuer whose users the directory describes: `directory.issuer`, else the only issuer. */
+export function directoryIssuerOf(config: Pick<Config, 'directory' | 'issuers'>): string | undefined {
+  return config.directory?.issuer ?? (config.issuers.length === 1 ? config.issuers[0]!.id : undefined);
+}
+
+/**
+ * The caller's directory entry: looked up by user id, but only for an identity verified by the
+ * directory's issuer. Two IdPs may both have a user `alice`; the directory's `alice` is one of
+ * them, so a token from the other gets no manager, no reports, no team.
+ *
+ * This does NOT qualify ids inside the directory (`manager`, `reports`): they name users of the
+ * same issuer, and policy conditions comparing `user.id` with a literal should also check
+ * `user.issuer` when several IdPs are trusted (docs/policy.md).
+ */
+export function entryOf(snapshot: DirectorySnapshot, identity: Identity, directoryIssuer: string | undefined): DirectoryEntry | undefined {
+  return identity.issuerId === directoryIssuer ? snapshot.get(identity.id) : undefined;
 }

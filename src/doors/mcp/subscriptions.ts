@@ -4,7 +4,7 @@ import type { Identity } from '../../authenticate/identity.js';
 import { resourcePolicyInput } from '../../authorize/feature-policy.js';
 import type { Policy } from '../../authorize/policy.js';
 import type { ServingUpstream } from '../../mcp-upstream/feature-index.js';
-import type { DirectorySnapshot } from '../../resolve/directory.js';
+import { entryOf, type DirectorySnapshot } from '../../resolve/directory.js';
 import { notificationMessage } from './jsonrpc.js';
 import type { SessionStreams } from './session-streams.js';
 
@@ -52,6 +52,8 @@ export interface SubscriptionsOptions {
   readonly streams: SessionStreams;
   readonly policy: Policy;
   readonly directory: () => DirectorySnapshot;
+  /** The issuer whose users the directory describes (directoryIssuerOf). */
+  readonly directoryIssuer?: string | undefined;
   /** The endpoint's path (the policy input's path). */
   readonly path: string;
   readonly alive: (sessionId: string) => Promise<boolean>;
@@ -129,7 +131,7 @@ export function createSubscriptions(opts: SubscriptionsOptions): Subscriptions {
       for (const [sessionId, identity] of entry.sessions) {
         void opts.alive(sessionId).then((alive) => {
           if (!alive) return dropSession(sessionId);
-          const user = snapshot.get(identity.id);
+          const user = entryOf(snapshot, identity, opts.directoryIssuer);
           const input = resourcePolicyInput({ identity, ...(user === undefined ? {} : { user }), directory: snapshot, path: opts.path }, uri);
           if (opts.policy.decide(input).allow) opts.streams.send(sessionId, json);
         });
