@@ -11,6 +11,7 @@ import { mapClaims } from './map-claims.js';
 import type { RevocationList } from './revocation-list.js';
 import { TokenCache, tokenKey } from './token-cache.js';
 import { INVALID_TOKEN_MESSAGE, isForbiddenAlgorithm, verifyToken } from './verify-token.js';
+import { printable } from '../lib/printable.js';
 
 /** How the authenticator is built. Durations in milliseconds. */
 export interface AuthenticatorOptions {
@@ -133,7 +134,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
     if (typeof iss !== 'string') return fail('token-invalid', 'iss claim missing');
     const candidates = byIss.get(iss);
-    if (candidates === undefined) return fail('issuer-unknown', `issuer not configured: ${printable(iss)}`);
+    if (candidates === undefined) return fail('issuer-unknown', `issuer not configured: ${printable(iss, 120)}`);
     const allowed = ropts.allowedIssuers === undefined ? candidates : candidates.filter((c) => ropts.allowedIssuers!.includes(c.id));
     if (allowed.length === 0) return fail('issuer-not-allowed', `issuer ${candidates.map((c) => c.id).join(',')} not allowed on this route`);
 
@@ -187,10 +188,6 @@ const REVOCATIONS_UNAVAILABLE = deny(503, 'revocation-unavailable', 'service tem
 
 function fail(reason: 'token-invalid' | 'issuer-unknown' | 'issuer-not-allowed', detail: string): AuthResult {
   return { ok: false, decision: deny(401, reason, INVALID_TOKEN_MESSAGE, { detail }) };
-}
-
-function printable(value: string): string {
-  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
 }
 
 /** Cached identities are shared by concurrent requests: no stage may change one. */

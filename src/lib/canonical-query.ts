@@ -1,4 +1,4 @@
-import { printable } from './printable.js';
+import { auditString } from './printable.js';
 
 /**
  * The one reading of a query string that policy decides on, the audit record names and the
@@ -93,5 +93,5 @@ function decode(part: string): string | undefined {
 }
 
 function reported(name: string): string {
-  return name.length > MAX_REPORTED_NAME ? '[long name]' : printable(name, MAX_REPORTED_NAME);
+  return name.length > MAX_REPORTED_NAME ? '[long name]' : auditString(name, MAX_REPORTED_NAME);
 }

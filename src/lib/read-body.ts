@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { deny, type Deny } from '../pipeline/decision.js';
 import { findDuplicateKey } from './json-duplicate-keys.js';
-import { printable } from './printable.js';
+import { auditString } from './printable.js';
 
 export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
 
@@ -77,7 +77,7 @@ export function parseJsonBody(body: Buffer | undefined, contentType: string | un
   }
   const repeated = typeof json === 'object' && json !== null ? findDuplicateKey(text) : undefined;
   if (repeated !== undefined) {
-    return { ok: false, decision: deny(400, 'json-duplicate-key', 'request body names a key twice', { detail: `duplicate JSON key "${printable(repeated, 64)}"` }) };
+    return { ok: false, decision: deny(400, 'json-duplicate-key', 'request body names a key twice', { detail: `duplicate JSON key "${auditString(repeated, 64)}"` }) };
   }
   return { ok: true, json };
 }

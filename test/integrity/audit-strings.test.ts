@@ -69,3 +69,17 @@ describe('attacker-chosen names in the MCP door audit record', () => {
     for (const id of ids) assert.equal(records.find((r) => r.requestId === id)?.reason, 'route-not-found');
   });
 });
+
+describe('token-shaped names in refusal details', () => {
+  it('a duplicate JSON key or a repeated query name shaped like a token is kept as its digest', async () => {
+    const { parseJsonBody } = await import('../../src/lib/read-body.js');
+    const { readQuery } = await import('../../src/lib/canonical-query.js');
+    const body = parseJsonBody(Buffer.from(`{"${JWT}":1,"${JWT}":2}`), 'application/json');
+    assert.ok(!body.ok);
+    assert.match(body.decision.detail ?? '', /^duplicate JSON key "\[token sha256:[0-9a-f]{16}\]"$/);
+    const query = readQuery(`?${JWT}=1&${JWT}=2`);
+    assert.ok(!query.ok);
+    assert.ok(!query.problem.detail.includes(JWT), query.problem.detail);
+    assert.match(query.problem.detail, /\[token sha256:[0-9a-f]{16}\]/);
+  });
+});

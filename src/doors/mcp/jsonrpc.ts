@@ -1,5 +1,5 @@
 import { findDuplicateKey } from '../../lib/json-duplicate-keys.js';
-import { printable } from '../../lib/printable.js';
+import { auditString } from '../../lib/printable.js';
 import { RPC } from './protocol.js';
 
 /** A JSON-RPC id as MCP allows it: a string or an integer, never null. */
@@ -55,7 +55,7 @@ export function parseRpcMessage(body: Buffer | undefined): ParseResult {
   if (repeated !== undefined) {
     // An id given twice is itself ambiguous: answer without one.
     const id = isObject(value) && repeated !== 'id' ? readId(value) : undefined;
-    const problem: RpcProblem = { code: RPC.invalidRequest, message: `Invalid Request: duplicate key "${printable(repeated, 64)}"`, reason: 'json-duplicate-key' };
+    const problem: RpcProblem = { code: RPC.invalidRequest, message: `Invalid Request: duplicate key "${auditString(repeated, 64)}"`, reason: 'json-duplicate-key' };
     return { ok: false, problem: id === undefined ? problem : { ...problem, id } };
   }
   if (Array.isArray(value)) return fail(RPC.invalidRequest, 'Invalid Request: batches are not supported');

@@ -7,6 +7,7 @@ import { isObject, type ClientAnswer, type RpcId } from './jsonrpc.js';
 import { DISCOVER_TTL_MS, HEADER, LEGACY_VERSIONS, RPC, SERVER_INFO, SUPPORTED_VERSIONS } from './protocol.js';
 import { rpcDeny } from './respond.js';
 import { LOG_LEVELS, newSessionId, type LogLevel, type SessionClientCapabilities } from './session-store.js';
+import { printable } from '../../lib/printable.js';
 
 /**
  * The protocol messages that touch no tool: `initialize` (opens a session), `ping`,
@@ -26,7 +27,7 @@ export async function initialize(ctx: McpContext, deps: McpDeps, params: Readonl
   const version = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
   const identity = ctx.identity!;
   const clientInfo = params['clientInfo'];
-  const clientName = isObject(clientInfo) && typeof clientInfo['name'] === 'string' ? printable(clientInfo['name']) : undefined;
+  const clientName = isObject(clientInfo) && typeof clientInfo['name'] === 'string' ? printable(clientInfo['name'], 64) : undefined;
   const id = newSessionId();
   await deps.sessions.create({
     id,
@@ -38,7 +39,7 @@ export async function initialize(ctx: McpContext, deps: McpDeps, params: Readonl
   });
   ctx.mcp.protocolVersion = version;
   // Self-reported by the client: kept for operators, never used for a decision.
-  ctx.detail = `protocol ${printable(requested)} -> ${version}${clientName === undefined ? '' : `; client says "${clientName}"`}`;
+  ctx.detail = `protocol ${printable(requested, 64)} -> ${version}${clientName === undefined ? '' : `; client says "${clientName}"`}`;
   return answer(ctx, { protocolVersion: version, capabilities: serverCapabilities(deps, 'legacy'), serverInfo: SERVER_INFO }, { [HEADER.sessionId]: id });
 }
 
@@ -127,8 +128,4 @@ export async function endSession(ctx: McpContext, deps: McpDeps): Promise<Deny |
     deps.subscriptions.dropSession(session.id);
   }
   return acknowledge(ctx, 204);
-}
-
-function printable(value: string): string {
-  return value.slice(0, 64).replace(/[^\x20-\x7e]/g, '?');
 }
