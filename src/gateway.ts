@@ -6,6 +6,7 @@ import { openRevocationStore } from './authenticate/open-revocation-store.js';
 import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
 import { createAdminHandler } from './doors/admin/admin-api.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
+import { homeIssuerOf } from './authenticate/user-names.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
 import type { LoadedConfig } from './config/load.js';
 import { createHttpServer, closeServer, listen } from './doors/http/server.js';
@@ -132,6 +133,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     const authenticator: Authenticator = createAuthenticator({
       revocations,
       issuers: config.issuers,
+      homeIssuer: homeIssuerOf(config),
       maxTokenBytes: config.server.maxTokenBytes,
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.now ? { now: opts.now } : {}),

@@ -8,6 +8,7 @@ import { DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT_MS } from './fetch-json.
 import type { Identity } from './identity.js';
 import { IssuerKeys } from './issuer-keys.js';
 import { mapClaims } from './map-claims.js';
+import { createUserNames } from './user-names.js';
 import type { RevocationList } from './revocation-list.js';
 import { TokenCache, tokenKey } from './token-cache.js';
 import { INVALID_TOKEN_MESSAGE, isForbiddenAlgorithm, verifyToken } from './verify-token.js';
@@ -33,6 +34,11 @@ export interface AuthenticatorOptions {
   fetchTimeoutMs?: number;
   /** Checked on every request, cached token or not. Default: nothing is revoked. */
   revocations?: Pick<RevocationList, 'check'>;
+  /**
+   * The id of the issuer whose users keep plain ids (`directory.issuer`); other issuers' users
+   * are named `<issuer id>:<id>` (user-names.ts). Default: the only issuer, if there is one.
+   */
+  homeIssuer?: string;
 }
 
 export type { AuthRequest } from './extract-token.js';
@@ -106,6 +112,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       }),
     );
   }
+  const names = createUserNames(opts.issuers, opts.homeIssuer);
   const cache = new TokenCache(opts.cacheEntries ?? DEFAULTS.tokenCacheEntries, now);
 
   const acceptable = (identity: Identity, audiences: readonly string[], allowedIssuers?: readonly string[], audience?: readonly string[]) => {
@@ -145,9 +152,15 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         firstDenial ??= result.decision;
         continue;
       }
-      const identity = mapClaims(result.payload, issuer);
+      const prefix = names.prefixOf(issuer);
+      const identity = mapClaims(result.payload, issuer, prefix);
       if (identity === undefined) {
         firstDenial ??= deny(401, 'token-invalid', INVALID_TOKEN_MESSAGE, { detail: 'no user id claim' });
+        continue;
+      }
+      if (prefix === '' && names.collides(identity.id)) {
+        // `partner:alice` from the home IdP would be the partner IdP's alice: refused, not guessed.
+        firstDenial ??= deny(401, 'token-invalid', INVALID_TOKEN_MESSAGE, { detail: "user id starts with another issuer's id prefix" });
         continue;
       }
       const frozen = freeze(identity);

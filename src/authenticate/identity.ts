@@ -3,8 +3,14 @@
  * authenticate stage from a verified token; never from a client-supplied header.
  */
 export interface Identity {
-  /** Stable user id (usually `sub`, per the issuer's claim mapping). */
+  /**
+   * The user as behalf names them: the token's user id (usually `sub`, per the issuer's claim
+   * mapping), qualified `<issuer id>:<id>` for users of an issuer other than the home one
+   * (user-names.ts). Policy, directory, assertion, limits and audit all use this one name.
+   */
   readonly id: string;
+  /** The token's own user id, present only when `id` is qualified. */
+  readonly subject?: string;
   /** The `iss` of the verified token. */
   readonly issuer: string;
   /** The configured id of the issuer entry that verified the token. */

@@ -126,10 +126,13 @@ function clientRoles(c: Claims, client: string): string[] {
  * the issuer's fixed `tenant` if configured. `scope`/`scp` may be a space-separated string or an
  * array. Returns `undefined` when no non-empty string user id can be found.
  *
+ * `prefix` qualifies the user id and a claimed tenant of another issuer's users (`partner:`, see
+ * user-names.ts); the token's own id is then kept as `subject`.
+ *
  * This does NOT verify anything: call it only with the payload returned by `verifyToken`. It does
  * NOT consult the directory (the resolve stage does) and keeps no claim it does not map.
  */
-export function mapClaims(claims: Claims, issuer: IssuerConfig): Identity | undefined {
+export function mapClaims(claims: Claims, issuer: IssuerConfig, prefix = ''): Identity | undefined {
   const raw: Partial<Record<Field, unknown>> = PRESETS[issuer.claims.preset](claims, issuer);
   for (const [field, path] of Object.entries(issuer.claims.map) as [Field, string | undefined][]) {
     if (path === undefined) continue;
@@ -138,13 +141,15 @@ export function mapClaims(claims: Claims, issuer: IssuerConfig): Identity | unde
   }
   const id = str(raw.id);
   if (id === undefined || typeof claims.iss !== 'string' || typeof claims.exp !== 'number') return undefined;
-  const tenant = issuer.tenant ?? str(raw.tenant);
+  const claimedTenant = str(raw.tenant);
+  const tenant = issuer.tenant ?? (claimedTenant === undefined ? undefined : prefix + claimedTenant);
   const email = str(raw.email);
   const name = str(raw.name);
   const client = str(raw.client);
   const tokenId = str(claims.jti);
   return {
-    id,
+    id: prefix + id,
+    ...(prefix === '' ? {} : { subject: id }),
     issuer: claims.iss,
     issuerId: issuer.id,
     ...(tenant === undefined ? {} : { tenant }),

@@ -119,13 +119,15 @@ export function createRevocationList(store: RevocationStore, opts: RevocationLis
     return syncing;
   };
 
-  const matches = (kind: RevocationKind, value: string | undefined, identity: Identity, t: number): boolean => {
+  // A user revocation names the user as behalf does (`partner:alice`), or the token's own id
+  // with the issuer (`alice` at `partner`): `scopedOnly` is that second reading.
+  const matches = (kind: RevocationKind, value: string | undefined, identity: Identity, t: number, scopedOnly = false): boolean => {
     if (value === undefined) return false;
     const list = index.get(`${kind}\0${value}`);
     if (list === undefined) return false;
     for (const r of list) {
       if (r.until <= t) continue;
-      if (r.issuer !== undefined && r.issuer !== identity.issuerId) continue;
+      if (r.issuer === undefined ? scopedOnly : r.issuer !== identity.issuerId) continue;
       // Without iat, a token cannot show it was issued after the revocation: refused.
       if (r.issuedBefore !== undefined && identity.issuedAt !== undefined && identity.issuedAt * 1000 > r.issuedBefore) continue;
       return true;
@@ -137,7 +139,14 @@ export function createRevocationList(store: RevocationStore, opts: RevocationLis
     check(identity) {
       if (size > 0) {
         const t = now();
-        if (matches('token', identity.tokenId, identity, t) || matches('user', identity.id, identity, t) || matches('client', identity.client, identity, t)) return 'revoked';
+        if (
+          matches('token', identity.tokenId, identity, t) ||
+          matches('user', identity.id, identity, t) ||
+          (identity.subject !== undefined && matches('user', identity.subject, identity, t, true)) ||
+          matches('client', identity.client, identity, t)
+        ) {
+          return 'revoked';
+        }
       }
       if (shared && now() - lastSync > maxStalenessMs) {
         setStale(true);

@@ -57,8 +57,10 @@ export type CompiledRule = RateRule | QuotaRule | ConcurrencyRule;
 const KEY_PART: Record<LimitRule['key'][number], (s: LimitSubject) => string> = {
   // The issuer is part of the user: two IdPs may both have a user "123".
   user: (s) => `${s.identity.issuer}\n${s.identity.id}`,
+  // A claimed tenant of another issuer is already qualified (`partner:acme`, user-names.ts).
   tenant: (s) => s.identity.tenant ?? '',
-  client: (s) => s.identity.client ?? '',
+  // Client ids are the IdP's: two IdPs may both register a client "chatgpt".
+  client: (s) => (s.identity.client === undefined ? '' : `${s.identity.issuer}\n${s.identity.client}`),
   tool: (s) => s.tool ?? '',
   route: (s) => s.route ?? '',
 };

@@ -165,20 +165,15 @@ function listProblems(problems: readonly DirectoryProblem[]): string {
   return shown.join('; ') + more;
 }
 
-/** The id of the issuer whose users the directory describes: `directory.issuer`, else the only issuer. */
-export function directoryIssuerOf(config: Pick<Config, 'directory' | 'issuers'>): string | undefined {
-  return config.directory?.issuer ?? (config.issuers.length === 1 ? config.issuers[0]!.id : undefined);
-}
-
 /**
- * The caller's directory entry: looked up by user id, but only for an identity verified by the
- * directory's issuer. Two IdPs may both have a user `alice`; the directory's `alice` is one of
- * them, so a token from the other gets no manager, no reports, no team.
+ * The caller's directory entry, looked up by the name behalf gives the user (`identity.id`). Two
+ * IdPs may both have a user `alice`: the home issuer's is `alice`, the other's `partner:alice`
+ * (user-names.ts), so a token from the other IdP never gets the directory's alice, her reports
+ * or her team. A directory may describe another issuer's users under their qualified ids.
  *
- * This does NOT qualify ids inside the directory (`manager`, `reports`): they name users of the
- * same issuer, and policy conditions comparing `user.id` with a literal should also check
- * `user.issuer` when several IdPs are trusted (docs/policy.md).
+ * This does NOT qualify ids inside the directory (`manager`, `reports`): a plain id there is a
+ * home user, a qualified one another issuer's.
  */
-export function entryOf(snapshot: DirectorySnapshot, identity: Identity, directoryIssuer: string | undefined): DirectoryEntry | undefined {
-  return identity.issuerId === directoryIssuer ? snapshot.get(identity.id) : undefined;
+export function entryOf(snapshot: DirectorySnapshot, identity: Identity): DirectoryEntry | undefined {
+  return snapshot.get(identity.id);
 }

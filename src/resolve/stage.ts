@@ -1,6 +1,6 @@
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/stage.js';
-import { directoryIssuerOf, entryOf } from './directory.js';
+import { entryOf } from './directory.js';
 import { resolveTarget } from './targets.js';
 
 /**
@@ -25,7 +25,7 @@ export const resolveStage: Stage = async (ctx, deps, door) => {
   if (wire !== undefined) return wire;
   const snapshot = deps.directory.snapshot();
   ctx.directory = snapshot;
-  const user = entryOf(snapshot, identity, directoryIssuerOf(deps.config));
+  const user = entryOf(snapshot, identity);
   if (user !== undefined) ctx.user = user;
   return undefined;
 };

@@ -87,6 +87,15 @@ describe('mapClaims overrides', () => {
     assert.equal(id?.tenant, 'fixed');
   });
 
+  it("another issuer's user: id and claimed tenant qualified with its prefix, the token's own id kept as subject; a fixed tenant is the operator's and kept", () => {
+    const id = mapClaims({ ...base, oid: 'alice', tid: 'acme' }, issuer({ claims: { preset: 'entra' } }), 'partner:');
+    assert.equal(id?.id, 'partner:alice');
+    assert.equal(id?.subject, 'alice');
+    assert.equal(id?.tenant, 'partner:acme');
+    assert.equal(mapClaims({ ...base, oid: 'alice', tid: 'acme' }, issuer({ claims: { preset: 'entra' }, tenant: 'acme' }), 'partner:')?.tenant, 'acme');
+    assert.equal(mapClaims({ ...base, sub: 'alice' }, issuer())?.subject, undefined, 'no subject when the id is the token’s own');
+  });
+
   it('refuses a token without a usable user id', () => {
     assert.equal(mapClaims({ ...base }, issuer()), undefined);
     assert.equal(mapClaims({ ...base, sub: '' }, issuer()), undefined);

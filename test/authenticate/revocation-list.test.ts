@@ -74,6 +74,23 @@ describe('what a revocation refuses (memory store)', () => {
     assert.equal(list.size, 0);
   });
 
+  test("another issuer's user is revoked by her qualified id or by her own id with the issuer, never by a plain id alone", async () => {
+    const partnerBob = identity({ id: 'partner:bob', subject: 'bob', issuerId: 'partner', issuer: 'http://partner' });
+    await list.add({ kind: 'user', value: 'bob', at: T0, until });
+    assert.equal(list.check(identity()), 'revoked', 'the home issuer’s bob');
+    assert.equal(list.check(partnerBob), 'ok', 'a plain id names the home issuer’s user only');
+    await list.remove('user', 'bob', undefined);
+    await list.add({ kind: 'user', value: 'partner:bob', at: T0, until });
+    assert.equal(list.check(partnerBob), 'revoked');
+    assert.equal(list.check(identity()), 'ok');
+    await list.remove('user', 'partner:bob', undefined);
+    await list.add({ kind: 'user', value: 'bob', issuer: 'partner', at: T0, until });
+    assert.equal(list.check(partnerBob), 'revoked');
+    assert.equal(list.check(identity()), 'ok');
+    await list.remove('user', 'bob', 'partner');
+    assert.equal(list.size, 0);
+  });
+
   test('the memory store is always fresh', () => {
     assert.equal(list.fresh, true);
     clock.t = T0 + 86_400_000;

@@ -22,6 +22,8 @@ describe('JWT attack vectors', () => {
       issuers: env.issuerConfigs.map((i) => issuerSchema.parse(i)),
       maxTokenBytes: env.maxTokenBytes,
       now: () => env.now,
+      // The vectors name users as the primary issuer's (plain ids); the others' are qualified.
+      homeIssuer: 'primary',
     });
     gateway = await serve((req, res) => {
       void auth.authenticate({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url ?? '/' }, { allowedIssuers: env.allowedIssuers }).then((r) => {

@@ -42,6 +42,14 @@ describe('limit rules', () => {
     assert.notEqual(perTenant!.bucket(s(alice)), perTenant!.bucket(s(who('carol', { tenant: 'globex' }))));
   });
 
+  it('per client: the same client id registered at two IdPs is two clients', () => {
+    const [perClient] = rules([{ id: 'c', key: ['client'], rate: { limit: 1, windowSeconds: 1 } }]);
+    const s = (identity: Identity): LimitSubject => ({ door: 'mcp', identity, tool: 'hr.get_reviews', method: 'tools/call' });
+    const home = who('alice', { client: 'chatgpt' });
+    assert.equal(perClient!.bucket(s(home)), perClient!.bucket(s(who('bob', { client: 'chatgpt' }))));
+    assert.notEqual(perClient!.bucket(s(home)), perClient!.bucket(s(who('alice', { client: 'chatgpt', issuer: 'https://other-idp.example' }))));
+  });
+
   it('bucket names hide the key parts and cannot be steered by them', () => {
     const a = bucketName('rule', ['alice@example.com', 'acme-corp']);
     assert.match(a, /^rule:\{[A-Za-z0-9_-]{22}\}$/);

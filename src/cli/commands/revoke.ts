@@ -80,7 +80,7 @@ export function registerRevokeCommands(program: Command, io: CliIo): void {
           : `refuse the ${kind}'s tokens issued until now (with --all-tokens: every token until the revocation ends)`,
       )
       .argument('<value>', kind === 'token' ? 'the jti' : `the ${kind} id as tokens carry it`)
-      .option('--issuer <id>', 'only tokens of this issuer (issuers[].id); default: every issuer')
+      .option('--issuer <id>', "only tokens of this issuer (issuers[].id); without it a user is named as behalf names them (partner:alice for another issuer's alice), a client at every issuer")
       .option('--ttl <duration>', 'how long it lasts: 3600, 30m, 24h, 7d (default revocation.defaultTtlSeconds)')
       .option('--reason <text>', 'why (kept in the audit trail)')
       .option('--by <name>', 'who asks (default: user@host)')

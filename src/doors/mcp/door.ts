@@ -6,7 +6,6 @@ import { splitUrl } from '../../pipeline/context.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
 import type { Door } from '../../pipeline/door.js';
 import { createRunner } from '../../pipeline/run.js';
-import { directoryIssuerOf } from '../../resolve/directory.js';
 import type { ToolCatalog } from '../../tools/types.js';
 import { publicUrlOf, resourceMetadataUrl } from '../well-known.js';
 import type { Upstreams } from '../../mcp-upstream/upstreams.js';
@@ -110,7 +109,6 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     streams,
     policy: opts.deps.policy,
     directory: () => opts.deps.directory.snapshot(),
-    directoryIssuer: directoryIssuerOf(config),
     path,
     alive,
     logger: opts.deps.logger,

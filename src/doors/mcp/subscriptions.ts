@@ -52,8 +52,6 @@ export interface SubscriptionsOptions {
   readonly streams: SessionStreams;
   readonly policy: Policy;
   readonly directory: () => DirectorySnapshot;
-  /** The issuer whose users the directory describes (directoryIssuerOf). */
-  readonly directoryIssuer?: string | undefined;
   /** The endpoint's path (the policy input's path). */
   readonly path: string;
   readonly alive: (sessionId: string) => Promise<boolean>;
@@ -131,7 +129,7 @@ export function createSubscriptions(opts: SubscriptionsOptions): Subscriptions {
       for (const [sessionId, identity] of entry.sessions) {
         void opts.alive(sessionId).then((alive) => {
           if (!alive) return dropSession(sessionId);
-          const user = entryOf(snapshot, identity, opts.directoryIssuer);
+          const user = entryOf(snapshot, identity);
           const input = resourcePolicyInput({ identity, ...(user === undefined ? {} : { user }), directory: snapshot, path: opts.path }, uri);
           if (opts.policy.decide(input).allow) opts.streams.send(sessionId, json);
         });
