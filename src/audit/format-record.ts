@@ -47,7 +47,8 @@ export function formatHeaderLine(): string {
 
 /**
  * `time user client request decision reason rule status latency`, where request is
- * `METHOD /path` for HTTP routes and `tool <name>` for tools.
+ * `METHOD /path` for HTTP routes and `tool <name>` for tools, and status is `intent` on the
+ * intent record of a change (written before it was forwarded; its outcome follows).
  */
 export function formatRecordLine(rec: AuditRecord): string {
   const request = rec.tool !== undefined ? `tool ${printable(rec.tool)}` : `${printable(rec.method)} ${printable(rec.path)}`;
@@ -59,7 +60,7 @@ export function formatRecordLine(rec: AuditRecord): string {
     printable(rec.decision),
     printable(rec.reason),
     printable(rec.ruleId),
-    printable(rec.status),
+    rec.phase === 'intent' ? 'intent' : printable(rec.status),
     latency(rec.latencyMs),
   ]);
 }

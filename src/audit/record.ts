@@ -44,6 +44,14 @@ export interface AuditRecord {
   readonly argsDigest?: string;
   /** MCP door: the tool answered with `isError: true` (a backend failure the model sees). */
   readonly resultError?: boolean;
+  /**
+   * For a request that changes data, two records: `intent`, written durably before anything is
+   * forwarded (who, what, the decision, the body or arguments digest; `status` is 0, nothing has
+   * been answered yet), then `outcome` with the same request id once it is answered. An intent
+   * without an outcome means the gateway stopped or the trail failed mid-request: the backend
+   * may have acted. Absent on the single record of any other request.
+   */
+  readonly phase?: 'intent' | 'outcome';
 }
 
 /** A record as stored: chained to its predecessor. */

@@ -27,14 +27,31 @@ export function changesData(ctx: RequestContext): boolean {
 }
 
 /**
- * The audit gate, at the start of forward: while the last audit write failed, a request that
- * changes data gets 503 (fail closed); anything else follows `audit.onFailureForReads`.
+ * The audit gate for a request that changes nothing, at the start of forward: while the last
+ * audit write failed, it follows `audit.onFailureForReads` (`deny`: 503).
  */
-export function auditGate(ctx: RequestContext, deps: PipelineDeps): Deny | undefined {
-  if (deps.auditor.healthy) return undefined;
-  if (changesData(ctx) || deps.config.audit.onFailureForReads === 'deny') {
-    return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit trail cannot be written' });
+export function readGate(deps: PipelineDeps): Deny | undefined {
+  if (deps.auditor.healthy || deps.config.audit.onFailureForReads !== 'deny') return undefined;
+  return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit trail cannot be written' });
+}
+
+/**
+ * The audit gate for a request that changes data, at the start of forward: its intent record
+ * (who, what, the decision, the body or arguments digest) is written before anything reaches the
+ * backend, at the durability `audit.syncBeforeResponse` gives changes (fsynced unless `none`).
+ * If it cannot be written the request is refused (503 `audit-unavailable`) and the backend
+ * never sees it. Once it is written, the request's final record is its outcome, and the answer
+ * goes out even if the outcome cannot be written: the client is never told "not done" about a
+ * change that was done, and `audit verify` lists the intent without an outcome.
+ */
+export async function recordIntent(ctx: RequestContext, deps: PipelineDeps): Promise<Deny | undefined> {
+  const durability = deps.config.audit.syncBeforeResponse === 'none' ? 'written' : 'synced';
+  try {
+    await deps.auditor.record({ ...auditRecordOf(ctx, deps), status: 0, phase: 'intent' }, { durability });
+  } catch {
+    return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'intent record could not be written' });
   }
+  ctx.intent = true;
   return undefined;
 }
 
@@ -82,6 +99,7 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     prompt: promptOf(target),
     argsDigest: ctx.argumentsDigest,
     resultError: ctx.resultError,
+    phase: ctx.intent ? 'outcome' : undefined,
   };
 }
 
@@ -127,11 +145,13 @@ export async function auditStage(ctx: RequestContext, deps: PipelineDeps): Promi
 }
 
 /**
- * May an answer go out although its record could not be written? Only one that changes
- * nothing, and only with `audit.onFailureForReads: allow` (the alarm is raised either way).
+ * May an answer go out although its record could not be written? One whose intent record was
+ * written (the change may have been made: the client gets the truth, the trail has the intent),
+ * and one that changes nothing with `audit.onFailureForReads: allow` (the alarm is raised either
+ * way).
  */
 export function mayAnswerWithoutRecord(ctx: RequestContext, deps: PipelineDeps): boolean {
-  return !changesData(ctx) && deps.config.audit.onFailureForReads === 'allow';
+  return ctx.intent || (!changesData(ctx) && deps.config.audit.onFailureForReads === 'allow');
 }
 
 /** Writes the record before a streamed answer is finished; false when the answer must be cut short. */

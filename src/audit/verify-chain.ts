@@ -1,11 +1,12 @@
-import type { VerifyProblem, VerifyResult } from '../stores/types.js';
+import { MAX_LISTED_OPEN_INTENTS, type OpenIntent, type VerifyProblem, type VerifyResult } from '../stores/types.js';
 import { GENESIS_PREV, computeRecordHash } from './chain.js';
 import type { AuditHead } from './head-file.js';
 import type { StoredAuditRecord } from './record.js';
 
 /**
  * Store-neutral chain verification: any store feeds its records in storage order, and gets back
- * the first problem, classified. Shared by the file store and (later) the PostgreSQL store.
+ * the first problem, classified, and the changes recorded as intended but never as answered.
+ * Shared by the file store and the PostgreSQL store.
  */
 
 /** One stored item, in storage order. */
@@ -79,6 +80,8 @@ export async function verifyChain(entries: AsyncIterable<ChainEntry>, opts: Veri
   let prevHash = GENESIS_PREV;
   let count = 0;
   let last: ChainEntry | undefined;
+  // Intents waiting for their outcome, by request id (in chain order: a Map keeps insertion order).
+  const open = new Map<string, OpenIntent>();
   const fail = (seq: number, kind: VerifyProblem['kind'], message: string, where: ChainEntry | undefined): VerifyResult => {
     const problem: VerifyProblem = { seq, kind, message };
     if (where?.file !== undefined) problem.file = where.file;
@@ -103,6 +106,8 @@ export async function verifyChain(entries: AsyncIterable<ChainEntry>, opts: Veri
       if (typeof head === 'object' && head.seq === n && head.hash !== r.hash) {
         return fail(n, 'edited', `record ${n} is not the one the ${headName} vouches for: the trail was rewritten`, entry);
       }
+      if (r.phase === 'intent') open.set(r.requestId, { seq: r.seq, requestId: r.requestId, time: r.time });
+      else if (r.phase === 'outcome') open.delete(r.requestId);
       count++;
       expected++;
       prevHash = r.hash;
@@ -132,5 +137,10 @@ export async function verifyChain(entries: AsyncIterable<ChainEntry>, opts: Veri
     return fail(expected, 'truncated', `the trail ends at record ${expected - 1} but the ${headName} vouches for record ${head.seq}: ${range(expected, head.seq)} (the newest records were removed)`, where);
   }
   if (head === undefined && count > 0) warnings.push(`no ${headName}: removal of the newest records cannot be detected`);
-  return { ok: true, records: count, ...(warnings.length > 0 ? { warnings } : {}) };
+  const result: VerifyResult = { ok: true, records: count, ...(warnings.length > 0 ? { warnings } : {}) };
+  if (open.size > 0) {
+    result.openIntents = [...open.values()].slice(0, MAX_LISTED_OPEN_INTENTS);
+    result.openIntentCount = open.size;
+  }
+  return result;
 }

@@ -1,4 +1,4 @@
-import { auditGate } from '../audit/stage.js';
+import { changesData, readGate, recordIntent } from '../audit/stage.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/stage.js';
 import { forwardRoute } from './route.js';
@@ -6,9 +6,10 @@ import { callTool } from './tool-call.js';
 import { requestUpstream } from './upstream-request.js';
 
 /**
- * forward: first the audit gate (while the trail cannot be written, what changes data fails
- * closed), then the request goes where its target lives, on behalf of the verified user and
- * never with the user's token:
+ * forward: first the audit gate (a request that changes data has its intent record written
+ * durably, or is refused; a read follows `audit.onFailureForReads` while the trail is failing),
+ * then the request goes where its target lives, on behalf of the verified user and never with
+ * the user's token:
  * - a route: proxied to its backend and streamed back (route.ts);
  * - a tool call: to the tool's source, a config tool's HTTP backend or an upstream MCP server (tool-call.ts);
  * - reading a resource, getting a prompt, completing an argument: to the upstream that serves it (upstream-request.ts);
@@ -16,8 +17,11 @@ import { requestUpstream } from './upstream-request.js';
  * What came back is left in `ctx.outcome` for screen(out) and the door's answer.
  */
 export const forwardStage: Stage = (ctx, deps, door) => {
-  const gate = auditGate(ctx, deps);
-  if (gate !== undefined) return gate;
+  if (changesData(ctx)) return recordIntent(ctx, deps).then((refused) => refused ?? forwardTo(ctx, deps, door));
+  return readGate(deps) ?? forwardTo(ctx, deps, door);
+};
+
+function forwardTo(...[ctx, deps, door]: Parameters<Stage>): ReturnType<Stage> {
   const target = ctx.target;
   switch (target?.kind) {
     case 'route':
@@ -44,4 +48,4 @@ export const forwardStage: Stage = (ctx, deps, door) => {
       break;
   }
   return deny(500, 'internal-error', 'internal error', { detail: 'forward ran without a resolved target' });
-};
+}

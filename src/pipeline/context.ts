@@ -84,6 +84,11 @@ export interface RequestContext {
   detail?: string;
   /** True once the request's audit record was appended (one record per request). */
   recorded: boolean;
+  /**
+   * True once a durable intent record was written for this request (it changes data): the final
+   * record is then its outcome, and the answer goes out even if that one cannot be written.
+   */
+  intent: boolean;
 }
 
 /** Splits `req.url` into path and search without URL parsing (hot path); the URL is origin-form. */
@@ -131,5 +136,6 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     bytesOut: 0,
     detail: undefined,
     recorded: false,
+    intent: false,
   };
 }

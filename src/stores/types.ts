@@ -55,7 +55,25 @@ export interface VerifyResult {
   problem?: VerifyProblem;
   /** Conditions that are not tampering but worth a look (e.g. a write in progress, no head file). */
   warnings?: string[];
+  /**
+   * Changes whose intent record has no outcome after it (the gateway stopped, or the trail
+   * failed, while the request was at the backend: it may have acted), oldest first, at most
+   * {@link MAX_LISTED_OPEN_INTENTS}; `openIntentCount` counts them all. Absent when there are
+   * none. On a trail still being written, the newest may just be in flight.
+   */
+  openIntents?: OpenIntent[];
+  openIntentCount?: number;
 }
+
+/** A change recorded as intended but never as answered. */
+export interface OpenIntent {
+  seq: number;
+  requestId: string;
+  time: string;
+}
+
+/** How many open intents a verify result lists (all are counted). */
+export const MAX_LISTED_OPEN_INTENTS = 100;
 
 /** Options of {@link AuditStore.append}. */
 export interface AppendOptions {

@@ -86,6 +86,31 @@ test('audit verify: OK exits 0; an edited record exits 1 naming seq, file:line a
   assert.deepEqual(JSON.parse(json.out[0]!).problem, { seq: 5, kind: 'edited', file: 'segment-0000000000000001.jsonl', line: 5, message: 'record 5 was changed after it was written: its hash does not match its content' });
 });
 
+test('a change with an intent and no outcome: verify lists it (exit 0), query --open prints it, tail shows its status as intent', async () => {
+  const dir = await tempDir();
+  const store = await openStore(dir);
+  const change = (i: number, phase: 'intent' | 'outcome') =>
+    rec(i, { requestId: `change-${i}`, method: 'POST', phase, ...(phase === 'intent' ? { status: 0 } : { status: 201 }) });
+  await store.append([change(1, 'intent'), change(1, 'outcome'), change(2, 'intent'), rec(3), change(4, 'intent'), change(4, 'outcome')]);
+  await store.close();
+  const verified = await run(['audit', 'verify', '--store', dir]);
+  assert.equal(verified.code, 0, verified.err);
+  assert.deepEqual(verified.out, [
+    'audit trail OK: 6 records',
+    '1 change(s) with an intent but no outcome (the gateway stopped or the trail failed while the backend had them; the backend may have acted):',
+    `  seq 3  ${rec(2).time}  request change-2`,
+  ]);
+  const json = JSON.parse((await run(['audit', 'verify', '--store', dir, '--json'])).out[0]!);
+  assert.deepEqual([json.openIntentCount, json.openIntents], [1, [{ seq: 3, requestId: 'change-2', time: rec(2).time }]]);
+  const open = await run(['audit', 'query', '--store', dir, '--open', '--json']);
+  assert.deepEqual(open.out.map((l) => JSON.parse(l).requestId), ['change-2']);
+  const tail = await run(['audit', 'tail', '--store', dir, '-n', '6']);
+  assert.match(tail.out[2]!, /POST \S+ .* intent /);
+  assert.match(tail.out[1]!, / 201 /);
+  const refused = await run(['audit', 'query', '--store', dir, '--open', '--decision', 'allow']);
+  assert.equal(refused.code, 2);
+});
+
 test('audit verify on a directory that does not exist fails instead of reporting an empty trail', async () => {
   const r = await run(['audit', 'verify', '--store', join(await tempDir(), 'missing')]);
   assert.equal(r.code, 1);

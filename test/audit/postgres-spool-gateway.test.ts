@@ -37,6 +37,8 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
   const gateway = await startGateway({ config: result.config, baseDir: fx.dir, file: 'behalf.yaml' }, { logger: pino({ level: 'silent' }) });
   const base = `http://127.0.0.1:${port}`;
   const answered: string[] = [];
+  const posted: string[] = [];
+  let written = 0; // records: a POST writes its intent and its outcome, a GET one record
   const call = async (method: 'GET' | 'POST'): Promise<void> => {
     const res = await fetch(`${base}/api/items`, {
       method,
@@ -47,6 +49,8 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
     await res.arrayBuffer();
     assert.equal(res.status, 200, `${method} after ${answered.length} answered requests`);
     answered.push(res.headers.get('x-request-id')!);
+    if (method === 'POST') posted.push(res.headers.get('x-request-id')!);
+    written += method === 'POST' ? 2 : 1;
   };
   const count = async (): Promise<number> => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".behalf_audit_records`))[0]!.n);
   try {
@@ -54,26 +58,28 @@ test('PostgreSQL cut: requests are answered 200 from the spool; restored: every 
     await Promise.all([call('POST'), call('GET')]);
     proxy.setMode('reset');
     for (let round = 0; round < 5; round++) await Promise.all([call('POST'), call('GET'), call('POST')]);
-    assert.equal(await count(), 4, 'records of the outage reached PostgreSQL while it was cut');
+    assert.equal(await count(), 6, 'records of the outage reached PostgreSQL while it was cut');
     const spool = join(fx.dir, '.behalf', 'audit-spool');
     assert.ok((await readdir(spool)).some((n) => n.endsWith('.jsonl')), 'no spool file in the default spool directory');
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.equal(Number(/^behalf_audit_spool_records (\d+)$/m.exec(metrics)?.[1]), answered.length - 4, 'spool depth metric');
+    assert.equal(Number(/^behalf_audit_spool_records (\d+)$/m.exec(metrics)?.[1]), written - 6, 'spool depth metric');
     assert.ok(Number(/^behalf_audit_spool_bytes (\d+)$/m.exec(metrics)?.[1]) > 0);
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 200, 'spooling keeps the instance ready: every record is kept');
     assert.match(JSON.stringify(await ready.json()), /"audit":\{"ok":true,"detail":"PostgreSQL unreachable: \d+ records spooled"\}/);
     proxy.setMode('forward');
     await Promise.all([call('POST'), call('GET')]);
-    await until('every answered request reached PostgreSQL', async () => (await count()) === answered.length, 15_000);
+    await until('every answered request reached PostgreSQL', async () => (await count()) === written, 15_000);
   } finally {
     await gateway.close();
     await proxy.close();
   }
   const reader = await openPostgresAuditStore(url, { readOnly: true });
   const records = await all(reader);
-  assert.deepEqual(records.map((r) => r.requestId).sort(), [...answered].sort(), 'every answered request, exactly once');
-  assert.deepEqual(records.map((r) => r.seq), Array.from({ length: answered.length }, (_, i) => i + 1));
-  assert.deepEqual(await reader.verify(), { ok: true, records: answered.length });
+  const outcomes = records.filter((r) => r.phase !== 'intent');
+  assert.deepEqual(outcomes.map((r) => r.requestId).sort(), [...answered].sort(), 'every answered request, exactly once');
+  assert.deepEqual(records.filter((r) => r.phase === 'intent').map((r) => r.requestId).sort(), [...posted].sort(), 'every change, its intent once');
+  assert.deepEqual(records.map((r) => r.seq), Array.from({ length: written }, (_, i) => i + 1));
+  assert.deepEqual(await reader.verify(), { ok: true, records: written });
   await reader.close();
 });

@@ -5,6 +5,7 @@ import { formatHeaderLine, formatRecordLine, printable } from '../../audit/forma
 import { parseTimeBound, TIME_BOUND_HELP } from '../../audit/time-bound.js';
 import type { Config } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
+import type { StoredAuditRecord } from '../../audit/record.js';
 import type { AuditQuery, AuditStore, VerifyResult } from '../../stores/types.js';
 import { registerAuditTransferCommands } from './audit-transfer.js';
 
@@ -58,11 +59,37 @@ function withStoreFlags(cmd: Command): Command {
     .option('--store <dir|url>', 'the audit store (a directory, file:<dir> or postgres:// URL), instead of --config');
 }
 
+/**
+ * The intent records of `q`'s matches that no outcome follows, oldest first, the newest
+ * `q.limit`. The other filters (user, route, tool, time) hold for an intent and its outcome alike.
+ */
+async function* openIntentsOf(store: AuditStore, q: AuditQuery): AsyncGenerator<StoredAuditRecord> {
+  const { limit, ...all } = q;
+  const open = new Map<string, StoredAuditRecord>();
+  for await (const rec of store.query(all)) {
+    if (rec.phase === 'intent') open.set(rec.requestId, rec);
+    else if (rec.phase === 'outcome') open.delete(rec.requestId);
+  }
+  const found = [...open.values()];
+  yield* limit === undefined ? found : found.slice(-limit);
+}
+
 function describeProblem(result: VerifyResult): string[] {
   const p = result.problem;
   if (p === undefined) return [];
   const where = p.file === undefined ? '' : ` at ${p.file}${p.line === undefined ? '' : `:${p.line}`}`;
   return [`audit trail BROKEN: ${p.kind} at seq ${p.seq}${where}`, `  ${p.message}`, `  ${result.records} record(s) before it verified`];
+}
+
+/** Changes recorded as intended and never as answered: the backend may have acted on them. */
+function describeOpenIntents(result: VerifyResult): string[] {
+  const listed = result.openIntents ?? [];
+  const total = result.openIntentCount ?? listed.length;
+  if (total === 0) return [];
+  const lines = [`${total} change(s) with an intent but no outcome (the gateway stopped or the trail failed while the backend had them; the backend may have acted):`];
+  for (const i of listed) lines.push(`  seq ${i.seq}  ${i.time}  request ${i.requestId}`);
+  if (total > listed.length) lines.push(`  and ${total - listed.length} more: behalf audit query --open`);
+  return lines;
 }
 
 /**
@@ -114,10 +141,15 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
     .option('--since <when>', `from (inclusive): ${TIME_BOUND_HELP}`, timeBound)
     .option('--until <when>', 'to (exclusive), same forms as --since', timeBound)
     .option('--limit <count>', 'only the newest N matches', positiveInt)
+    .option('--open', 'only changes with an intent record and no outcome (the backend may have acted)')
     .option('--json', 'print JSON Lines (one stored record per line)')
-    .action(async (opts: StoreFlags & AuditQuery & { json?: boolean }, cmd: Command) => {
+    .action(async (opts: StoreFlags & AuditQuery & { json?: boolean; open?: boolean }, cmd: Command) => {
       if (opts.since !== undefined && opts.until !== undefined && opts.since >= opts.until) {
         cmd.error('error: --since must be before --until', { exitCode: 2, code: 'behalf.audit.bad-range' });
+      }
+      if (opts.open === true && (opts.decision !== undefined || opts.reason !== undefined)) {
+        // An outcome may be a denial (the backend failed) while its intent is an allow.
+        cmd.error('error: --open cannot be combined with --decision or --reason', { exitCode: 2, code: 'behalf.audit.bad-filter' });
       }
       const store = await openFromFlags(opts, loadConfig, true);
       try {
@@ -126,7 +158,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
           if (opts[key] !== undefined) (q as Record<string, unknown>)[key] = opts[key];
         }
         let n = 0;
-        for await (const rec of store.query(q)) {
+        for await (const rec of opts.open === true ? openIntentsOf(store, q) : store.query(q)) {
           if (opts.json === true) out(cmd, JSON.stringify(rec));
           else {
             if (n === 0) out(cmd, formatHeaderLine());
@@ -153,6 +185,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
       if (opts.json === true) out(cmd, JSON.stringify(result));
       else if (result.ok) out(cmd, `audit trail OK: ${result.records} records`);
       else for (const line of describeProblem(result)) out(cmd, printable(line));
+      if (opts.json !== true) for (const line of describeOpenIntents(result)) out(cmd, printable(line));
       if (opts.json !== true) for (const w of result.warnings ?? []) err(cmd, `warning: ${w}`);
       const p = result.problem;
       if (!result.ok && p !== undefined) {
