@@ -1,6 +1,6 @@
 /**
  * Issue "Nothing escapes the audit", section 1: the audit store starts failing while changes are
- * at the backend. Every change the backend saw has its intent record (written before it was
+ * at the backend (the embedded store's disk fills; PostgreSQL is cut and the spool fills). Every change the backend saw has its intent record (written before it was
  * forwarded); a change whose intent could not be written never reaches the backend; every client
  * gets the truth (the backend's answer, or 503 `audit-unavailable` for what was not done, never
  * a reset); `verify` lists the changes whose outcome is missing. Both doors, one store.
@@ -12,27 +12,37 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openFileAuditStore } from '../../src/audit/file-store.js';
 import type { StoredAuditRecord } from '../../src/audit/record.js';
+import { openPostgresAuditStore } from '../../src/stores/postgres-audit-store.js';
+import type { AuditStore, VerifyResult } from '../../src/stores/types.js';
 import { fullDiskFs } from '../audit/full-disk.js';
 import { all } from '../audit/helpers.js';
+import { freshSchema, startPgProxy, viaPort } from '../audit/postgres-helpers.js';
+import { openSpooled, until } from '../audit/postgres-spool-helpers.js';
 import { send, type Reply } from '../e2e/bounded-client.js';
 import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 import { startDoorEnv, type DoorEnv } from '../mcp/door/harness.js';
 import { headersFor, messageOf, openSession, post } from '../mcp/door/wire.js';
 
 const BACKEND_DELAY_MS = 300;
-const disk = { full: false };
 let dir: string;
 let backend: RecordingBackend;
-let env: DoorEnv;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'behalf-fault-audit-'));
-  // Every change stays at the backend a while, so some are there when the disk fills.
+  // Every change stays at the backend a while, so some are there when the store fails.
   backend = await startRecordingBackend((req, res) => {
     setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{"created":true}'), BACKEND_DELAY_MS);
   });
-  const store = await openFileAuditStore(join(dir, 'audit'), { fs: fullDiskFs(disk) });
-  env = await startDoorEnv(
+});
+
+after(async () => {
+  await backend?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The gateway with a route and a tool that POST to the backend, on `store`. */
+function startEnv(store: AuditStore): Promise<DoorEnv> {
+  return startDoorEnv(
     {
       routes: [{ id: 'items', path: '/api', upstream: backend.url }],
       tools: [
@@ -49,17 +59,16 @@ before(async () => {
     },
     { configured: true, auditStore: store },
   );
-});
-
-after(async () => {
-  await env?.close();
-  await backend?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('the store fails while changes are at the backend: no change without its intent, no client told "not done" about a done change', async () => {
+/**
+ * 30 changes per door, one every 20 ms, `fail()` called before the 11th; then the checks, against
+ * the trail `read()` gives once the store is whole again. Returns how many were done and refused.
+ */
+async function changesWhileTheStoreFails(env: DoorEnv, fail: () => void, read: () => Promise<{ records: StoredAuditRecord[]; verified: VerifyResult }>): Promise<{ done: number; refused: number; open: number }> {
+  const seenBefore = backend.seen.length;
   const routeToken = await env.idp.mint('alice', { audience: env.publicUrl });
   const { token, session } = await openSession(env, 'alice');
   const mcpHeaders = headersFor(token, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' });
@@ -81,20 +90,16 @@ test('the store fails while changes are at the backend: no change without its in
   const http: Promise<Reply | Error>[] = [];
   const mcp: Promise<Reply | Error>[] = [];
   for (let i = 0; i < 30; i++) {
-    if (i === 10) disk.full = true;
+    if (i === 10) fail();
     http.push(httpPost(i));
     mcp.push(toolCall(i));
     await sleep(20);
   }
   const httpReplies = await Promise.all(http);
   const mcpReplies = await Promise.all(mcp);
-  disk.full = false;
 
-  const seen = new Set(backend.seen.map((r) => String(r.headers['x-request-id'])));
-  const reader = await openFileAuditStore(join(dir, 'audit'), { readOnly: true });
-  const records: StoredAuditRecord[] = await all(reader);
-  const verified = await reader.verify();
-  await reader.close();
+  const seen = new Set(backend.seen.slice(seenBefore).map((r) => String(r.headers['x-request-id'])));
+  const { records, verified } = await read();
   const intents = new Set(records.filter((r) => r.phase === 'intent').map((r) => r.requestId));
   const outcomes = new Set(records.filter((r) => r.phase === 'outcome').map((r) => r.requestId));
 
@@ -133,17 +138,64 @@ test('the store fails while changes are at the backend: no change without its in
     }
   }
   assert.equal(done, seen.size, 'every change the backend made was answered as done');
-  assert.ok(done >= 20, `the first changes went through before the disk filled (${done})`);
-  assert.ok(refused >= 20, `changes after the disk filled were refused before the backend (${refused})`);
 
-  // The changes at the backend when the disk filled have an intent and no outcome: verify says so.
+  // The changes at the backend when the store failed have an intent and no outcome: verify says so.
   const open = [...seen].filter((id) => !outcomes.has(id));
-  assert.ok(open.length > 0, 'the scenario had changes in flight when the store failed');
   assert.equal(verified.ok, true, JSON.stringify(verified.problem));
-  assert.deepEqual(new Set(verified.openIntents?.map((i) => i.requestId)), new Set(open));
-  assert.equal(verified.openIntentCount, open.length);
+  assert.deepEqual(new Set(verified.openIntents?.map((i) => i.requestId) ?? []), new Set(open));
+  assert.equal(verified.openIntentCount ?? 0, open.length);
+  return { done, refused, open: open.length };
+}
 
-  // Once the disk has room again, a change goes through at once (its intent write is the probe).
-  const after = await httpPost(99);
-  assert.ok(!(after instanceof Error) && after.status === 201, 'recovered');
+test("the embedded store's disk fills while changes are at the backend: no change without its intent, no client told “not done” about a done change", async () => {
+  const disk = { full: false };
+  const storeDir = join(dir, 'embedded');
+  const env = await startEnv(await openFileAuditStore(storeDir, { fs: fullDiskFs(disk) }));
+  try {
+    const read = async () => {
+      disk.full = false;
+      const reader = await openFileAuditStore(storeDir, { readOnly: true });
+      try {
+        return { records: await all(reader), verified: await reader.verify() };
+      } finally {
+        await reader.close();
+      }
+    };
+    const { done, refused, open } = await changesWhileTheStoreFails(env, () => (disk.full = true), read);
+    assert.ok(done >= 20, `the first changes went through before the disk filled (${done})`);
+    assert.ok(refused >= 20, `changes after the disk filled were refused before the backend (${refused})`);
+    assert.ok(open > 0, 'the scenario had changes at the backend when the disk filled');
+    // Once the disk has room again, a change goes through at once (its intent write is the probe).
+    const token = await env.idp.mint('alice', { audience: env.publicUrl });
+    const again = await send(env.publicUrl, { method: 'POST', path: '/api/items', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"name":"again"}' });
+    assert.equal(again.status, 201, 'recovered');
+  } finally {
+    await env.close();
+  }
+});
+
+test('PostgreSQL is cut and the spool reaches maxBytes while changes are at the backend: the same promises, and the trail ships whole', async () => {
+  const { url } = await freshSchema();
+  const proxy = await startPgProxy();
+  proxy.setMode('reset');
+  // Room for about a dozen changes (two records each) in the spool.
+  const store = await openSpooled(viaPort(url, proxy.port), join(dir, 'spool'), { maxBytes: 16_384 });
+  const env = await startEnv(store);
+  try {
+    const read = async () => {
+      proxy.setMode('forward');
+      await until('the spool shipped', () => store.status!().spooledRecords === 0, 15_000);
+      const reader = await openPostgresAuditStore(url, { readOnly: true });
+      try {
+        return { records: await all(reader), verified: await reader.verify() };
+      } finally {
+        await reader.close();
+      }
+    };
+    const { done, refused } = await changesWhileTheStoreFails(env, () => {}, read);
+    assert.ok(done > 0 && refused > 0, `some changes fit in the spool, the rest were refused (${done} done, ${refused} refused)`);
+  } finally {
+    await env.close();
+    await proxy.close();
+  }
 });
