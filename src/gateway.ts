@@ -14,6 +14,8 @@ import { createMcpDoor, mcpConfigOf, mcpScopes, type McpDoorOptions } from './do
 import { createHttpHandler } from './doors/http/door.js';
 import { createRouter } from './doors/http/router.js';
 import { createRefusalRecorder } from './doors/http/parser-refusals.js';
+import { openConnections } from './doors/http/connection-limits.js';
+import { createConnectionRefusalRecorder } from './doors/http/connection-refusals.js';
 import { scheduleKeyRotation } from './forward/identity/key-rotation.js';
 import { createReadiness, type ReadyStatus } from './observe/readiness.js';
 import type { ForwardPlan } from './forward/plans.js';
@@ -173,19 +175,29 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       ...(mcpDoor === undefined ? {} : { extraResources: new Map([[mcpDoor.path, mcpScopes(config)]]) }),
     });
     const handler = createRouter([wellKnown, mcpDoor], createHttpHandler(deps, compileRoutes(config.routes)));
+    const connectionRefusals = createConnectionRefusalRecorder({ auditor, metrics, logger, now: deps.now, windowMs: DEFAULTS.connectionRefusalAuditMs });
+    closers.push(async () => connectionRefusals.flush());
     const server = createHttpServer(
       handler,
-      { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.clientRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs, maxHeaderBytes: config.server.maxHeaderBytes },
+      {
+        headersTimeoutMs: config.server.headersTimeoutMs,
+        requestTimeoutMs: config.server.requestTimeoutMs,
+        keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs,
+        maxHeaderBytes: config.server.maxHeaderBytes,
+        maxConnections: config.server.maxConnections,
+        maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
+      },
       logger,
-      createRefusalRecorder({ auditor, metrics, logger, now: deps.now }),
+      { onRefused: createRefusalRecorder({ auditor, metrics, logger, now: deps.now }), onConnectionRefused: connectionRefusals.refused },
     );
+    metrics.beforeScrape.push(() => metrics.connectionsOpen.set(openConnections(server)));
     const address = await listen(server, config.server.host, opts.port ?? config.server.port);
     closers.push(() => closeServer(server, DEFAULTS.closeGraceMs));
     let adminAddress: string | undefined;
     if (config.admin !== undefined) {
       const adminServer = createHttpServer(
         createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, ...(opts.now ? { now: opts.now } : {}) }),
-        { headersTimeoutMs: DEFAULTS.headersTimeoutMs, requestTimeoutMs: DEFAULTS.adminRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs },
+        { headersTimeoutMs: Math.min(config.server.headersTimeoutMs, DEFAULTS.adminRequestTimeoutMs), requestTimeoutMs: DEFAULTS.adminRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs },
         logger,
       );
       adminAddress = await listen(adminServer, config.admin.host, opts.adminPort ?? config.admin.port);

@@ -16,9 +16,16 @@ export const DEFAULTS = {
   maxBodyBytes: 1_048_576, // 1 MiB
   maxHeaderBytes: 65_536, // 64 KiB: the HTTP parser's bound on all headers, above maxTokenBytes so an oversized token gets behalf's own 401 token-too-large
   maxTokenBytes: 16_384, // 16 KiB
+  headersTimeoutMs: 10_000, // 10 s for a client to send a request's head, counted from the connection or the request's first byte (slow-loris bound)
+  clientRequestTimeoutMs: 60_000, // 60 s for a client to send a whole request, head and body
+  maxConnections: 10_000, // connections the public listener holds at once; more are closed on accept
+  maxConnectionsPerAddress: 1_000, // connections from one client address (an IPv6 /64) at once; 0 = no bound
+  /** Body on a GET, HEAD or DELETE of a route: refused (400 `body-not-allowed`) unless the route lists the method. */
+  allowBodyOn: [] as ('GET' | 'HEAD' | 'DELETE')[],
   // The gateway's listeners (public and admin); none is a config field.
-  headersTimeoutMs: 10_000, // 10 s for a client to send a request's head (slow-loris bound)
-  clientRequestTimeoutMs: 60_000, // 60 s for a client to send a whole request
+  timeoutCheckMs: 250, // 250 ms between checks of the header and request timeouts (Node's own default is 30 s)
+  timedOutAnswerMs: 1_000, // 1 s for a request whose body timed out to be answered 408 before its connection is cut
+  connectionRefusalAuditMs: 10_000, // 10 s: refused connections are audited as one summary record per reason per window
   clientKeepAliveMs: 5_000, // 5 s an idle client connection stays open
   closeGraceMs: 5_000, // 5 s for in-flight requests to finish when the gateway stops
   adminRequestTimeoutMs: 30_000, // 30 s for an admin client to send a whole request

@@ -80,6 +80,19 @@ export const routeSchema = z.strictObject({
   connectTimeoutMs: z.number().int().min(1).max(60_000).default(DEFAULTS.connectTimeoutMs),
   maxBodyBytes: z.number().int().min(0).optional(),
   /**
+   * Methods without a body in HTTP (GET, HEAD, DELETE) on which this route accepts one anyway; on
+   * any other, a request that carries a body (Content-Length above 0, or Transfer-Encoding) is
+   * refused with 400 `body-not-allowed` and never forwarded. TRACE never may.
+   */
+  allowBodyOn: z
+    .array(
+      z
+        .string()
+        .transform((m) => m.toUpperCase())
+        .pipe(z.enum(['GET', 'HEAD', 'DELETE'])),
+    )
+    .default([...DEFAULTS.allowBodyOn]),
+  /**
    * What a path may hold that is refused by default, and how policy matches it (docs/security.md):
    * an encoded `%`, `;` parameters and non-ASCII characters are refused unless allowed here;
    * `caseInsensitive` makes policy match the lower-cased path (for a backend that folds case).
@@ -161,11 +174,19 @@ export const serverSchema = z.strictObject({
   maxTokenBytes: z.number().int().min(256).default(DEFAULTS.maxTokenBytes),
   /** Bound on a request's headers in all, bytes (Node's parser answers 431 past it); keep it above `maxTokenBytes`. */
   maxHeaderBytes: z.number().int().min(1_024).max(1_048_576).default(DEFAULTS.maxHeaderBytes),
+  /** Time for a client to send a request's head, ms (from the connection, or from the first byte of a later request); 408 past it. */
+  headersTimeoutMs: z.number().int().min(1_000).max(600_000).default(DEFAULTS.headersTimeoutMs),
+  /** Time for a client to send a whole request, head and body, ms; 408 past it. At least `headersTimeoutMs`. */
+  requestTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(DEFAULTS.clientRequestTimeoutMs),
+  /** Connections the listener holds at once; a connection past it is closed as it is accepted. */
+  maxConnections: z.number().int().min(1).default(DEFAULTS.maxConnections),
+  /** Connections from one client address (IPv6: one /64) at once; 0 = no bound (behind a balancer, every connection has its address). */
+  maxConnectionsPerAddress: z.number().int().min(0).default(DEFAULTS.maxConnectionsPerAddress),
   /** Authorization servers advertised in protected resource metadata (default: issuers). */
   authorizationServers: z.array(z.string().min(1)).optional(),
   /** Extra header names always removed before forwarding, on every route. */
   stripHeaders: z.array(headerName).default([]),
-});
+}).refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed requestTimeoutMs' });
 
 /** The MCP endpoint (Streamable HTTP). */
 export const mcpSchema = z.strictObject({

@@ -1,28 +1,50 @@
 import type { IncomingMessage } from 'node:http';
 import { deny, type Deny } from '../pipeline/decision.js';
+import { sendContinue } from './expect-continue.js';
 import { findDuplicateKey } from './json-duplicate-keys.js';
 import { auditString } from './printable.js';
+import { onTimedOut, timedOut } from './request-timeout.js';
 
 export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
+
+/** The body bound was passed: the rest of the body is not read, so the connection cannot be reused. */
+function tooLarge(detail: string): ReadBodyResult {
+  return { ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail, headers: { connection: 'close' } }) };
+}
+
+/** The client did not send the whole request within `server.requestTimeoutMs`. */
+function tooSlow(size: number): ReadBodyResult {
+  return {
+    ok: false,
+    decision: deny(408, 'request-timeout', 'request timeout', { detail: `request body not received within server.requestTimeoutMs (${size} bytes read)`, headers: { connection: 'close' } }),
+  };
+}
 
 /**
  * Reads a request body into memory, refusing it past `maxBytes` (413) without reading the rest.
  * The body is buffered on purpose: the signed assertion carries its digest, which must be known
  * before the first byte goes upstream. Responses are never buffered.
  *
+ * A declared `Content-Length` past the bound is refused before anything is read, and before the
+ * `100 Continue` a client that sent `Expect: 100-continue` waits for (`expect-continue.ts`): that
+ * `100` is sent here, only for a body that will be read. A request the server marked as timed out
+ * (`request-timeout.ts`), before or while its body is read, is refused with 408
+ * `request-timeout`. Both refusals, and 413, say `Connection: close`: the rest of the body is
+ * never read.
+ *
  * This does NOT decode `Content-Encoding`: the bound applies to the bytes on the wire.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<ReadBodyResult> {
+  if (timedOut(req)) return Promise.resolve(tooSlow(0));
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBytes) {
-    return Promise.resolve({ ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail: `content-length ${declared} > ${maxBytes}` }) });
-  }
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve(tooLarge(`content-length ${declared} > ${maxBytes}`));
   const hasBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) {
     // Drain anything unexpected so the connection stays usable.
     req.resume();
     return Promise.resolve({ ok: true, body: undefined });
   }
+  sendContinue(req);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -30,22 +52,27 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<ReadBo
     const finish = (result: ReadBodyResult) => {
       if (done) return;
       done = true;
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
+      stopWaiting();
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onError);
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
         req.pause();
-        finish({ ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail: `body > ${maxBytes} bytes` }) });
+        finish(tooLarge(`body > ${maxBytes} bytes`));
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = () => finish({ ok: true, body: size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-    const onError = () => finish({ ok: false, decision: deny(400, 'bad-request', 'request body could not be read', { detail: 'client stream error' }) });
-    const onAborted = onError;
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
+    const onError = () =>
+      finish(timedOut(req) ? tooSlow(size) : { ok: false, decision: deny(400, 'bad-request', 'request body could not be read', { detail: 'client stream error' }) });
+    const stopWaiting = onTimedOut(req, () => {
+      req.pause();
+      finish(tooSlow(size));
+    });
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onError);
   });
 }
 

@@ -8,6 +8,10 @@ export interface Metrics {
   readonly upstreamFailures: Counter<'route' | 'reason'>;
   /** Requests the HTTP parser refused before any stage (malformed framing or headers, too large, too slow, CONNECT). */
   readonly clientErrors: Counter<'reason'>;
+  /** Connections closed as they were accepted: past `server.maxConnections` or `server.maxConnectionsPerAddress`. */
+  readonly connectionsRefused: Counter<'reason'>;
+  /** Client connections the public listener holds (set at scrape time). */
+  readonly connectionsOpen: Gauge;
   readonly auditFailures: Counter;
   /** 1 while the last audit write failed, 0 once one succeeds again: the alarm. */
   readonly auditUnhealthy: Gauge;
@@ -46,6 +50,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     upstreamFailures: new Counter({ name: 'behalf_upstream_failures_total', help: 'Upstream connection failures and timeouts', labelNames: ['route', 'reason'], registers: [registry] }),
     clientErrors: new Counter({ name: 'behalf_client_errors_total', help: 'Requests refused by the HTTP parser before any stage, by reason', labelNames: ['reason'], registers: [registry] }),
+    connectionsRefused: new Counter({
+      name: 'behalf_connections_refused_total',
+      help: 'Client connections closed on accept, by reason (connection-limit, connection-limit-per-address)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    connectionsOpen: new Gauge({ name: 'behalf_connections_open', help: 'Client connections the public listener holds', registers: [registry] }),
     auditFailures: new Counter({ name: 'behalf_audit_write_failures_total', help: 'Audit records that could not be written', registers: [registry] }),
     auditUnhealthy: new Gauge({ name: 'behalf_audit_unhealthy', help: '1 while audit records cannot be written (alarm)', registers: [registry] }),
     limitDecisions: new Counter({ name: 'behalf_limit_decisions_total', help: 'Limit rule decisions by rule and outcome (allow, deny, error)', labelNames: ['rule', 'outcome'], registers: [registry] }),

@@ -47,6 +47,10 @@ export const REASONS = {
   'headers-too-large': 'the request headers exceed server.maxHeaderBytes',
   'request-timeout': 'the request did not arrive within the server timeouts',
   'method-not-supported': 'a method the gateway never serves (CONNECT)',
+  'body-not-allowed': 'a GET, HEAD, DELETE or TRACE request carries a body (a route may allow one with allowBodyOn)',
+  // connections closed as they are accepted, before any request (docs/operations.md)
+  'connection-limit': 'the listener already holds server.maxConnections connections',
+  'connection-limit-per-address': 'the client address already holds server.maxConnectionsPerAddress connections',
   // generic
   'internal-error': 'an unexpected fault',
   // upstream MCP servers: tool pinning (audit records of the gateway itself, not of a request)

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { challengeFor } from '../../authenticate/index.js';
 import type { Config } from '../../config/schema.js';
+import { bodyNotAllowed } from '../../lib/bodiless-methods.js';
 import { createContext } from '../../pipeline/context.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Door } from '../../pipeline/door.js';
@@ -25,9 +26,10 @@ export function createHttpDoor(config: Config, routes: RouteTable): Door {
     open: (req, res, startedAt, wallMs) => createContext(req, res, 'http', startedAt, wallMs),
     // The route is a pure table lookup, done first so that a 401 names the right protected
     // resource and a token from an issuer the route does not accept is refused by authenticate.
+    // A body on a method that has none is refused here, before anything is read or forwarded.
     receive(ctx) {
       ctx.route = routes.match(ctx.path);
-      return undefined;
+      return bodyNotAllowed(ctx.method, ctx.req.headers, ctx.route?.allowBodyOn);
     },
     credentials: (ctx) => (ctx.route?.issuers === undefined ? undefined : { allowedIssuers: ctx.route.issuers }),
     // A path a backend could read differently from the gateway is refused, never rewritten.

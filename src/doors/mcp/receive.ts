@@ -1,4 +1,5 @@
 import type { Config, McpConfig } from '../../config/schema.js';
+import { bodyNotAllowed } from '../../lib/bodiless-methods.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import { servesStream } from './capabilities.js';
 import type { McpContext } from './context.js';
@@ -36,15 +37,17 @@ export function originAllowed(origin: string | undefined, allowed: ReadonlySet<s
 
 /**
  * Refuses what no later stage should see: a method other than POST, DELETE and GET (405), GET
- * too when there is nothing to push on a session's stream (no upstream MCP server is served), and a browser `Origin` that is not allowed (403, before authentication: a
- * rebinding page must learn nothing).
+ * too when there is nothing to push on a session's stream (no upstream MCP server is served), a
+ * browser `Origin` that is not allowed (403, before authentication: a rebinding page must learn
+ * nothing), and a GET or DELETE that carries a body (400 `body-not-allowed`: neither has one in MCP).
  */
 export function receiveMcp(ctx: McpContext, deps: McpDeps): Deny | undefined {
   if (!originAllowed(headerValue(ctx.req.headers, 'origin'), deps.allowedOrigins)) {
     return deny(403, 'origin-not-allowed', 'Forbidden: origin not allowed', { detail: 'Origin header not allowed' });
   }
-  if (ctx.method === 'POST' || ctx.method === 'DELETE') return undefined;
+  if (ctx.method === 'POST') return undefined;
+  if (ctx.method === 'DELETE') return bodyNotAllowed(ctx.method, ctx.req.headers);
   const stream = servesStream(deps);
-  if (ctx.method === 'GET' && stream) return undefined;
+  if (ctx.method === 'GET' && stream) return bodyNotAllowed(ctx.method, ctx.req.headers);
   return deny(405, 'method-not-allowed', 'Method not allowed', { headers: { allow: stream ? 'GET, POST, DELETE' : 'POST, DELETE' }, detail: `HTTP ${ctx.method.slice(0, 16)}` });
 }
