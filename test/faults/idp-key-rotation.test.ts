@@ -48,9 +48,9 @@ const readyz = async (gw: TestGateway) => {
   return { status: reply.status, ready: body.ready, jwks: body.checks['jwks:idp']! };
 };
 
-/** Wait (a few ms at a time, at most 5 s) until `cond` holds; the caller asserts what it needs. */
-async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let n = 0; n < 500 && !(await cond()); n++) await new Promise((r) => setTimeout(r, 10));
+/** Wait (10 ms at a time, at most `tries` times) until `cond` holds; the caller asserts what it needs. */
+async function until(cond: () => boolean | Promise<boolean>, tries = 500): Promise<void> {
+  for (let n = 0; n < tries && !(await cond()); n++) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** A token for alice from the test IdP, signed by `key` (default its first) under `kid` (default the key's). */
@@ -96,10 +96,10 @@ test('a key rotation under steady load: zero 401s for valid tokens, and one extr
     };
     const total = () => [...statuses.values()].reduce((a, b) => a + b, 0);
     const workers = [worker(), worker(), worker(), worker()];
-    await until(() => total() >= 40);
+    await until(() => total() >= 40, 3_000);
     const oldKid = [...byKid.keys()][0]!;
     const newKid = await idp.rotateKeys();
-    await until(() => (byKid.get(newKid) ?? 0) >= 60);
+    await until(() => (byKid.get(newKid) ?? 0) >= 60, 3_000);
     stop = true;
     await Promise.all(workers);
 
