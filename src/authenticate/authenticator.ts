@@ -26,10 +26,13 @@ export interface AuthenticatorOptions {
   now?: () => number;
   /** Bound on the verified-token cache. Default `DEFAULTS.tokenCacheEntries` (10 000); 0 disables it. */
   cacheEntries?: number;
-  /** Minimum interval between JWKS refreshes caused by an unknown `kid`. Default `DEFAULTS.jwksCooldownMs` (30 s). */
-  jwksCooldownMs?: number;
-  /** Age after which a JWK set is refetched. Default `DEFAULTS.jwksCacheMaxAgeMs` (10 min). */
+  /** Age after which a JWK set is refetched in the background. Default `DEFAULTS.jwksCacheMaxAgeMs` (10 min). */
   jwksMaxAgeMs?: number;
+  /**
+   * How the JWKS refetch waits (at most `issuers[].jwksRefetch.minIntervalMs`) for its turn; tests
+   * pass one that moves their clock. Default: a timer.
+   */
+  sleep?: (ms: number) => Promise<void>;
   /** Bound on each discovery/JWKS request. Default 5 000 (5 s). */
   fetchTimeoutMs?: number;
   /** Checked on every request, cached token or not. Default: nothing is revoked. */
@@ -59,8 +62,14 @@ export interface Authenticator {
    *   passes its public `/mcp` URL, RFC 8707).
    */
   authenticate(req: AuthRequest, opts?: { allowedIssuers?: readonly string[]; audience?: readonly string[] }): Promise<AuthResult>;
-  /** Load discovery and JWKS for every issuer (at start and for /readyz). Never throws. */
+  /** Load discovery and JWKS for every issuer, and wait for it (at start). Never throws. */
   warm(): Promise<{ issuerId: string; ok: boolean; error?: string }[]>;
+  /**
+   * Each issuer's keys as held now, without waiting for any IdP (for `/readyz`): ok while keys are
+   * held. An issuer with no keys, or keys older than `jwksMaxAgeMs`, gets a background fetch when
+   * `issuers[].jwksRefetch.minIntervalMs` allows.
+   */
+  keyStatus(): { issuerId: string; ok: boolean; detail?: string }[];
 }
 
 /**
@@ -72,7 +81,9 @@ export interface Authenticator {
  * revoked token, user or client is a 401 `token-revoked`.
  *
  * Denials: 401 with a reason from REASONS, except `idp-unavailable` (the issuer's discovery or
- * JWKS cannot be fetched and no keys are cached) and `revocation-unavailable` (revocations cannot
+ * JWKS cannot be fetched and no keys are cached, or the token needs a refetch, for an unknown
+ * `kid` or a bad signature under a known one, that fails or that the flood bound
+ * `issuers[].jwksRefetch.perMinute` refuses while its `kid` was never seen absent) and `revocation-unavailable` (revocations cannot
  * be synced and `revocation.onStoreError` is `deny`), which are 503: an outage is not the
  * client's fault and must not make clients throw their tokens away. No denial carries headers;
  * the caller adds `WWW-Authenticate` (`bearerChallenge` + `challengeErrorFor`).
@@ -107,8 +118,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         now,
         timeoutMs: opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
         maxBytes: DEFAULT_FETCH_MAX_BYTES,
-        cooldownMs: opts.jwksCooldownMs ?? DEFAULTS.jwksCooldownMs,
+        minIntervalMs: issuer.jwksRefetch.minIntervalMs,
+        perMinute: issuer.jwksRefetch.perMinute,
         maxAgeMs: opts.jwksMaxAgeMs ?? DEFAULTS.jwksCacheMaxAgeMs,
+        absentKids: DEFAULTS.jwksAbsentKidsRemembered,
+        ...(opts.sleep === undefined ? {} : { sleep: opts.sleep }),
       }),
     );
   }
@@ -190,7 +204,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     );
   }
 
-  return { authenticate, warm };
+  function keyStatus() {
+    return [...keys].map(([issuerId, k]) => ({ issuerId, ...k.status() }));
+  }
+
+  return { authenticate, warm, keyStatus };
 }
 
 const REVOKED = deny(401, 'token-revoked', INVALID_TOKEN_MESSAGE);

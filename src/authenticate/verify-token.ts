@@ -27,6 +27,11 @@ export type VerifyResult = { ok: true; payload: JWTPayload } | { ok: false; deci
  * `crit` header parameters rejected; `typ` equal to `requireType` when configured
  * (`at+jwt` and `application/at+jwt` are the same type, compared case-insensitively).
  *
+ * A signature that fails under a key of the cached set gets one more try when a refetch (within
+ * `issuers[].jwksRefetch`, IssuerKeys.recheck) shows the IdP changed its set: an IdP may replace
+ * the key material under a `kid` it keeps. The token is still only accepted with a key the IdP
+ * publishes; if that refetch fails the answer is 503 `idp-unavailable` (the token may be good).
+ *
  * This does NOT check revocation, scopes, the subject's existence or any claim beyond those
  * listed; it does NOT read the `jwk`, `jku`, `x5u` or `x5c` headers (keys come only from the
  * issuer's JWKS); it does NOT bound the token size (the caller does, before calling this).
@@ -49,16 +54,21 @@ export async function verifyToken(
     currentDate: new Date(nowMs),
     ...(issuer.requireType === undefined ? {} : { typ: issuer.requireType }),
   };
-  let payload: JWTPayload;
-  try {
-    payload = (await jwtVerify(token, keys.resolve, options)).payload;
-  } catch (err) {
-    const multiple = multipleKeys(err);
-    if (multiple === undefined) return { ok: false, decision: fromError(err, token) };
-    const tried = await tryEachKey(token, multiple, options);
-    if (!tried.ok) return tried;
-    payload = tried.payload;
+  const mark = keys.mark();
+  let checked = await checkSignature(token, keys, options);
+  if (!checked.ok && checked.badSignature) {
+    // The IdP may have replaced the key under this kid: look once more, within the refetch limits.
+    let recheck: Awaited<ReturnType<IssuerKeys['recheck']>>;
+    try {
+      recheck = await keys.recheck(mark);
+    } catch (err) {
+      return { ok: false, decision: fromError(err, token) };
+    }
+    if (recheck === 'changed') checked = await checkSignature(token, keys, options);
+    else if (recheck === 'limited') return { ok: false, decision: fail('token-invalid', 'signature verification failed (JWKS refetch limit reached)') };
   }
+  if (!checked.ok) return { ok: false, decision: checked.decision };
+  const payload = checked.payload;
   // jose checks `iat` only when maxTokenAge is set; a token "issued" in the future is forged or
   // comes from an IdP whose clock is wrong, and either way must not be accepted.
   if (typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + issuer.clockSkewSeconds) {
@@ -67,8 +77,21 @@ export async function verifyToken(
   return { ok: true, payload };
 }
 
+type Checked = { ok: true; payload: JWTPayload } | { ok: false; decision: Deny; badSignature: boolean };
+
+/** `jwtVerify` with the issuer's keys; says whether a failure was the signature (worth a recheck). */
+async function checkSignature(token: string, keys: IssuerKeys, options: JWTVerifyOptions): Promise<Checked> {
+  try {
+    return { ok: true, payload: (await jwtVerify(token, keys.resolve, options)).payload };
+  } catch (err) {
+    const multiple = multipleKeys(err);
+    if (multiple === undefined) return { ok: false, decision: fromError(err, token), badSignature: err instanceof errors.JWSSignatureVerificationFailed };
+    return tryEachKey(token, multiple, options);
+  }
+}
+
 /** A JWKS with several keys matching `kid`/`alg` (e.g. during rotation without kids): try each. */
-async function tryEachKey(token: string, candidates: AsyncIterable<CryptoKey>, options: JWTVerifyOptions): Promise<VerifyResult> {
+async function tryEachKey(token: string, candidates: AsyncIterable<CryptoKey>, options: JWTVerifyOptions): Promise<Checked> {
   for await (const key of candidates) {
     try {
       return { ok: true, payload: (await jwtVerify(token, key, options)).payload };
@@ -76,11 +99,11 @@ async function tryEachKey(token: string, candidates: AsyncIterable<CryptoKey>, o
       // Claim failures come after a good signature: that is the answer. Anything else (a bad
       // signature, a key jose refuses) only rules out this candidate.
       if (err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTExpired) {
-        return { ok: false, decision: fromError(err, token) };
+        return { ok: false, decision: fromError(err, token), badSignature: false };
       }
     }
   }
-  return { ok: false, decision: fail('token-invalid', 'signature verification failed') };
+  return { ok: false, decision: fail('token-invalid', 'signature verification failed'), badSignature: true };
 }
 
 function multipleKeys(err: unknown): AsyncIterable<CryptoKey> | undefined {

@@ -42,8 +42,13 @@ export const DEFAULTS = {
   // issuers[]
   algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] as const,
   clockSkewSeconds: 60,
-  jwksCooldownMs: 30_000, // 30 s between refreshes triggered by an unknown kid
-  jwksCacheMaxAgeMs: 600_000, // 10 min
+  // An issuer's JWKS is fetched at most once per jwksRefetchMinIntervalMs, whatever the cause;
+  // fetches caused by tokens (an unknown kid, a bad signature under a known kid) also draw on a
+  // bucket of jwksRefetchesPerMinute (its size and its refill per minute): the flood bound.
+  jwksRefetchMinIntervalMs: 1_000, // 1 s
+  jwksRefetchesPerMinute: 10, // per issuer and instance; once spent, one more every 6 s
+  jwksCacheMaxAgeMs: 600_000, // 10 min: older keys are refreshed in the background, and used meanwhile
+  jwksAbsentKidsRemembered: 1_000, // kids a fetch showed absent, remembered to answer 401 (not 503) while refetches are spent
   tokenCacheEntries: 10_000,
   idpFetchTimeoutMs: 5_000, // 5 s for a discovery document or a JWKS
   idpFetchMaxBytes: 524_288, // 512 KiB: a larger discovery document or JWKS is refused

@@ -39,6 +39,17 @@ export const issuerSchema = z
     /** Discovery document URL override; default `<issuer>/.well-known/openid-configuration`. */
     discoveryUrl: httpUrl.optional(),
     clockSkewSeconds: z.number().int().min(0).max(600).default(DEFAULTS.clockSkewSeconds),
+    /**
+     * How often this issuer's JWKS may be fetched again (docs/authentication.md#jwks-refresh):
+     * `minIntervalMs` between any two fetches (ms), and `perMinute` fetches caused by tokens (an
+     * unknown `kid`, a bad signature under a known one), the bound against floods of random kids.
+     */
+    jwksRefetch: z
+      .strictObject({
+        minIntervalMs: z.number().int().min(0).max(60_000).default(DEFAULTS.jwksRefetchMinIntervalMs),
+        perMinute: z.number().int().min(1).max(600).default(DEFAULTS.jwksRefetchesPerMinute),
+      })
+      .prefault({}),
     requireType: z.enum(['at+jwt', 'application/at+jwt']).optional(),
     claims: z.strictObject({ preset: claimPresetSchema.default(DEFAULTS.claimPreset), map: claimMappingSchema.default({}) }).prefault({}),
     /** Fixed tenant for every token of this issuer (single-tenant IdPs). */

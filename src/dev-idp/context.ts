@@ -38,8 +38,17 @@ export interface DevIdpContext {
   readonly defaultScopes: readonly string[];
   readonly tokenTtlSeconds: number;
   readonly store: OAuthStore;
-  readonly key: DevSigningKey;
+  readonly keys: DevKeyRing;
   readonly now: () => number;
+}
+
+/**
+ * The dev IdP's keys: `current` signs every token; `published` (current first) is what `/jwks`
+ * serves. Rotation replaces `current` and adds it to `published`; retiring drops the others.
+ */
+export interface DevKeyRing {
+  current: DevSigningKey;
+  published: DevSigningKey[];
 }
 
 /** Default `client_id` of tokens minted without a client (scripts, `mint()`). */
@@ -76,7 +85,7 @@ export async function mintAccessToken(ctx: DevIdpContext, userId: string, opts: 
     groups: user.groups ?? [],
     ...opts.claims,
   };
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: ctx.key.kid }).sign(ctx.key.privateKey);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: ctx.keys.current.kid }).sign(ctx.keys.current.privateKey);
 }
 
 /** RFC 8252 §7.3: loopback redirect URIs may use any port. */

@@ -10,7 +10,7 @@ import { BehalfError } from '../errors.js';
 import { mintAccessToken, type DevIdpContext, type DevUser, type MintOptions } from './context.js';
 import { OAuthStore } from './oauth-store.js';
 import { route } from './router.js';
-import { loadOrCreateDevKey } from './signing-key.js';
+import { createDevKey, loadOrCreateDevKey } from './signing-key.js';
 
 export type { DevUser, MintOptions } from './context.js';
 export { DEV_USER_GRANT } from './token-endpoint.js';
@@ -47,6 +47,15 @@ export interface DevIdp {
   readonly jwksUri: string;
   /** Sign an access token for a demo user without any HTTP round trip. */
   mint(userId: string, opts?: MintOptions): Promise<string>;
+  /**
+   * Rotate the signing key as a real IdP does: a new RSA key (a new `kid`) is published in
+   * `/jwks` and signs every token from the moment this resolves; the previous keys stay published
+   * (tokens they signed keep verifying) until `retireOldKeys()`. With `keyFile`, the new key
+   * replaces the saved one (after a restart only the new key is published). Returns the new `kid`.
+   */
+  rotateKeys(): Promise<string>;
+  /** Stop publishing every key but the current one: tokens signed by retired keys stop verifying. */
+  retireOldKeys(): void;
   close(): Promise<void>;
 }
 
@@ -67,7 +76,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   }
   const audiences = Array.isArray(opts.audience) ? [...opts.audience] : [opts.audience];
   if (audiences.length === 0 || audiences.some((a) => a === '')) throw new BehalfError('config-invalid', 'dev IdP: audience is required');
-  const key = await loadOrCreateDevKey(opts.keyFile);
+  const first = await loadOrCreateDevKey(opts.keyFile);
   const host = opts.host ?? '127.0.0.1';
   const now = opts.now ?? Date.now;
 
@@ -97,7 +106,7 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     defaultScopes: [...(opts.defaultScopes ?? [])],
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 3_600,
     store: new OAuthStore(now),
-    key,
+    keys: { current: first, published: [first] },
     now,
   };
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -109,6 +118,16 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     url,
     jwksUri: `${issuer}/jwks`,
     mint: (userId, mintOpts) => mintAccessToken(context, userId, mintOpts),
+    async rotateKeys() {
+      const next = await createDevKey(opts.keyFile);
+      // Published before it signs anything, so no token ever names a kid the JWKS lacks.
+      context.keys.published = [next, ...context.keys.published];
+      context.keys.current = next;
+      return next.kid;
+    },
+    retireOldKeys() {
+      context.keys.published = [context.keys.current];
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

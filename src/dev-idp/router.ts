@@ -58,7 +58,7 @@ export async function route(ctx: DevIdpContext, req: IncomingMessage, res: Serve
         return sendJson(res, 200, metadata(ctx));
       case '/jwks':
         if (!get) break;
-        return sendJson(res, 200, { keys: [ctx.key.publicJwk] });
+        return sendJson(res, 200, { keys: ctx.keys.published.map((k) => k.publicJwk) });
       case '/authorize':
         if (!get) break;
         return handleAuthorize(ctx, url, res);

@@ -16,7 +16,7 @@ export interface DevSigningKey {
  * ephemeral. `kid` is the RFC 7638 thumbprint.
  *
  * DEV ONLY: the private key sits in a plain file. This does NOT protect it in any way beyond the
- * file mode and does NOT rotate it.
+ * file mode and does NOT rotate it (`createDevKey` makes the next key when the dev IdP rotates).
  *
  * @throws BehalfError `signing-key-invalid` when the file exists but holds no RSA private JWK.
  */
@@ -32,6 +32,14 @@ export async function loadOrCreateDevKey(keyFile?: string): Promise<DevSigningKe
     }
     if (text !== undefined) return fromPrivateJwk(parseJwk(text, keyFile));
   }
+  return createDevKey(keyFile);
+}
+
+/**
+ * Generate a new RSA key (2048 bits) for the dev IdP and, when `keyFile` is given, save it there
+ * (mode 0600, replacing what was there) so that a restart signs with it.
+ */
+export async function createDevKey(keyFile?: string): Promise<DevSigningKey> {
   const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
   const jwk = await exportJWK(privateKey);
   if (keyFile !== undefined) {

@@ -23,19 +23,25 @@ export interface ReadinessParts {
 }
 
 /**
- * The readiness check: the identity providers' keys (one check per issuer), the signing keys, the
- * audit trail (a spooling PostgreSQL store is not unready: every record is kept and the gateway
- * serves, docs/operations.md), fresh revocations (unless `revocation.onStoreError: allow`), and a
- * ping of a shared limit store when limits are active.
+ * The readiness check: the identity providers' keys (one check per issuer, read from memory so
+ * that a slow or unreachable IdP never makes `/readyz` wait: ok while keys are held, with the last
+ * failed fetch in the detail; a missing or old key set is refetched in the background, at most
+ * once per `issuers[].jwksRefetch.minIntervalMs`), the signing keys, the audit trail (a spooling
+ * PostgreSQL store is not unready: every record is kept and the gateway serves,
+ * docs/operations.md), fresh revocations (unless `revocation.onStoreError: allow`), and a ping of
+ * a shared limit store when limits are active.
  *
- * This does NOT check the backends: a route's backend being down is a 502 for that route, not a
- * reason to take the gateway out of a load balancer.
+ * This does NOT wait for any identity provider, and does NOT say whether tokens verify: an IdP
+ * signing with a key it does not publish is a 401 per token (each rechecked within the refetch
+ * limits), not a reason to take every instance out of the load balancer. It does NOT check the
+ * backends: a route's backend being down is a 502 for that route, not a reason to take the
+ * gateway out of a load balancer.
  */
 export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatus> {
   const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore } = parts;
   return async () => {
     const checks: ReadyStatus['checks'] = {};
-    for (const r of await authenticator.warm()) checks[`jwks:${r.issuerId}`] = r.ok ? { ok: true } : { ok: false, detail: r.error ?? 'unavailable' };
+    for (const r of authenticator.keyStatus()) checks[`jwks:${r.issuerId}`] = r.detail === undefined ? { ok: r.ok } : { ok: r.ok, detail: r.detail };
     checks['signing-keys'] = { ok: true };
     checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
     const spool = auditStore.status?.();

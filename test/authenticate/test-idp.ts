@@ -28,9 +28,16 @@ export interface TestIdp {
   documentIssuer?: string;
   /** HTTP status for /jwks (200 = serve keys). */
   jwksStatus: number;
-  /** When true, /jwks never answers. */
+  /** When true, /jwks never answers (until `releaseJwks()`). */
   jwksHang: boolean;
-  hits: { discovery: number; jwks: number };
+  /** When true, every connection is reset at once, as if nothing listened. */
+  down: boolean;
+  /** /jwks requests held by `jwksHang`, not answered yet. */
+  readonly pendingJwks: number;
+  /** Answer every held /jwks request with the current keys (set `jwksHang` false first to stop holding new ones). */
+  releaseJwks(): void;
+  /** Requests answered per endpoint; `refused`: connections reset while `down`. */
+  hits: { discovery: number; jwks: number; refused: number };
   sign(claims: JWTPayload, opts?: { key?: TestKey; typ?: string; alg?: string }): Promise<string>;
   config(extra?: Record<string, unknown>): IssuerConfig;
   close(): Promise<void>;
@@ -41,8 +48,14 @@ export async function startTestIdp(path = '/tenant1', id = 'main'): Promise<Test
   const key = await makeKey('k1');
   const pending = new Set<import('node:http').ServerResponse>();
   // Filled in once the server listens: the handler reads it on every request.
-  const idp = { keys: [key], serveOidc: true, serve8414: true, jwksStatus: 200, jwksHang: false, hits: { discovery: 0, jwks: 0 } } as unknown as TestIdp;
+  const idp = { keys: [key], serveOidc: true, serve8414: true, jwksStatus: 200, jwksHang: false, down: false, hits: { discovery: 0, jwks: 0, refused: 0 } } as unknown as TestIdp;
+  const jwks = () => JSON.stringify({ keys: idp.keys.map((k) => k.jwk) });
   const server = await serve((req, res) => {
+    if (idp.down) {
+      idp.hits.refused++;
+      req.socket.destroy();
+      return;
+    }
     const doc = () => JSON.stringify({ issuer: idp.documentIssuer ?? idp.issuer, jwks_uri: `${idp.origin}/keys${path}` });
     if (req.url === `${path}/.well-known/openid-configuration` && idp.serveOidc) {
       idp.hits.discovery++;
@@ -59,7 +72,7 @@ export async function startTestIdp(path = '/tenant1', id = 'main'): Promise<Test
         return;
       }
       if (idp.jwksStatus !== 200) return res.writeHead(idp.jwksStatus).end('down');
-      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: idp.keys.map((k) => k.jwk) }));
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(jwks());
     }
     res.writeHead(404).end();
   });
@@ -72,6 +85,11 @@ export async function startTestIdp(path = '/tenant1', id = 'main'): Promise<Test
       .sign(k.privateKey);
   };
   idp.config = (extra = {}) => issuerSchema.parse({ id, issuer: idp.issuer, audience: 'https://api.test', ...extra });
+  Object.defineProperty(idp, 'pendingJwks', { get: () => pending.size });
+  idp.releaseJwks = () => {
+    for (const r of pending) r.writeHead(200, { 'content-type': 'application/json' }).end(jwks());
+    pending.clear();
+  };
   idp.close = async () => {
     for (const r of pending) r.destroy();
     await server.close();

@@ -4,6 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeProtectedHeader } from 'jose';
 import { createAuthenticator, type Authenticator } from '../../src/authenticate/index.js';
 import { issuerSchema } from '../../src/config/schema.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
@@ -214,6 +215,44 @@ describe('dev IdP key file', () => {
       await second.close();
       assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dev IdP key rotation', () => {
+  it('publishes the new key before signing with it, keeps the old one until retired, and saves the new one in the key file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'behalf-dev-idp-'));
+    const keyFile = join(dir, 'dev-key.json');
+    const kids = async (i: DevIdp) => (JSON.parse((await send(i.url, '/jwks')).body) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const idp = await startDevIdp({ users: USERS, audience: API, keyFile, log: () => undefined });
+    try {
+      const auth = createAuthenticator({
+        issuers: [issuerSchema.parse({ id: 'dev', issuer: idp.issuer, audience: API, jwksRefetch: { minIntervalMs: 0 } })],
+        maxTokenBytes: 16_384,
+        cacheEntries: 0,
+      });
+      const before = await idp.mint('alice');
+      const [oldKid] = await kids(idp);
+      assert.equal((await auth.authenticate({ headers: { authorization: `Bearer ${before}` }, rawHeaders: ['Authorization', `Bearer ${before}`], url: '/x' })).ok, true);
+
+      const newKid = await idp.rotateKeys();
+      assert.notEqual(newKid, oldKid);
+      assert.deepEqual(await kids(idp), [newKid, oldKid], 'the new key is published, the old one kept');
+      const after = await idp.mint('alice');
+      assert.equal(decodeProtectedHeader(after).kid, newKid, 'tokens are signed with the new key at once');
+      for (const token of [after, before]) {
+        const r = await auth.authenticate({ headers: { authorization: `Bearer ${token}` }, rawHeaders: ['Authorization', `Bearer ${token}`], url: '/x' });
+        assert.equal(r.ok, true, r.ok ? '' : r.decision.detail);
+      }
+
+      idp.retireOldKeys();
+      assert.deepEqual(await kids(idp), [newKid]);
+      const restarted = await startDevIdp({ users: USERS, audience: API, keyFile, log: () => undefined });
+      assert.deepEqual(await kids(restarted), [newKid], 'the key file holds the new key');
+      await restarted.close();
+    } finally {
+      await idp.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
