@@ -16,6 +16,9 @@ export const DEFAULTS = {
   maxBodyBytes: 1_048_576, // 1 MiB
   maxHeaderBytes: 65_536, // 64 KiB: the HTTP parser's bound on all headers, above maxTokenBytes so an oversized token gets behalf's own 401 token-too-large
   maxTokenBytes: 16_384, // 16 KiB
+  // Untrusted JSON (request bodies parsed for policy, MCP messages, tool results): bounded before it is parsed.
+  jsonMaxDepth: 64, // levels of nested arrays and objects; deeper is refused (400 json-too-deep)
+  jsonMaxValues: 20_000, // values in one JSON body or MCP message (~3 ms of JSON.parse at worst); more is refused (413 json-too-many-values)
   // The gateway's listeners (public and admin); none is a config field.
   headersTimeoutMs: 10_000, // 10 s for a client to send a request's head (slow-loris bound)
   clientRequestTimeoutMs: 60_000, // 60 s for a client to send a whole request
@@ -31,6 +34,7 @@ export const DEFAULTS = {
   // servers, so the gateway does not reuse a socket the upstream is closing.
   upstreamKeepAliveMs: 4_000,
   toolMaxResponseBytes: 4 * 1_048_576, // 4 MiB: a config-declared tool's answer read from its backend
+  toolMaxArgumentBytes: 65_536, // 64 KiB: a tool call's arguments as sent (JSON text); more is refused (arguments-too-large)
 
   // issuers[]
   algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] as const,
