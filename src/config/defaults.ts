@@ -18,7 +18,7 @@ export const DEFAULTS = {
   maxTokenBytes: 16_384, // 16 KiB
   // Untrusted JSON (request bodies parsed for policy, MCP messages, tool results): bounded before it is parsed.
   jsonMaxDepth: 64, // levels of nested arrays and objects; deeper is refused (400 json-too-deep)
-  jsonMaxValues: 20_000, // values in one JSON body or MCP message (~3 ms of JSON.parse at worst); more is refused (413 json-too-many-values)
+  jsonMaxValues: 10_000, // values in one JSON body or MCP message (~1.5 ms of JSON.parse at worst); more is refused (413 json-too-many-values)
   // The gateway's listeners (public and admin); none is a config field.
   headersTimeoutMs: 10_000, // 10 s for a client to send a request's head (slow-loris bound)
   clientRequestTimeoutMs: 60_000, // 60 s for a client to send a whole request

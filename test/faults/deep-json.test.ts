@@ -183,7 +183,7 @@ describe('a result nested 50,000 levels', () => {
 
 describe('/healthz while large arguments are processed', () => {
   it('answers every poll while eight clients send the largest arguments allowed, and no call fails', async () => {
-    // Just under the byte bound: ~63 KB of arguments holding 9,000 values.
+    // Just under both bounds: ~63 KB of arguments holding 9,000 values.
     const args = JSON.stringify({ items: Array.from({ length: 9_000 }, (_, i) => `v${i % 10}`.padEnd(4, 'x')) });
     assert.ok(Buffer.byteLength(args) < DEFAULTS.toolMaxArgumentBytes);
     let inFlight = true;
