@@ -22,6 +22,9 @@ export const DEFAULTS = {
   maxConnectionsPerAddress: 1_000, // connections from one client address (an IPv6 /64) at once; 0 = no bound
   /** Body on a GET, HEAD or DELETE of a route: refused (400 `body-not-allowed`) unless the route lists the method. */
   allowBodyOn: [] as ('GET' | 'HEAD' | 'DELETE')[],
+  // Untrusted JSON (request bodies parsed for policy, MCP messages, tool results): bounded before it is parsed.
+  jsonMaxDepth: 64, // levels of nested arrays and objects; deeper is refused (400 json-too-deep)
+  jsonMaxValues: 10_000, // values in one JSON body or MCP message (~1.5 ms of JSON.parse at worst); more is refused (413 json-too-many-values)
   // The gateway's listeners (public and admin); none is a config field.
   timeoutCheckMs: 250, // 250 ms between checks of the header and request timeouts (Node's own default is 30 s)
   timedOutAnswerMs: 1_000, // 1 s for a request whose body timed out to be answered 408 before its connection is cut
@@ -38,6 +41,7 @@ export const DEFAULTS = {
   // servers, so the gateway does not reuse a socket the upstream is closing.
   upstreamKeepAliveMs: 4_000,
   toolMaxResponseBytes: 4 * 1_048_576, // 4 MiB: a config-declared tool's answer read from its backend
+  toolMaxArgumentBytes: 65_536, // 64 KiB: a tool call's arguments as sent (JSON text); more is refused (arguments-too-large)
 
   // issuers[]
   algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] as const,

@@ -183,6 +183,14 @@ export const serverSchema = z.strictObject({
   publicUrl: httpUrl,
   maxBodyBytes: z.number().int().min(0).default(DEFAULTS.maxBodyBytes),
   maxTokenBytes: z.number().int().min(256).default(DEFAULTS.maxTokenBytes),
+  /**
+   * Most levels of nested arrays and objects in a JSON request body (parsed for policy), an MCP
+   * message or a tool's result; a deeper request is refused (400 `json-too-deep`), a deeper result
+   * replaced by an `isError` result. At most 1,000: what reads a value after the parse may recurse.
+   */
+  maxJsonDepth: z.number().int().min(1).max(1_000).default(DEFAULTS.jsonMaxDepth),
+  /** Most values (objects, arrays, strings, numbers, literals) in a JSON request body or an MCP message; more is refused (413 `json-too-many-values`). */
+  maxJsonValues: z.number().int().min(1).default(DEFAULTS.jsonMaxValues),
   /** Bound on a request's headers in all, bytes (Node's parser answers 431 past it); keep it above `maxTokenBytes`. */
   maxHeaderBytes: z.number().int().min(1_024).max(1_048_576).default(DEFAULTS.maxHeaderBytes),
   /** Time for a client to send a request's head, ms (from the connection, or from the first byte of a later request); 408 past it. */
@@ -214,6 +222,8 @@ export const mcpSchema = z.strictObject({
   maxSessions: z.number().int().min(1).default(DEFAULTS.mcpMaxSessions),
   /** Request body bound for the endpoint (default `server.maxBodyBytes`). */
   maxBodyBytes: z.number().int().min(0).optional(),
+  /** Largest arguments of a tool call, bytes of their JSON text as sent, for every tool that sets none of its own (`tools[]`, `upstreams[]`). */
+  maxArgumentBytes: z.number().int().min(0).default(DEFAULTS.toolMaxArgumentBytes),
   /** Issuer ids whose tokens the endpoint accepts (default: all). */
   issuers: z.array(id).min(1).optional(),
 });
@@ -237,6 +247,8 @@ export const toolSchema = z.strictObject({
   inputSchema: z.record(z.string(), z.unknown()).default({ type: 'object' }),
   outputSchema: z.record(z.string(), z.unknown()).optional(),
   annotations: toolAnnotationsSchema.optional(),
+  /** Largest arguments of a call, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
+  maxArgumentBytes: z.number().int().min(0).optional(),
   call: z.strictObject({
     /** The route whose upstream, audience, identity headers, assertion and timeouts apply. */
     route: id,
@@ -282,6 +294,8 @@ export const upstreamSchema = z
      * GET on a route. The upstream's own `readOnlyHint` is not trusted for this.
      */
     readOnlyTools: z.array(z.string().min(1)).default([]),
+    /** Largest arguments of a call to any of its tools, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
+    maxArgumentBytes: z.number().int().min(0).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
   })
   .refine((u) => (u.transport === 'http' ? u.url !== undefined : u.command !== undefined), 'http needs "url"; stdio needs "command"');

@@ -30,17 +30,17 @@ function forwardTo(...[ctx, deps, door]: Parameters<Stage>): ReturnType<Stage> {
       return callTool(ctx, deps, door, target);
     case 'resource':
       if (target.operation !== 'read' || target.upstream === undefined) return door.answerLocally(ctx);
-      return requestUpstream(ctx, door, target.upstream, 'resources/read', { uri: target.uri });
+      return requestUpstream(ctx, deps, door, target.upstream, 'resources/read', { uri: target.uri });
     case 'prompt':
       if (target.prompt === undefined) break;
-      return requestUpstream(ctx, door, target.prompt.upstream, 'prompts/get', { name: target.prompt.upstreamName, arguments: { ...target.arguments } });
+      return requestUpstream(ctx, deps, door, target.prompt.upstream, 'prompts/get', { name: target.prompt.upstreamName, arguments: { ...target.arguments } });
     case 'completion': {
       const upstream = target.prompt?.upstream ?? target.template?.upstream;
       if (upstream === undefined) break;
       const ref = target.prompt !== undefined ? { type: 'ref/prompt', name: target.prompt.upstreamName } : { type: 'ref/resource', uri: target.template!.uriTemplate };
       const params: Record<string, unknown> = { ref, argument: { name: target.argument.name, value: target.argument.value } };
       if (target.given !== undefined) params['context'] = { arguments: { ...target.given } };
-      return requestUpstream(ctx, door, upstream, 'completion/complete', params);
+      return requestUpstream(ctx, deps, door, upstream, 'completion/complete', params);
     }
     case 'message':
       return door.answerLocally(ctx);

@@ -3,7 +3,9 @@ import type { RelayedMethod, UpstreamFailure } from '../mcp-upstream/requests.js
 import { withClientChannel } from '../mcp-upstream/transport.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
+import type { PipelineDeps } from '../pipeline/deps.js';
 import type { Door } from '../pipeline/door.js';
+import { nestsDeeper } from '../lib/json-depth.js';
 import { throughChannel } from './call-channel.js';
 
 /**
@@ -17,10 +19,14 @@ import { throughChannel } from './call-channel.js';
  * `upstreamCode`, and "resource not found" is 404 `route-not-found`). The detail says what
  * happened, for the audit record only.
  *
+ * A result nested deeper than `server.maxJsonDepth` is not passed on (502 `upstream-error`, the
+ * detail saying so): nothing has read it yet but the SDK's parser.
+ *
  * This does NOT bound the size of the result (docs/mcp.md) and does NOT decide anything.
  */
 export async function requestUpstream(
   ctx: RequestContext,
+  deps: PipelineDeps,
   door: Door,
   upstream: ServingUpstream,
   method: RelayedMethod,
@@ -34,6 +40,10 @@ export async function requestUpstream(
   const reply = await throughChannel(ctx, call, () => (call.relay === undefined ? send() : withClientChannel(call.relay, send)));
   if (reply === undefined) return undefined;
   if (!reply.ok) return upstreamFailed(reply.failure);
+  const maxDepth = deps.config.server.maxJsonDepth;
+  if (nestsDeeper(reply.result, maxDepth)) {
+    return deny(502, 'upstream-error', 'upstream error', { detail: `upstream ${upstream.id} answered a ${method} result nested deeper than ${maxDepth} levels` });
+  }
   ctx.outcome = { kind: 'upstream', result: reply.result };
   return undefined;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { deny, type Deny } from '../pipeline/decision.js';
 import { sendContinue } from './expect-continue.js';
-import { findDuplicateKey } from './json-duplicate-keys.js';
+import { DEFAULT_JSON_BOUNDS, scanJson, type JsonBounds } from './json-scan.js';
 import { auditString } from './printable.js';
 import { onTimedOut, timedOut } from './request-timeout.js';
 
@@ -84,25 +84,35 @@ export function isJsonContentType(value: string | undefined): boolean {
 }
 
 /**
- * Parses a JSON body for policy conditions. A body that claims to be JSON and is not is refused
- * (400 `bad-request`) rather than passed on unexamined: policy would otherwise decide on
- * `body == null`. A body with an object that names a key twice is refused (400
- * `json-duplicate-key`, the audit `detail` naming the key, never a value): `JSON.parse` keeps the
- * last value, a backend may keep the first, and the raw bytes are what is forwarded.
+ * Parses a JSON body for policy conditions. The text is scanned once first (`lib/json-scan.ts`),
+ * and a body past `bounds` is refused before it is parsed: nested deeper than `maxDepth` levels
+ * (400 `json-too-deep`), or holding more than `maxValues` values (413 `json-too-many-values`), so
+ * nothing that reads the value later (CEL, a backend) recurses without end or blocks the event
+ * loop for long. A body that claims to be JSON and is not is refused (400 `bad-request`) rather
+ * than passed on unexamined: policy would otherwise decide on `body == null`. A body with an
+ * object that names a key twice is refused (400 `json-duplicate-key`, the audit `detail` naming
+ * the key, never a value): `JSON.parse` keeps the last value, a backend may keep the first, and
+ * the raw bytes are what is forwarded.
  *
- * This does NOT look at a body whose Content-Type is not JSON (policy sees `body == null` then),
- * nor decode `Content-Encoding`.
+ * This does NOT look at a body whose Content-Type is not JSON (policy sees `body == null` then,
+ * and no bound but the byte size applies), nor decode `Content-Encoding`.
  */
-export function parseJsonBody(body: Buffer | undefined, contentType: string | undefined): { ok: true; json: unknown } | { ok: false; decision: Deny } {
+export function parseJsonBody(body: Buffer | undefined, contentType: string | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): { ok: true; json: unknown } | { ok: false; decision: Deny } {
   if (body === undefined || !isJsonContentType(contentType)) return { ok: true, json: null };
   const text = body.toString('utf8');
+  const scan = scanJson(text, bounds);
+  if (!scan.ok) {
+    return scan.problem === 'too-deep'
+      ? { ok: false, decision: deny(400, 'json-too-deep', 'request body is nested too deeply', { detail: `JSON nested deeper than ${bounds.maxDepth} levels` }) }
+      : { ok: false, decision: deny(413, 'json-too-many-values', 'request body holds too many JSON values', { detail: `JSON with more than ${bounds.maxValues} values` }) };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text) as unknown;
   } catch {
     return { ok: false, decision: deny(400, 'bad-request', 'request body is not valid JSON', { detail: 'invalid JSON body' }) };
   }
-  const repeated = typeof json === 'object' && json !== null ? findDuplicateKey(text) : undefined;
+  const repeated = scan.duplicateKey;
   if (repeated !== undefined) {
     return { ok: false, decision: deny(400, 'json-duplicate-key', 'request body names a key twice', { detail: `duplicate JSON key "${auditString(repeated, 64)}"` }) };
   }

@@ -141,6 +141,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     id: cfg.id,
     kind: 'mcp',
     readsOnly: (tool) => readOnly.has(tool),
+    maxArgumentBytes: () => cfg.maxArgumentBytes,
     async call(tool, args, ctx) {
       if (!tool.startsWith(prefix)) throw new BehalfError('internal', `tool ${tool} is not from upstream ${cfg.id}`);
       const upstreamName = tool.slice(prefix.length);

@@ -2,6 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
+import { nestsDeeper } from '../lib/json-depth.js';
 import { isValidToolName } from '../tools/catalog.js';
 import { pinHash, pinnedDefinition, type ReviewedTool, type ToolPins } from './pinning.js';
 import type { ToolDefinition } from '../tools/types.js';
@@ -21,6 +22,8 @@ const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Bounds on one listing, so a misbehaving upstream cannot grow the catalog without end. */
 const MAX_PAGES = 100;
 const MAX_TOOLS = 2_000;
+/** Most levels of nesting in a tool's definition (schemas included): pinning, ajv and `tools/list` read it, some recursively. */
+const MAX_DEFINITION_DEPTH = 64;
 
 const ANNOTATION_KEYS = ['title', 'readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
 
@@ -56,7 +59,8 @@ export interface ListToolsOptions {
  * This does NOT decide what is served: the pins' verdict is read later, per tool
  * (`ToolPins.status`). It leaves out, and logs once, a tool whose name is not 1-128 of
  * `A-Za-z0-9_.-`, a second tool of the same name, one whose namespaced name is not a valid
- * catalog name (over 128 characters), and one that only runs as a task.
+ * catalog name (over 128 characters), one that only runs as a task, and one whose definition
+ * nests deeper than 64 levels (nothing recursive has read it before this check).
  */
 export async function listUpstreamTools(client: Client, cfg: UpstreamConfig, opts: ListToolsOptions): Promise<ListedTool[]> {
   if (client.getServerCapabilities()?.tools === undefined) return [];
@@ -84,6 +88,7 @@ export async function listUpstreamTools(client: Client, cfg: UpstreamConfig, opt
     else if (seen.has(tool.name)) leaveOut(tool.name, 'listed twice');
     else if (!isValidToolName(name)) leaveOut(tool.name, opts.namespace === '' ? 'not a valid catalog name' : 'namespaced name over 128 characters');
     else if (tool.execution?.taskSupport === 'required') leaveOut(tool.name, 'runs only as a task');
+    else if (nestsDeeper(tool, MAX_DEFINITION_DEPTH)) leaveOut(tool.name, `definition nested deeper than ${MAX_DEFINITION_DEPTH} levels`);
     else {
       seen.add(tool.name);
       const hash = pinHash(tool);

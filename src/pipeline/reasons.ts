@@ -28,6 +28,9 @@ export const REASONS = {
   'query-repeated': 'a query parameter name is given more than once (compared after decoding)',
   'query-malformed': 'the query string has percent-encoding that does not decode',
   'json-duplicate-key': 'a JSON body or message has an object that names the same key twice',
+  'json-too-deep': 'a JSON body or message nests arrays and objects deeper than server.maxJsonDepth',
+  'json-too-many-values': 'a JSON body or message holds more values than server.maxJsonValues',
+  'arguments-too-large': 'the tool arguments are larger than the tool accepts (maxArgumentBytes)',
   // authorize
   'allowed-by-rule': 'a policy rule allowed the request',
   'denied-by-rule': 'a deny rule matched',

@@ -23,6 +23,8 @@ export interface ToolTarget {
   /** The name asked for, exactly as sent. */
   readonly name: string;
   readonly arguments: Readonly<Record<string, unknown>>;
+  /** Bytes of the arguments' JSON text as the client sent it (the door measures it while parsing), for the tool's bound. */
+  readonly argumentsBytes?: number;
   /** Set by resolve: the catalog entry the name is. */
   tool?: CatalogTool;
 }

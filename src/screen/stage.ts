@@ -1,6 +1,8 @@
+import { DEFAULTS } from '../config/defaults.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { EMPTY_QUERY, readQuery, repeatedNames } from '../lib/canonical-query.js';
 import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
+import { jsonBoundsOf } from '../lib/json-scan.js';
 import { parseJsonBody, readBody } from '../lib/read-body.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/stage.js';
@@ -13,8 +15,12 @@ import type { Stage } from '../pipeline/stage.js';
  *   the parameter, never a value. Then the body is bounded and read (`route.maxBodyBytes`, default
  *   `server.maxBodyBytes`; 413 past it), digested (the digest the signed assertion and the
  *   audit record carry) and, when it says it is JSON, parsed for policy (400 `bad-request` when
- *   it is not, 400 `json-duplicate-key` when an object names a key twice).
- * - A tool call: the arguments are checked against the tool's input schema, so a policy
+ *   it is not, 400 `json-duplicate-key` when an object names a key twice, 400 `json-too-deep` or
+ *   413 `json-too-many-values` past `server.maxJsonDepth` / `server.maxJsonValues`).
+ * - A tool call: arguments larger than the tool accepts (`tools[].maxArgumentBytes` or
+ *   `upstreams[].maxArgumentBytes`, default `mcp.maxArgumentBytes`; bytes of their JSON text as
+ *   the door measured it while parsing) are refused (413 `arguments-too-large`) before anything
+ *   walks them; then they are checked against the tool's input schema, so a policy
  *   condition never reads a malformed argument and an invalid call never reaches a backend (400
  *   `invalid-arguments` naming the field, never a value); then digested: `sha256:` + base64url of
  *   their canonical JSON, which the assertion (`args`) and the record carry.
@@ -46,13 +52,17 @@ export const screenInStage: Stage = async (ctx, deps) => {
       ctx.body = read.body;
       ctx.bytesIn = read.body.length;
       ctx.bodyDigest = bodyDigest(read.body);
-      const parsed = parseJsonBody(read.body, ctx.req.headers['content-type']);
+      const parsed = parseJsonBody(read.body, ctx.req.headers['content-type'], jsonBoundsOf(deps.config.server));
       if (!parsed.ok) return parsed.decision;
       ctx.json = parsed.json;
       return undefined;
     }
     case 'tool': {
       const name = target.tool?.definition.name ?? target.name;
+      const limit = target.tool?.source.maxArgumentBytes?.(name) ?? deps.config.mcp?.maxArgumentBytes ?? DEFAULTS.toolMaxArgumentBytes;
+      if (target.argumentsBytes !== undefined && target.argumentsBytes > limit) {
+        return deny(413, 'arguments-too-large', `arguments are larger than the tool accepts (${limit} bytes)`, { detail: `arguments of ${target.argumentsBytes} bytes > ${limit}` });
+      }
       const check = deps.tools?.validateArguments(name, target.arguments) ?? { ok: false, message: 'no tools are served' };
       if (!check.ok) return deny(400, 'invalid-arguments', check.message, { detail: check.message });
       ctx.argumentsDigest = bodyDigest(canonicalJson(target.arguments));

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../config/defaults.js';
+import { nestsDeeper } from '../lib/json-depth.js';
 import type { BackendFailure, ContentBlock, ToolCallResult } from './types.js';
 
 /**
@@ -22,13 +24,16 @@ export const MAX_ERROR_EXCERPT_CHARS = 200;
  * - JSON (`application/json` or `+json`): `structuredContent` is the value when it is an object;
  *   a top-level array is wrapped as `{ "items": [...] }` (MCP wants an object there); a JSON
  *   scalar gives no `structuredContent`. The text block holds the JSON (of `structuredContent`
- *   when there is one, as MCP advises). A body that does not parse is passed as text.
+ *   when there is one, as MCP advises). A body that does not parse is passed as text. A value
+ *   nested more than `maxDepth - 1` levels (so the result object stays within `maxDepth`,
+ *   `server.maxJsonDepth`) is replaced by an `isError` result saying so, before anything
+ *   recursive (`JSON.stringify`) reads it; the record keeps the status and says why.
  * - `image/*` and `audio/*`: an image or audio block (base64).
  * - anything else: the body as UTF-8 text; an empty body says so (`backend answered 204 with no content`).
  *
  * Any other status is a failure result (`isError`), see {@link backendErrorResult}.
  */
-export function toolResult(res: BackendResponse): ToolCallResult {
+export function toolResult(res: BackendResponse, maxDepth: number = DEFAULTS.jsonMaxDepth): ToolCallResult {
   if (res.status < 200 || res.status > 299) return backendErrorResult(res);
   const base = { upstreamStatus: res.status, detail: `backend answered ${res.status}` };
   const type = mediaType(res.contentType);
@@ -37,6 +42,9 @@ export function toolResult(res: BackendResponse): ToolCallResult {
     const parsed = parseJson(res.body);
     if (parsed.ok) {
       const value = parsed.value;
+      if (nestsDeeper(value, maxDepth - 1)) {
+        return { content: [text('the tool answered a result nested deeper than the gateway accepts')], isError: true, upstreamStatus: res.status, detail: `${base.detail}; result nested deeper than ${maxDepth} levels, replaced by an isError result` };
+      }
       const structured = Array.isArray(value) ? { items: value } : value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
       if (structured === undefined) return { content: [text(JSON.stringify(value))], ...base };
       return { content: [text(JSON.stringify(structured))], structuredContent: structured, ...base };

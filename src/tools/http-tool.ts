@@ -31,6 +31,8 @@ export interface CompiledHttpTool {
   readonly origin: string;
   readonly method: string;
   readonly template: CallTemplate;
+  /** `tools[].maxArgumentBytes`, when set. */
+  readonly maxArgumentBytes?: number;
 }
 
 /**
@@ -63,7 +65,8 @@ export function compileHttpTools(config: Pick<Config, 'tools' | 'routes'>): Comp
     }
     try {
       const template = compileCallTemplate(tool, route, `${where}.call`);
-      out.push({ definition: toDefinition(tool), route, origin: new URL(route.upstream).origin, method: tool.call.method, template });
+      const compiled = { definition: toDefinition(tool), route, origin: new URL(route.upstream).origin, method: tool.call.method, template };
+      out.push(tool.maxArgumentBytes === undefined ? compiled : { ...compiled, maxArgumentBytes: tool.maxArgumentBytes });
     } catch (err) {
       problems.push(...(err as Error).message.split('\n'));
     }
@@ -198,7 +201,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
         }
         chunks.push(chunk);
       }
-      return toolResult({ status, contentType, body: Buffer.concat(chunks) });
+      return toolResult({ status, contentType, body: Buffer.concat(chunks) }, config.server.maxJsonDepth);
     } catch (err) {
       if (res !== undefined) discard(res.body);
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -218,6 +221,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     kind: 'http',
     definitions: Object.freeze(tools.map((t) => t.definition)),
     call,
+    maxArgumentBytes: (name) => byName.get(name)?.maxArgumentBytes,
     close: () => agents.close(),
   };
 }

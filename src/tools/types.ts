@@ -77,6 +77,8 @@ export interface ToolSource {
   call(tool: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext): Promise<ToolCallResult>;
   /** True when the operator declared `tool` (its catalog name) read-only in the config (audit durability). */
   readsOnly?(tool: string): boolean;
+  /** The largest arguments `tool` (its catalog name) takes, bytes of JSON text, when the config sets it for the tool or its upstream. */
+  maxArgumentBytes?(tool: string): number | undefined;
 }
 
 /** One tool in the catalog. */

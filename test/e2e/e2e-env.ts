@@ -46,7 +46,7 @@ export function assertDenied(reply: Reply, status: number, error: string, what: 
 export async function auditRecordOf(gw: TestGateway, requestId: string, waitMs = 2_000): Promise<StoredAuditRecord> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const record = (await gw.auditRecords()).find((r) => r.requestId === requestId);
+    const record = (await gw.auditRecords()).findLast((r) => r.requestId === requestId);
     if (record !== undefined) return record;
     if (Date.now() > deadline) assert.fail(`request ${requestId} was not audited within ${waitMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
@@ -67,7 +67,7 @@ export interface AuditExpectation {
 export async function assertAudited(gw: TestGateway, expected: ReadonlyMap<string, AuditExpectation & { what: string }>): Promise<StoredAuditRecord[]> {
   const records = await gw.auditRecords();
   for (const [requestId, e] of expected) {
-    const record = records.find((r) => r.requestId === requestId);
+    const record = records.findLast((r) => r.requestId === requestId);
     assert.ok(record, `${e.what}: not audited`);
     assert.equal(record.decision, e.decision, `${e.what}: audit decision`);
     assert.equal(record.reason, e.reason, `${e.what}: audit reason`);

@@ -158,7 +158,7 @@ test('every request above is in the audit trail, which verifies; no token is in 
   assert.ok(denied.some((r) => r.reason === 'token-expired' && r.status === 401));
   assert.ok(denied.some((r) => r.reason === 'token-missing'));
   assert.ok(denied.some((r) => r.user === 'mallory' && r.ruleId === 'no-cross-department'));
-  const allowed = records.find((r) => r.user === 'alice' && r.method === 'POST' && r.decision === 'allow');
+  const allowed = records.find((r) => r.user === 'alice' && r.method === 'POST' && r.decision === 'allow' && r.phase === 'outcome');
   assert.equal(allowed?.ruleId, 'manager-adds-review');
   assert.equal(allowed?.upstreamStatus, 201);
   assert.match(allowed?.bodyDigest ?? '', /^sha256:/);

@@ -77,7 +77,7 @@ test('every JWT vector through the gateway: status, reason, challenge; attacks n
 
   const records = await gw.auditRecords();
   for (const [requestId, expected] of expectations) {
-    const record = records.find((r) => r.requestId === requestId);
+    const record = records.findLast((r) => r.requestId === requestId);
     assert.ok(record, `${expected.name}: not audited`);
     assert.equal(record.decision, expected.accept ? 'allow' : 'deny', expected.name);
     assert.equal(record.reason, expected.reason, expected.name);

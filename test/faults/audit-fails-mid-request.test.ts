@@ -162,7 +162,7 @@ test("the embedded store's disk fills while changes are at the backend: no chang
       }
     };
     const { done, refused, open } = await changesWhileTheStoreFails(env, () => (disk.full = true), read);
-    assert.ok(done >= 20, `the first changes went through before the disk filled (${done})`);
+    assert.ok(done >= 5, `the first changes went through before the disk filled (${done})`);
     assert.ok(refused >= 20, `changes after the disk filled were refused before the backend (${refused})`);
     assert.ok(open > 0, 'the scenario had changes at the backend when the disk filled');
     // Once the disk has room again, a change goes through at once (its intent write is the probe).

@@ -321,7 +321,8 @@ describe('proxy', () => {
     it(`finishes a ${kind} response only after the audit write, outside the route timeout`, { timeout: 5_000 }, async () => {
       let ended = false;
       const endedDuringWrite: boolean[] = [];
-      const gw = await setUp(upstreamWith((_req, res) => res.writeHead(201, head).end('created')), { timeoutMs: 100 }, async () => {
+      const gw = await setUp(upstreamWith((_req, res) => res.writeHead(201, head).end('created')), { timeoutMs: 100 }, async (record) => {
+        if (record.phase === 'intent') return; // written before the upstream was asked
         await new Promise((r) => setTimeout(r, 200)); // a slow audit write, longer than timeoutMs
         endedDuringWrite.push(ended);
       });
@@ -332,8 +333,11 @@ describe('proxy', () => {
         assert.equal(complete, true);
         assert.equal(body.toString(), 'created');
         assert.deepEqual(endedDuringWrite, [false], 'the client had not seen the end while its record was written');
-        assert.deepEqual(gw.records.map((r) => ({ upstreamStatus: r.upstreamStatus, bytesOut: r.bytesOut })), [{ upstreamStatus: 201, bytesOut: 7 }]);
-        assertComplete(gw.records[0]!, 201, 7);
+        assert.deepEqual(gw.records.map((r) => ({ phase: r.phase, upstreamStatus: r.upstreamStatus, bytesOut: r.bytesOut })), [
+          { phase: 'intent', upstreamStatus: undefined, bytesOut: 0 },
+          { phase: 'outcome', upstreamStatus: 201, bytesOut: 7 },
+        ]);
+        assertComplete(gw.records[1]!, 201, 7);
       } finally {
         await gw.stop();
       }
@@ -350,13 +354,13 @@ describe('proxy', () => {
     ['a bodiless 204', (_req, res) => res.writeHead(204).end()],
   ];
   for (const [name, handler] of refusals) {
-    it(`cuts the response short when the audit record cannot be written: ${name}`, async () => {
+    it(`cuts a read's response short when its audit record cannot be written: ${name}`, async () => {
       // A real audit write takes a while: by then everything written before it is on the wire.
       const gw = await setUp(upstreamWith(handler), {}, () => new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 30)));
       try {
         const u = new URL(gw.url);
         const outcome = await new Promise<string>((resolve) => {
-          const req = request({ host: u.hostname, port: u.port, path: '/api/items', method: 'DELETE', headers: gw.auth, agent: false }, (res) => {
+          const req = request({ host: u.hostname, port: u.port, path: '/api/items', method: 'GET', headers: gw.auth, agent: false }, (res) => {
             void drain(res).then(({ complete }) => resolve(complete ? 'complete' : 'truncated'));
           });
           req.on('error', () => resolve('connection error'));
@@ -376,6 +380,23 @@ describe('proxy', () => {
       }
     });
   }
+
+  it("answers a change in full when its intent was written but its outcome cannot be: the client is not told 'not done' about a done change", async () => {
+    const gw = await setUp(upstreamWith((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('deleted')), {}, (record) =>
+      record.phase === 'intent' ? Promise.resolve() : new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 30)),
+    );
+    try {
+      const { res } = await open(gw.url, '/api/items', gw.auth, 'DELETE');
+      const { body, complete } = await drain(res);
+      assert.equal(res.statusCode, 200);
+      assert.equal(complete, true);
+      assert.equal(body.toString(), 'deleted');
+      assert.deepEqual(gw.records.map((r) => r.phase), ['intent', 'outcome'], 'the intent was kept; the outcome was attempted');
+      assert.match(await gw.metrics(), /^behalf_audit_unhealthy 1$/m);
+    } finally {
+      await gw.stop();
+    }
+  });
 
   it('forwards the request body and method as sent', async () => {
     let got = '';

@@ -106,7 +106,8 @@ export async function startRouteGateway(config: Omit<Partial<ConfigInput>, 'serv
       const match = typeof requestId === 'string' ? (r: AuditRecord) => r.requestId === requestId : requestId;
       const deadline = Date.now() + waitMs;
       for (;;) {
-        const record = records.find(match);
+        // A change's intent comes first; its outcome is the request's record.
+        const record = records.find((r) => r.phase !== 'intent' && match(r));
         if (record !== undefined) return record;
         if (Date.now() > deadline) throw new Error(`no matching audit record within ${waitMs} ms`);
         await new Promise((r) => setTimeout(r, 10));

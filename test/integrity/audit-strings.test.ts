@@ -62,11 +62,11 @@ describe('attacker-chosen names in the MCP door audit record', () => {
   it('tool names that differ by a tab or a newline stay different, and a token-shaped name is not stored', async () => {
     const ids = [await callTool('get_reviews\t'), await callTool('get_reviews\n'), await callTool(JWT)];
     const records = await env.auditRecords();
-    const tools = ids.map((id) => records.find((r) => r.requestId === id)?.tool);
+    const tools = ids.map((id) => records.findLast((r) => r.requestId === id)?.tool);
     assert.deepEqual(tools.slice(0, 2), ['get_reviews\\t', 'get_reviews\\n']);
     assert.match(tools[2] ?? '', /^\[token sha256:[0-9a-f]{16}\]$/);
     assert.ok(!JSON.stringify(records).includes(JWT), 'the token is nowhere in the trail');
-    for (const id of ids) assert.equal(records.find((r) => r.requestId === id)?.reason, 'route-not-found');
+    for (const id of ids) assert.equal(records.findLast((r) => r.requestId === id)?.reason, 'route-not-found');
   });
 });
 

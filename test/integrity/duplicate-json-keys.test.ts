@@ -131,7 +131,7 @@ describe('duplicate JSON keys: the MCP door (tool arguments and the message)', (
       const error = assertRpcError(reply, 400, -32600, what);
       assert.equal(error.data?.['reason'], 'json-duplicate-key');
       assert.equal(env.source.calls.length, calls, 'the tool was called');
-      const record = (await env.auditRecords()).find((x) => x.requestId === reply.headers['x-request-id']);
+      const record = (await env.auditRecords()).findLast((x) => x.requestId === reply.headers['x-request-id']);
       assert.equal(record?.reason, 'json-duplicate-key');
       assert.equal(record?.status, 400);
       assert.equal(record?.detail, 'Invalid Request: duplicate key "employee"');

@@ -58,7 +58,7 @@ describe('requests the HTTP parser refuses', () => {
       assert.ok(requestId !== undefined, 'the answer names a request id');
       let record;
       for (let i = 0; i < 50 && record === undefined; i++) {
-        record = (await env.gw.auditRecords()).find((r) => r.requestId === requestId);
+        record = (await env.gw.auditRecords()).findLast((r) => r.requestId === requestId);
         if (record === undefined) await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(record !== undefined, 'the refusal is in the audit trail');

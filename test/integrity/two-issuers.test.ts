@@ -84,7 +84,7 @@ describe('the same subject from two issuers', () => {
     const reply = await reviewsOfBob(partner);
     assert.equal(reply.status, 403);
     assert.equal(backend.seen.length, seen);
-    const record = (await gw.auditRecords()).find((r) => r.requestId === reply.requestId);
+    const record = (await gw.auditRecords()).findLast((r) => r.requestId === reply.requestId);
     assert.equal(record?.reason, 'no-matching-rule');
     assert.equal(record?.user, 'partner:alice');
     assert.equal(record?.issuer, partner.issuer);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findDuplicateKey } from '../../src/lib/json-duplicate-keys.js';
+import { findDuplicateKey } from '../../src/lib/json-scan.js';
 
 /**
  * The duplicate-key scanner on JSON texts that `JSON.parse` accepts: what counts as the same key

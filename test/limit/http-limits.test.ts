@@ -82,7 +82,7 @@ describe('rate limit on an HTTP route', () => {
     assert.equal(refused.headers['ratelimit'], '"per-user";r=0;t=20');
     assert.equal(gw().backend.seen.length, before + 3, 'the refused call did not reach the backend');
 
-    const record = (await gw().auditRecords()).find((r) => r.requestId === requestId);
+    const record = (await gw().auditRecords()).findLast((r) => r.requestId === requestId);
     assert.ok(record, 'the refusal is audited');
     assert.deepEqual([record.decision, record.reason, record.ruleId, record.status, record.user, record.route], ['deny', 'rate-limited', 'per-user', 429, 'alice', 'rate']);
     assert.match(record.detail ?? '', /per-user: rate 3 per 60 s/);

@@ -49,7 +49,7 @@ describe('limits on MCP tools/call', () => {
     assert.equal(refused.headers['ratelimit'], '"whoami-rate";r=0;t=30');
     assert.equal(env.source.calls.filter((c) => c.user === 'alice' && c.tool === 'whoami').length, 2, 'the source never saw the third call');
 
-    const record = (await env.auditRecords()).find((r) => r.requestId === refused.headers['x-request-id']);
+    const record = (await env.auditRecords()).findLast((r) => r.requestId === refused.headers['x-request-id']);
     assert.ok(record, 'the refusal is audited');
     assert.deepEqual([record.door, record.rpcMethod, record.tool, record.decision, record.reason, record.ruleId, record.status], ['mcp', 'tools/call', 'whoami', 'deny', 'rate-limited', 'whoami-rate', 429]);
     assert.match(record.argsDigest ?? '', /^sha256:/);
@@ -67,7 +67,7 @@ describe('limits on MCP tools/call', () => {
     assert.equal((await call(s, 'slow', { steps: 2, stepMs: 1 })).status, 200, 'other arguments are another call');
     const bob = await openSession(env, 'bob');
     assert.equal((await call(bob, 'slow', same)).status, 200, 'another user is not affected');
-    const record = (await env.auditRecords()).find((r) => r.requestId === loop.headers['x-request-id']);
+    const record = (await env.auditRecords()).findLast((r) => r.requestId === loop.headers['x-request-id']);
     assert.deepEqual([record?.reason, record?.ruleId, record?.tool, record?.user], ['runaway-agent', 'runaway', 'slow', 'carol']);
     assert.match(record?.detail ?? '', /runaway guard: the same call 3 times within 60 s/);
   });

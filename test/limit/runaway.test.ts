@@ -32,7 +32,7 @@ describe('runaway guard on HTTP routes', () => {
     assert.equal((await post('/api/tickets?dry=1', same)).status, 200, 'another query');
     assert.equal((await post('/api/tickets', same, { ...(await env.auth('bob')), 'content-type': 'application/json' })).status, 200, 'another user');
 
-    const record = (await env.auditRecords()).find((r) => r.requestId === requestId);
+    const record = (await env.auditRecords()).findLast((r) => r.requestId === requestId);
     assert.deepEqual([record?.decision, record?.reason, record?.ruleId, record?.user, record?.method], ['deny', 'runaway-agent', 'runaway', 'alice', 'POST']);
     assert.equal(sample(await env.metrics(), 'behalf_limit_decisions_total', { rule: 'runaway', outcome: 'deny' }), 1);
   });

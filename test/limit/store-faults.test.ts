@@ -69,7 +69,7 @@ describe('limit store failures', () => {
       const requestId = assertDenied(cut.reply, 503, 'limit-store-unavailable', 'Redis cut');
       assert.equal(cut.reply.headers['retry-after'], '1');
       assert.ok(cut.ms < 1_000, `answered in ${cut.ms} ms`);
-      const record = (await env.auditRecords()).find((r) => r.requestId === requestId);
+      const record = (await env.auditRecords()).findLast((r) => r.requestId === requestId);
       assert.deepEqual([record?.decision, record?.reason, record?.status], ['deny', 'limit-store-unavailable', 503]);
       const metrics = await env.metrics();
       assert.equal(sample(metrics, 'behalf_limit_store_unhealthy', {}), 1, 'the alarm is raised');
@@ -106,7 +106,7 @@ describe('limit store failures', () => {
       const through = await send(env.url, { path: '/api/r/x', headers: auth });
       assert.equal(through.status, 200, 'allowed without the store');
       assert.equal(through.headers['ratelimit'], undefined, 'no limit state to report');
-      const record = (await env.auditRecords()).find((r) => r.requestId === through.headers['x-request-id']);
+      const record = (await env.auditRecords()).findLast((r) => r.requestId === through.headers['x-request-id']);
       assert.equal(record?.decision, 'allow');
       assert.match(record?.detail ?? '', /limits not applied \(limits.onStoreError: allow\)/);
       assert.equal(sample(await env.metrics(), 'behalf_limit_store_unhealthy', {}), 1);

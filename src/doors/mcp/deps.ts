@@ -1,4 +1,5 @@
 import type { McpConfig } from '../../config/schema.js';
+import type { JsonBounds } from '../../lib/json-scan.js';
 import type { Upstreams } from '../../mcp-upstream/upstreams.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
 import type { ToolCatalog } from '../../tools/types.js';
@@ -36,6 +37,8 @@ export interface McpDeps extends PipelineDeps {
   readonly canList: ListFilter;
   /** Request body bound, bytes (`mcp.maxBodyBytes`, default `server.maxBodyBytes`). */
   readonly maxBodyBytes: number;
+  /** Depth and value bounds on a message (`server.maxJsonDepth`, `server.maxJsonValues`). */
+  readonly jsonBounds: JsonBounds;
   /** Tools per `tools/list` page. */
   readonly pageSize: number;
   /** Wall clock, ms since epoch. */

@@ -76,10 +76,10 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
     ctx.bytesIn = read.body.length;
     ctx.bodyDigest = bodyDigest(read.body);
   }
-  const parsed = parseRpcMessage(read.body);
+  const parsed = parseRpcMessage(read.body, deps.jsonBounds);
   if (!parsed.ok) {
     if (parsed.problem.id !== undefined) ctx.mcp.rpcId = parsed.problem.id;
-    return rpcDeny(ctx, 400, parsed.problem.reason ?? 'bad-request', parsed.problem.code, parsed.problem.message, { detail: parsed.problem.message });
+    return rpcDeny(ctx, parsed.problem.status ?? 400, parsed.problem.reason ?? 'bad-request', parsed.problem.code, parsed.problem.message, { detail: parsed.problem.message });
   }
   const msg = parsed.message;
   ctx.mcp.message = msg;
@@ -113,17 +113,17 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
     const token = meta['progressToken'];
     if (typeof token === 'string' || (typeof token === 'number' && Number.isFinite(token))) ctx.mcp.progressToken = token;
   }
-  return targetOf(ctx, msg.method, msg.params);
+  return targetOf(ctx, msg.method, msg.params, msg.argumentsBytes);
 }
 
 /** What a request names, read from its params; the names are looked up by resolve. */
-function targetOf(ctx: McpContext, method: string, params: Readonly<Record<string, unknown>>): Deny | undefined {
+function targetOf(ctx: McpContext, method: string, params: Readonly<Record<string, unknown>>, argumentsBytes: number | undefined): Deny | undefined {
   switch (method) {
     case 'tools/call': {
       const name = params['name'];
       if (typeof name !== 'string') return rpcDeny(ctx, 200, 'bad-request', RPC.invalidParams, 'Invalid params: name must be a string');
       const args = params['arguments'] ?? {};
-      ctx.target = { kind: 'tool', name, arguments: isObject(args) ? args : {} };
+      ctx.target = { kind: 'tool', name, arguments: isObject(args) ? args : {}, ...(argumentsBytes === undefined ? {} : { argumentsBytes }) };
       if (!isObject(args)) return rpcDeny(ctx, 200, 'invalid-arguments', RPC.invalidParams, 'Invalid params: arguments must be an object');
       return undefined;
     }

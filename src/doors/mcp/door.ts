@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { canList } from '../../authorize/tool-listing.js';
 import type { Policy } from '../../authorize/policy.js';
 import { mcpSchema, type Config, type McpConfig } from '../../config/schema.js';
+import { jsonBoundsOf } from '../../lib/json-scan.js';
 import { splitUrl } from '../../pipeline/context.js';
 import type { PipelineDeps } from '../../pipeline/deps.js';
 import type { Door } from '../../pipeline/door.js';
@@ -134,6 +135,7 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     inFlight: createInFlightCalls(),
     canList: opts.canList ?? listFilterOf(opts.deps.policy),
     maxBodyBytes: opts.mcp.maxBodyBytes ?? config.server.maxBodyBytes,
+    jsonBounds: jsonBoundsOf(config.server),
     pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE,
     now,
   };

@@ -1,4 +1,4 @@
-import { findDuplicateKey } from '../../lib/json-duplicate-keys.js';
+import { DEFAULT_JSON_BOUNDS, scanJson, type JsonBounds, type JsonSpan } from '../../lib/json-scan.js';
 import { auditString } from '../../lib/printable.js';
 import { RPC } from './protocol.js';
 
@@ -7,7 +7,14 @@ export type RpcId = string | number;
 
 /** One client message, classified. `params` is always an object (MCP never uses array params). */
 export type RpcMessage =
-  | { readonly kind: 'request'; readonly id: RpcId; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
+  | {
+      readonly kind: 'request';
+      readonly id: RpcId;
+      readonly method: string;
+      readonly params: Readonly<Record<string, unknown>>;
+      /** Bytes of the JSON text of `params.arguments` as sent, when there is such a member. */
+      readonly argumentsBytes?: number;
+    }
   | { readonly kind: 'notification'; readonly method: string; readonly params: Readonly<Record<string, unknown>> }
   | { readonly kind: 'response'; readonly id: RpcId; readonly answer: ClientAnswer };
 
@@ -21,8 +28,10 @@ export interface RpcProblem {
   readonly code: number;
   readonly message: string;
   readonly id?: RpcId;
-  /** The reason code when it is not `bad-request`: `json-duplicate-key`. */
-  readonly reason?: 'json-duplicate-key';
+  /** The reason code when it is not `bad-request`. */
+  readonly reason?: 'json-duplicate-key' | 'json-too-deep' | 'json-too-many-values';
+  /** The HTTP status when it is not 400: 413 for too many values. */
+  readonly status?: number;
 }
 
 /** The outcome of {@link parseRpcMessage}. */
@@ -30,28 +39,51 @@ export type ParseResult = { ok: true; message: RpcMessage } | { ok: false; probl
 
 const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
 
+/** Member paths the scan measures: the id (to answer a refused message with it) and a tool call's arguments. */
+const MEASURED = [['id'], ['params', 'arguments']] as const;
+
 /**
- * Parses a POST body as exactly one JSON-RPC 2.0 message. Batches are refused (-32600): the
- * 2025-06-18 revision removed them and later ones did not bring them back. Invalid JSON is
- * -32700; a message of the wrong shape is -32600; params that are not an object are -32602.
- * A message with an object that names a key twice, at any depth (tool arguments included; keys
- * compared after unescaping), is -32600 with reason `json-duplicate-key`: `JSON.parse` keeps the
- * last value, and the same bytes may reach an upstream that keeps the first.
+ * Parses a POST body as exactly one JSON-RPC 2.0 message. The text is scanned once before it is
+ * parsed (`lib/json-scan.ts`): a message nested deeper than `bounds.maxDepth` levels is refused
+ * (reason `json-too-deep`), one holding more than `bounds.maxValues` values too (413,
+ * `json-too-many-values`), with -32602 when the bound was crossed inside `params` (a tool's
+ * arguments, most often) and -32600 when elsewhere in the envelope; the answer carries the id
+ * when it came before the problem. Batches are refused (-32600): the 2025-06-18 revision removed
+ * them and later ones did not bring them back. Invalid JSON is -32700; a message of the wrong
+ * shape is -32600; params that are not an object are -32602. A message with an object that
+ * names a key twice, at any depth (tool arguments included; keys compared after unescaping), is
+ * -32600 with reason `json-duplicate-key`: `JSON.parse` keeps the last value, and the same bytes
+ * may reach an upstream that keeps the first. A request whose params have an `arguments` member
+ * gets `argumentsBytes`, its size as sent, for the tool's bound (screen(in)).
  *
  * This does NOT check the method or the params' contents (resolve and screen do), and does NOT
- * bound the size (the body was read with a bound). `JSON.parse` makes `__proto__` an ordinary
- * own key, and nothing here merges objects, so no key can reach a prototype.
+ * bound the size in bytes (the body was read with a bound). `JSON.parse` makes `__proto__` an
+ * ordinary own key, and nothing here merges objects, so no key can reach a prototype.
  */
-export function parseRpcMessage(body: Buffer | undefined): ParseResult {
+export function parseRpcMessage(body: Buffer | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): ParseResult {
   if (body === undefined || body.length === 0) return fail(RPC.parseError, 'Parse error: empty body');
   const text = body.toString('utf8');
+  const scan = scanJson(text, bounds, MEASURED);
+  if (!scan.ok) {
+    const inParams = scan.under === 'params';
+    const deep = scan.problem === 'too-deep';
+    const what = deep ? `nested deeper than ${bounds.maxDepth} levels` : `more than ${bounds.maxValues} JSON values`;
+    const problem: RpcProblem = {
+      code: inParams ? RPC.invalidParams : RPC.invalidRequest,
+      message: inParams ? `Invalid params: ${what}` : `Invalid Request: ${what}`,
+      reason: deep ? 'json-too-deep' : 'json-too-many-values',
+      ...(deep ? {} : { status: 413 }),
+    };
+    const id = idOf(text, scan.spans[0]);
+    return { ok: false, problem: id === undefined ? problem : { ...problem, id } };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return fail(RPC.parseError, 'Parse error: invalid JSON');
   }
-  const repeated = typeof value === 'object' && value !== null ? findDuplicateKey(text) : undefined;
+  const repeated = scan.duplicateKey;
   if (repeated !== undefined) {
     // An id given twice is itself ambiguous: answer without one.
     const id = isObject(value) && repeated !== 'id' ? readId(value) : undefined;
@@ -71,7 +103,10 @@ export function parseRpcMessage(body: Buffer | undefined): ParseResult {
     const params = value['params'];
     if (params !== undefined && !isObject(params)) return fail(RPC.invalidParams, 'Invalid params: params must be an object', id);
     const p = params ?? NO_PARAMS;
-    return { ok: true, message: id === undefined ? { kind: 'notification', method, params: p } : { kind: 'request', id, method, params: p } };
+    if (id === undefined) return { ok: true, message: { kind: 'notification', method, params: p } };
+    const span = scan.spans[1];
+    const argumentsBytes = span === undefined ? undefined : Buffer.byteLength(text.slice(span.start, span.end), 'utf8');
+    return { ok: true, message: argumentsBytes === undefined ? { kind: 'request', id, method, params: p } : { kind: 'request', id, method, params: p, argumentsBytes } };
   }
   if (id !== undefined && (Object.hasOwn(value, 'result') || Object.hasOwn(value, 'error'))) {
     const answer = answerOf(value);
@@ -94,6 +129,16 @@ function answerOf(value: Record<string, unknown>): ClientAnswer | undefined {
   const error = value['error'];
   if (!isObject(error) || typeof error['message'] !== 'string' || typeof error['code'] !== 'number' || !Number.isSafeInteger(error['code'])) return undefined;
   return Object.hasOwn(error, 'data') ? { ok: false, code: error['code'], message: error['message'], data: error['data'] } : { ok: false, code: error['code'], message: error['message'] };
+}
+
+/** The id of a message that was not parsed, from its span (a string or an integer, as {@link readId}). */
+function idOf(text: string, span: JsonSpan | undefined): RpcId | undefined {
+  if (span === undefined || span.end - span.start > 1_024) return undefined;
+  try {
+    return readId({ id: JSON.parse(text.slice(span.start, span.end)) as unknown });
+  } catch {
+    return undefined;
+  }
 }
 
 function readId(value: Record<string, unknown>): RpcId | undefined {

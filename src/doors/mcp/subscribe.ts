@@ -33,7 +33,7 @@ export async function subscribe(ctx: McpContext, deps: McpDeps, door: Door): Pro
     ctx.detail = 'joined the gateway\'s upstream subscription';
     return answer(ctx, {});
   }
-  const refused = await requestUpstream(ctx, door, upstream, 'resources/subscribe', { uri: target.uri });
+  const refused = await requestUpstream(ctx, deps, door, upstream, 'resources/subscribe', { uri: target.uri });
   if (refused !== undefined || ctx.outcome?.kind !== 'upstream') return refused;
   registry.add(session.id, identity, upstream, target.uri);
   return answer(ctx, {});

@@ -36,7 +36,7 @@ const PASSED_ON = new Map<number, string>([
  * | policy (`denied-by-rule`, `no-matching-rule`, `missing-role`, `missing-group`, `condition-error`) | 200 | -31403 | `<message> (<reason>)` |
  * | `insufficient-scope` | 403 + challenge | -31403 | `<message> (insufficient-scope)` |
  * | `route-not-found`, `tool-definition-changed` | 200 | -32602 (tool, prompt, template), -32002 + `data.uri` (resource) | `Unknown tool: <name>`, ... |
- * | `invalid-arguments` | 200 | -32602 | `Invalid arguments for tool <name>: <field problem>` |
+ * | `invalid-arguments`, `arguments-too-large` | 200 | -32602 | `Invalid arguments for tool <name>: <field problem>` |
  * | `bad-request` about a resource | 200 | -32602 | `Invalid params: <problem>` |
  * | rate, quota, concurrency, runaway (429) | 429 + Retry-After | -31429, `data.retryAfter`, `data.rule` | `Too many requests (<reason>): retry after <n> s` |
  * | `limit-store-unavailable` | 503 | -31503 | `Service unavailable (<reason>)` |
@@ -59,6 +59,7 @@ export function wireErrorOf(ctx: McpContext, denial: Deny): WireError {
       if (target !== undefined && target.kind !== 'route' && target.kind !== 'message') return notFound(target, denial);
       break;
     case 'invalid-arguments':
+    case 'arguments-too-large':
       if (target?.kind === 'tool') return { status: 200, code: RPC.invalidParams, message: `Invalid arguments for tool ${target.tool?.definition.name ?? printable(target.name, 128)}: ${denial.message}` };
       break;
     case 'bad-request':

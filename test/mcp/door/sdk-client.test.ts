@@ -136,7 +136,7 @@ describe('the SDK client through the MCP door', () => {
     const requestId = env.source.calls.at(-1)!.requestId;
     let record;
     while (record === undefined && Date.now() < deadline) {
-      record = (await env.auditRecords()).find((r) => r.requestId === requestId);
+      record = (await env.auditRecords()).findLast((r) => r.requestId === requestId);
       if (record === undefined) await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(record, 'the cancelled call is audited');

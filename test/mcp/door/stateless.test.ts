@@ -107,7 +107,7 @@ describe('stateless MCP (2026-07-28)', () => {
     const deadline = Date.now() + 3_000;
     let record;
     while (record === undefined && Date.now() < deadline) {
-      record = (await env.auditRecords()).find((x) => x.requestId === requestId);
+      record = (await env.auditRecords()).findLast((x) => x.requestId === requestId);
       if (record === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(env.source.aborted, abortedBefore + 1, 'the source saw the abort');

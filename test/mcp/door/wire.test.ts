@@ -209,7 +209,7 @@ describe('MCP endpoint: audit', () => {
     const listed = await idOf({ jsonrpc: '2.0', id: 25, method: 'tools/list' });
     const records = await env.auditRecords();
     const of = (id: string) => {
-      const r = records.find((x) => x.requestId === id);
+      const r = records.findLast((x) => x.requestId === id);
       assert.ok(r, `request ${id} not audited`);
       return r;
     };
