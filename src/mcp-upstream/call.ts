@@ -112,7 +112,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
       };
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-      const kind = failureKind(err);
+      const kind = failureKind(err, client.transport !== undefined);
       switch (kind) {
         case 'timeout':
           // One slow tool says nothing about the upstream; a hung upstream fails its check.

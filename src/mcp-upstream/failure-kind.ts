@@ -44,13 +44,18 @@ export function failureOf(err: unknown): string {
   return err instanceof Error ? err.name : 'error';
 }
 
-/** Sorts a request's failure (what the SDK's requests, `callToolDirect` and `ping` reject with). */
-export function failureKind(err: unknown): FailureKind {
+/**
+ * Sorts a request's failure (what the SDK's requests, `callToolDirect` and `ping` reject with).
+ * `sessionOpen` is whether the SDK client the request went over still has its transport: the
+ * SDK fails what is in flight with `-32000` when its session closes, and an upstream may answer
+ * `-32000` itself (a common "server error" code), which is an answer, not a closed session.
+ */
+export function failureKind(err: unknown, sessionOpen = true): FailureKind {
   if (err instanceof BrokenAnswerError) return 'broken-answer';
   if (err instanceof McpError) {
     if (err.code === ErrorCode.RequestTimeout) return 'timeout';
-    if (err.code === ErrorCode.ConnectionClosed) return isBrokenMarker(err.data) ? 'broken-answer' : 'closed';
-    return 'rejected';
+    if (err.code === ErrorCode.ConnectionClosed && isBrokenMarker(err.data)) return 'broken-answer';
+    return err.code === ErrorCode.ConnectionClosed && !sessionOpen ? 'closed' : 'rejected';
   }
   if (err instanceof StreamableHTTPError) return err.code === 404 ? 'session-lost' : 'http';
   if (err instanceof Error && (err.name === 'ZodError' || err.name === 'UpstreamProtocolError')) return 'invalid';

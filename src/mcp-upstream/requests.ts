@@ -90,7 +90,7 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
       return { ok: true, result: result as Record<string, unknown> };
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-      const kind = failureKind(err);
+      const kind = failureKind(err, client.transport !== undefined);
       switch (kind) {
         case 'timeout':
           void conn.check(client);

@@ -32,7 +32,7 @@ async function setUp(opts: { sdkPath?: boolean; breakFirst?: { method: string; c
   const [cfg] = upstreamConfigs([{ id: 'up', url: upstream.url, pinning: 'off', timeoutMs: 60_000, circuit: { openMs: 20, maxOpenMs: 100 } }]);
   const set = createUpstreams([cfg!], { signer, logger: quiet, ...(opts.sdkPath === true ? { fetch: dispatcherFetch() } : {}) });
   opened.push({ set, upstream });
-  await waitFor(() => set.tools().length === 4 && set.status()[0]!.state === 'up', 'the upstream listed');
+  await waitFor(() => set.tools().length === 5 && set.status()[0]!.state === 'up', 'the upstream listed');
   return { set, upstream };
 }
 
@@ -54,7 +54,7 @@ describe('a broken request is not a broken session', () => {
       assert.deepEqual(healthy.content, [{ type: 'text', text: 'found bob' }]);
       assert.equal(upstream.sessionsOpened, sessions, 'no new session');
       assert.equal(upstream.calls['explode'], 2, 'a tool not safe to repeat is not sent again');
-      assert.deepEqual(set.status()[0], { id: 'up', state: 'up', tools: 4, circuit: 'closed', circuitOpens: 0 });
+      assert.deepEqual(set.status()[0], { id: 'up', state: 'up', tools: 5, circuit: 'closed', circuitOpens: 0 });
     });
   }
 
@@ -67,11 +67,22 @@ describe('a broken request is not a broken session', () => {
     assert.equal(upstream.sessionsOpened, sessions);
   });
 
+  it('an upstream answering JSON-RPC error -32000 itself is an upstream error, not a closed session: not sent again, nothing reconnected', async () => {
+    const { set, upstream } = await setUp();
+    const sessions = upstream.sessionsOpened;
+    const refused = await call(set, 'up.refuse');
+    assert.equal(refused.isError, true);
+    assert.deepEqual(refused.content, [{ type: 'text', text: 'upstream error' }]);
+    assert.equal(refused.detail, 'upstream up answered JSON-RPC error -32000');
+    assert.equal(upstream.calls['refuse'], 1, 'a read-only tool is not sent again for an answer');
+    assert.equal(upstream.sessionsOpened, sessions);
+  });
+
   it('a tools/list page whose stream breaks is asked for again: the connection comes up on its first session', async () => {
     const { set, upstream } = await setUp({ breakFirst: { method: 'tools/list', count: 2 } });
     assert.equal(upstream.requests['tools/list'], 3, 'two cut, the third answered');
     assert.equal(upstream.sessionsOpened, 1);
-    assert.deepEqual(set.status()[0], { id: 'up', state: 'up', tools: 4, circuit: 'closed', circuitOpens: 0 });
+    assert.deepEqual(set.status()[0], { id: 'up', state: 'up', tools: 5, circuit: 'closed', circuitOpens: 0 });
   });
 
   it('an upstream that restarted: the calls arriving meanwhile all go through, over one new session', async () => {

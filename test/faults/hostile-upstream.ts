@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { sessionRouter, type TestSession } from '../mcp/upstreams/session-router.js';
 
 /**
@@ -10,6 +10,7 @@ import { sessionRouter, type TestSession } from '../mcp/upstreams/session-router
  *
  * - `lookup`: answers `found <employee>` on an SSE stream, as the SDK does;
  * - `profile`: the same, annotated `readOnlyHint` (safe to send again);
+ * - `refuse`: read-only too, answers the JSON-RPC error `-32000` (a common "server error" code);
  * - `explode`: answers the SSE response head, then destroys the socket (FIN) before any answer;
  * - `explode_rst`: the same, then resets the socket (RST).
  *
@@ -33,6 +34,7 @@ export interface HostileUpstream {
 const TOOLS: Tool[] = [
   { name: 'lookup', description: 'Find an employee', inputSchema: { type: 'object', properties: { employee: { type: 'string' } }, required: ['employee'] } },
   { name: 'profile', description: 'Read an employee profile', inputSchema: { type: 'object', properties: { employee: { type: 'string' } } }, annotations: { readOnlyHint: true } },
+  { name: 'refuse', description: 'Always refuses', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } },
   { name: 'explode', description: 'Breaks its answer (FIN)', inputSchema: { type: 'object' } },
   { name: 'explode_rst', description: 'Breaks its answer (RST)', inputSchema: { type: 'object' } },
 ];
@@ -52,6 +54,7 @@ export async function startHostileUpstream(opts: { breakFirst?: { method: string
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
     server.setRequestHandler(CallToolRequestSchema, (req) => {
       count(req.params.name);
+      if (req.params.name === 'refuse') throw new McpError(-32000, 'the backend said no');
       const employee = String((req.params.arguments as Record<string, unknown> | undefined)?.['employee']);
       return { content: [{ type: 'text', text: `found ${employee}` }] };
     });
