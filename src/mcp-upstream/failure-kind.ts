@@ -35,7 +35,12 @@ export class BrokenAnswerError extends Error {
 
 /** A failure's short, non-secret description: never an SDK message (they may quote bodies). */
 export function failureOf(err: unknown): string {
-  if (err instanceof McpError && isBrokenMarker(err.data)) return String((err.data as Record<string, unknown>)[BROKEN_ANSWER_KEY]);
+  // The marker's code is the gateway's own (a network error code), but an upstream could send the
+  // marker itself: anything that is not code-shaped is not quoted.
+  if (err instanceof McpError && isBrokenMarker(err.data)) {
+    const code = String((err.data as Record<string, unknown>)[BROKEN_ANSWER_KEY]);
+    return NETWORK_CODE.test(code) ? code : 'stream broke';
+  }
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   if (typeof cause === 'string') return cause;
   if (err instanceof BrokenAnswerError) return 'stream ended';
@@ -61,6 +66,9 @@ export function failureKind(err: unknown, sessionOpen = true): FailureKind {
   if (err instanceof Error && (err.name === 'ZodError' || err.name === 'UpstreamProtocolError')) return 'invalid';
   return 'no-answer';
 }
+
+/** What a network error's code, or `failureOf`'s `<name> <code>`, looks like. */
+const NETWORK_CODE = /^[A-Za-z0-9_ -]{1,64}$/;
 
 function isBrokenMarker(data: unknown): boolean {
   return typeof data === 'object' && data !== null && typeof (data as Record<string, unknown>)[BROKEN_ANSWER_KEY] === 'string';
