@@ -147,7 +147,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
     const forwardPlans = compileForwardPlans(config);
-    const served = await serveTools(loaded, { signer, forwardPlans, auditor, logger }, opts, closers);
+    const onCircuit = (upstream: string, open: boolean) => {
+      metrics.upstreamCircuitOpen.set({ upstream }, open ? 1 : 0);
+      if (open) metrics.upstreamCircuitOpens.inc({ upstream });
+    };
+    const served = await serveTools(loaded, { signer, forwardPlans, auditor, logger, onCircuit }, opts, closers);
+    // Every upstream's series exists from the start, so an alert on it sees 0 before the first opening.
+    if (served?.upstreams !== undefined) for (const u of config.upstreams) metrics.upstreamCircuitOpen.set({ upstream: u.id }, 0);
     const deps: PipelineDeps = {
       config,
       authenticator,
@@ -236,7 +242,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
  */
 async function serveTools(
   loaded: LoadedConfig,
-  parts: { signer: AssertionSigner; forwardPlans: ReadonlyMap<string, ForwardPlan>; auditor: Auditor; logger: Logger },
+  parts: { signer: AssertionSigner; forwardPlans: ReadonlyMap<string, ForwardPlan>; auditor: Auditor; logger: Logger; onCircuit: (upstream: string, open: boolean) => void },
   opts: GatewayOptions,
   closers: (() => Promise<void>)[],
 ): Promise<{ mcp: McpConfig; tools: ServedTools; upstreams?: Upstreams; door: Omit<McpDoorOptions, 'deps' | 'mcp'> } | undefined> {

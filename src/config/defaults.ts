@@ -85,8 +85,10 @@ export const DEFAULTS = {
 
   // upstreams[]
   upstreamPinning: 'block' as const,
-  upstreamReconnectInitialMs: 500, // first wait before reconnecting to an upstream MCP server
-  upstreamReconnectMaxMs: 30_000, // 30 s: the longest wait between reconnections
+  upstreamCircuitFailures: 3, // failed health checks of an upstream in a row (connection attempts, pings) that open its circuit
+  upstreamCircuitOpenMs: 500, // 500 ms: first wait before a trial connection to an upstream whose circuit is open (and between retries before it opens)
+  upstreamCircuitMaxOpenMs: 30_000, // 30 s: the longest wait between trial connections while the circuit stays open
+  upstreamProbeTimeoutMs: 5_000, // 5 s for the ping that checks an upstream's session after a call could not reach it
   toolPinsPollMs: 2_000, // 2 s between checks of the tool pins file for changes by another process (`behalf tools accept`)
   upstreamTransport: 'http' as const,
   toolMethod: 'GET' as const, // tools[].call.method

@@ -297,6 +297,24 @@ export const upstreamSchema = z
     /** Largest arguments of a call to any of its tools, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
     maxArgumentBytes: z.number().int().min(0).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
+    /**
+     * The upstream's circuit breaker: it opens on the upstream's health (failed connection
+     * attempts and session checks in a row), never on one caller's call; while open, calls
+     * answer "upstream unavailable" at once and a trial connection is made after `openMs`.
+     */
+    circuit: z
+      .strictObject({
+        /** Failed health checks in a row that open the circuit. */
+        failures: z.number().int().min(1).max(100).default(DEFAULTS.upstreamCircuitFailures),
+        /** First wait before a trial connection, ms (doubles after each failed trial). */
+        openMs: z.number().int().min(10).max(600_000).default(DEFAULTS.upstreamCircuitOpenMs),
+        /** Longest wait between trial connections, ms. */
+        maxOpenMs: z.number().int().min(10).max(3_600_000).default(DEFAULTS.upstreamCircuitMaxOpenMs),
+        /** How long the `ping` that checks the session after an unreachable call may take, ms. */
+        probeTimeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.upstreamProbeTimeoutMs),
+      })
+      .refine((c) => c.maxOpenMs >= c.openMs, { message: 'maxOpenMs must not be below openMs', path: ['maxOpenMs'] })
+      .prefault({}),
   })
   .refine((u) => (u.transport === 'http' ? u.url !== undefined : u.command !== undefined), 'http needs "url"; stdio needs "command"');
 

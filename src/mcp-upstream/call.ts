@@ -1,11 +1,12 @@
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { BehalfError } from '../errors.js';
 import type { ToolPins } from './pinning.js';
 import type { BackendFailure, ContentBlock, ToolCallContext, ToolCallResult, ToolSource } from '../tools/types.js';
-import { failureOf, type UpstreamConnection } from './connection.js';
+import { unavailableDetail, type UpstreamConnection } from './connection.js';
+import { failureKind, failureOf } from './failure-kind.js';
 import { callToolDirect, canCallDirect, UpstreamProtocolError } from './direct-call.js';
 import { withCallHeaders } from './transport.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
@@ -44,12 +45,15 @@ type Attempt = { result: ToolCallResult } | { retry: true };
  * gateway's request id. Progress from the upstream goes to `ctx.onProgress` (asked for only when
  * the client asked); `ctx.signal` cancels the call (the SDK sends `notifications/cancelled`
  * upstream) and the call then rejects with the signal's reason. The upstream gets at most
- * `timeoutMs`, then the call is cancelled upstream and answers "upstream timed out". An
- * unreachable upstream answers "upstream unavailable" at once while it is being reconnected with
- * backoff; a session the upstream forgot (HTTP 404 after its restart) is re-opened and the call
- * sent once more, since the upstream never ran it. A connection that broke mid-call (e.g. a
- * kept-alive socket the restarted upstream closed) is re-opened too, but the call is sent again
- * only for a tool annotated `readOnlyHint` or `idempotentHint`: another may have run already.
+ * `timeoutMs`, then the call is cancelled upstream and answers "upstream timed out". A failure
+ * touches the session every user shares only as its kind says (failure-kind.ts): a session the
+ * upstream forgot (HTTP 404 after its restart) is re-opened and the call sent once more, since
+ * the upstream never ran it; an answer the upstream cut short after its head fails this call
+ * only ("upstream error", audited `upstream-error`); a call that could not reach the upstream
+ * ("upstream unavailable") has the session checked, and a failed check counts towards opening
+ * the upstream's circuit, while which calls answer "upstream unavailable" at once. A call that
+ * broke either way is sent again (once) only for a tool annotated `readOnlyHint` or
+ * `idempotentHint`, and only over a session that passed the check: another may have run already.
  *
  * This does NOT decide whether the user may call the tool (the authorize stage did), nor
  * validate the arguments (screen did). It does NOT send the user's token: `ctx` holds none, and
@@ -66,7 +70,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
 
   const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {
     const client = await conn.client();
-    if (client === undefined) return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`, 'upstream-unavailable') };
+    if (client === undefined) return { result: failure('upstream unavailable', unavailableDetail(conn), 'upstream-unavailable') };
     const prepared = prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       directory: ctx.user,
@@ -108,31 +112,37 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
       };
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-      if (err instanceof McpError) {
-        if (err.code === ErrorCode.RequestTimeout) return { result: failure('upstream timed out', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`, 'upstream-timeout') };
-        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return { result: failure('upstream unavailable', `upstream ${cfg.id} closed the connection`, 'upstream-unavailable') };
-        return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`, 'upstream-error') };
-      }
-      if (err instanceof UpstreamProtocolError) return { result: failure(err.clientText, `upstream ${cfg.id}: ${err.message}`, 'upstream-error') };
-      if (err instanceof StreamableHTTPError) {
-        // 404: the upstream forgot the session (it restarted) and never ran the call.
-        if (err.code !== 404) return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`, 'upstream-error') };
-        conn.failed('session expired');
-        if (retryable.session) {
-          await conn.refresh();
-          return { retry: true };
+      const kind = failureKind(err, client.transport !== undefined);
+      switch (kind) {
+        case 'timeout':
+          // One slow tool says nothing about the upstream; a hung upstream fails its check.
+          void conn.check(client);
+          return { result: failure('upstream timed out', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`, 'upstream-timeout') };
+        case 'rejected':
+          return { result: failure('upstream error', `upstream ${cfg.id} answered JSON-RPC error ${(err as McpError).code}`, 'upstream-error') };
+        case 'http':
+          return { result: failure('upstream error', `upstream ${cfg.id} answered HTTP ${(err as StreamableHTTPError).code ?? 'error'}`, 'upstream-error') };
+        case 'invalid':
+          return { result: err instanceof UpstreamProtocolError ? failure(err.clientText, `upstream ${cfg.id}: ${err.message}`, 'upstream-error') : failure('upstream error', `upstream ${cfg.id} answered an invalid tools/call result`, 'upstream-error') };
+        case 'session-lost':
+          // The upstream forgot the session (it restarted) and never ran the call.
+          conn.sessionLost(client, 'session expired');
+          if (retryable.session && (await conn.client()) !== undefined) return { retry: true };
+          return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: session expired`, 'upstream-unavailable') };
+        case 'broken-answer':
+          // The session took the call and the upstream cut this answer short: this call failed,
+          // the session did not. It may have run, so only a tool safe to repeat is sent again.
+          if (retryable.connection) return { retry: true };
+          return { result: failure('upstream error', `upstream ${cfg.id} broke its answer to the call (${failureOf(err)})`, 'upstream-error') };
+        case 'no-answer':
+        case 'closed': {
+          // The upstream, or only this request's connection, could not be reached: the session
+          // is checked (once for every caller meanwhile) before anything else happens to it.
+          const usable = kind === 'closed' ? conn.client().then((c) => c !== undefined) : conn.check(client);
+          if (retryable.connection && (await usable)) return { retry: true };
+          return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${kind === 'closed' ? 'connection closed' : failureOf(err)}`, 'upstream-unavailable') };
         }
-        return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: session expired`, 'upstream-unavailable') };
       }
-      const reason = failureOf(err);
-      conn.failed(reason);
-      // The connection broke: the upstream may or may not have run the call, so only a tool it
-      // declares read-only or idempotent is sent again (over a new session).
-      if (retryable.connection) {
-        await conn.refresh();
-        return { retry: true };
-      }
-      return { result: failure('upstream unavailable', `upstream ${cfg.id} unavailable: ${reason}`, 'upstream-unavailable') };
     }
   };
 

@@ -4,6 +4,7 @@ import { CallToolResultSchema, ErrorCode, JSONRPCMessageSchema, McpError, type C
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { Dispatcher } from 'undici';
 import type { ClientChannel } from './channel.js';
+import { BrokenAnswerError } from './failure-kind.js';
 import { inChannelScope, outsideCalls } from './transport.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../tools/http-tool.js';
 
@@ -17,19 +18,23 @@ import { DEFAULT_MAX_RESPONSE_BYTES } from '../tools/http-tool.js';
  * It keeps the SDK's semantics, and fails the way the SDK's `callTool` fails, so callers handle
  * both alike: a JSON-RPC error answer rejects with `McpError(code)`, a non-2xx answer with
  * `StreamableHTTPError(status)`, the timeout with `McpError(RequestTimeout)` (after a
- * `notifications/cancelled` upstream), a broken connection with `TypeError('fetch failed',
- * { cause })`, and the caller's abort with the signal's reason (also after a
- * `notifications/cancelled`; a signal aborted already sends nothing). What the upstream sends on
- * the answer's SSE stream besides the answer (log messages, sampling and elicitation requests,
- * other notifications) goes to the SDK client's own message handler, in the scope of the call's
- * `channel`, so the relay reaches the client request it belongs to; progress for this call goes
- * to `onProgress`. The answer is bounded at {@link MAX_ANSWER_BYTES}: a JSON body in all, an SSE
- * stream per event (progress and log events may follow one another while the timeout allows).
+ * `notifications/cancelled` upstream), a connection that failed before the answer's head with
+ * `TypeError('fetch failed', { cause })`, and the caller's abort with the signal's reason (also
+ * after a `notifications/cancelled`; a signal aborted already sends nothing). One failure the
+ * SDK has no form for: an answer whose head came and whose stream then broke, or ended, before
+ * the answer rejects with {@link BrokenAnswerError} (the SDK would wait for its timeout), so the
+ * caller can tell a broken request (the session answered it) from an unreachable upstream.
+ * What the upstream sends on the answer's SSE stream besides the answer (log messages, sampling
+ * and elicitation requests, other notifications) goes to the SDK client's own message handler,
+ * in the scope of the call's `channel`, so the relay reaches the client request it belongs to;
+ * progress for this call goes to `onProgress`. The answer is bounded at {@link MAX_ANSWER_BYTES}:
+ * a JSON body in all, an SSE stream per event (progress and log events may follow one another
+ * while the timeout allows).
  * A stream the upstream leaves open after the answer is read on, and closed at the call's
  * deadline.
  *
  * This does NOT follow redirects (a 3xx is an HTTP error: a POST endpoint should not move), nor
- * resume a broken SSE stream (`Last-Event-ID`: the call fails as a broken connection and the
+ * resume a broken SSE stream (`Last-Event-ID`: the call fails with `BrokenAnswerError` and the
  * caller decides about a retry). It does NOT add any credential: `headers` are all the caller's
  * (the upstream's configured ones and the call's).
  */
@@ -182,7 +187,7 @@ class CallExchange implements Dispatcher.DispatchHandler {
   fail(err: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    const known = err instanceof McpError || err instanceof StreamableHTTPError || err instanceof UpstreamProtocolError;
+    const known = err instanceof McpError || err instanceof StreamableHTTPError || err instanceof UpstreamProtocolError || err instanceof BrokenAnswerError;
     this.reject(known || this.aborted !== undefined ? err : new TypeError('fetch failed', { cause: err }));
   }
 
@@ -254,14 +259,15 @@ class CallExchange implements Dispatcher.DispatchHandler {
       }
     }
     if (this.settled) return;
-    // An event stream that ended before the answer: the connection broke mid-call.
-    if (this.kind === 'sse') this.fail(new Error('stream ended before the answer'));
+    // An event stream that ended before the answer: the upstream cut this call's answer short.
+    if (this.kind === 'sse') this.fail(new BrokenAnswerError(new Error('stream ended before the answer')));
     else this.fail(new UpstreamProtocolError('no answer for the call'));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.finish();
-    this.fail(err);
+    // After a 2xx head the session took the call: it is this answer that broke, not the session.
+    this.fail(this.kind === 'ignore' ? err : new BrokenAnswerError(err));
   }
 
   private onEvent(event: EventSourceMessage): void {

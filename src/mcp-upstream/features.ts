@@ -3,6 +3,7 @@ import type { Prompt, Resource, ResourceTemplate } from '@modelcontextprotocol/s
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { isValidToolName } from '../tools/catalog.js';
+import { retryListing } from './failure-kind.js';
 import { compileTemplate } from './uri-template.js';
 
 /**
@@ -103,8 +104,9 @@ export interface ListFeaturesOptions {
  * `resources/templates/list` and `prompts/list` (those it declared). Leaves out, and logs once: a
  * resource whose URI is over 2,048 characters or listed twice, a template the gateway cannot
  * match (see `templateParts`), a prompt whose name is not 1-128 of `A-Za-z0-9_.-` (or whose
- * namespaced name is not a valid name), or listed twice. A listing that fails keeps nothing of
- * that kind and is logged; the others stand.
+ * namespaced name is not a valid name), or listed twice. A page whose request broke in transit
+ * is asked for again (`retryListing`); a listing that still fails keeps nothing of that kind and
+ * is logged; the others stand.
  *
  * This does NOT decide who sees what (policy does, per request) and does NOT pin resources or
  * prompts (only tools are pinned).
@@ -138,7 +140,7 @@ export async function listUpstreamFeatures(client: Client, cfg: UpstreamConfig, 
   if (capabilities.resources) {
     const seen = new Set<string>();
     const listed = await listing('resource', () => allPages<Resource>(async (cursor) => {
-      const r = await client.listResources(cursor === undefined ? {} : { cursor }, timeout);
+      const r = await retryListing(() => client.listResources(cursor === undefined ? {} : { cursor }, timeout));
       return { items: r.resources, nextCursor: r.nextCursor };
     }));
     for (const r of listed) {
@@ -150,7 +152,7 @@ export async function listUpstreamFeatures(client: Client, cfg: UpstreamConfig, 
       }
     }
     const listedTemplates = await listing('template', () => allPages<ResourceTemplate>(async (cursor) => {
-      const r = await client.listResourceTemplates(cursor === undefined ? {} : { cursor }, timeout);
+      const r = await retryListing(() => client.listResourceTemplates(cursor === undefined ? {} : { cursor }, timeout));
       return { items: r.resourceTemplates, nextCursor: r.nextCursor };
     }));
     const seenTemplates = new Set<string>();
@@ -169,7 +171,7 @@ export async function listUpstreamFeatures(client: Client, cfg: UpstreamConfig, 
   if (capabilities.prompts) {
     const seen = new Set<string>();
     const listed = await listing('prompt', () => allPages<Prompt>(async (cursor) => {
-      const r = await client.listPrompts(cursor === undefined ? {} : { cursor }, timeout);
+      const r = await retryListing(() => client.listPrompts(cursor === undefined ? {} : { cursor }, timeout));
       return { items: r.prompts, nextCursor: r.nextCursor };
     }));
     for (const p of listed) {

@@ -1,9 +1,10 @@
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CompleteResultSchema, EmptyResultSchema, ErrorCode, GetPromptResultSchema, McpError, ReadResourceResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CompleteResultSchema, EmptyResultSchema, GetPromptResultSchema, ReadResourceResultSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Identity } from '../authenticate/identity.js';
 import { bodyDigest } from '../lib/digest.js';
-import { failureOf, type UpstreamConnection } from './connection.js';
+import { unavailableDetail, type UpstreamConnection } from './connection.js';
+import { failureKind, failureOf } from './failure-kind.js';
 import { withCallHeaders } from './transport.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import { prepareIdentity } from '../forward/identity/prepare-identity.js';
@@ -56,8 +57,9 @@ export type UpstreamRequester = (method: RelayedMethod, params: Readonly<Record<
  * the params as sent without `_meta`) and sends it in `identity.header` (HTTP upstreams) and,
  * with `identity.meta`, in `params._meta["io.behalf/assertion"]`, with `X-Request-Id`. The
  * upstream gets at most `timeoutMs`. Every one of these requests only reads (or, for
- * subscriptions, is idempotent), so a session the upstream forgot or a connection that broke is
- * re-opened and the request sent once more.
+ * subscriptions, is idempotent), so after a session the upstream forgot (re-opened), an answer
+ * cut short, or a connection that broke (once the session passed its check) the request is sent
+ * once more. Failures touch the shared session only as their kind says (see call.ts).
  *
  * This does NOT decide whether the user may make the request (authorize did), nor send the
  * user's token (none reaches this layer). It does NOT bound the size of the result.
@@ -70,7 +72,7 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
 
   const attempt = async (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext, retry: boolean): Promise<UpstreamReply | 'retry'> => {
     const client = await conn.client();
-    if (client === undefined) return fail('unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'not connected'}`);
+    if (client === undefined) return fail('unavailable', unavailableDetail(conn));
     const prepared = prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       requestId: ctx.requestId,
@@ -88,22 +90,32 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
       return { ok: true, result: result as Record<string, unknown> };
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-      if (err instanceof McpError) {
-        if (err.code === ErrorCode.RequestTimeout) return fail('timeout', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`);
-        if (err.code === ErrorCode.ConnectionClosed && conn.state !== 'up') return fail('unavailable', `upstream ${cfg.id} closed the connection`);
-        return fail('rejected', `upstream ${cfg.id} answered JSON-RPC error ${err.code}`, err.code);
+      const kind = failureKind(err, client.transport !== undefined);
+      switch (kind) {
+        case 'timeout':
+          void conn.check(client);
+          return fail('timeout', `upstream ${cfg.id} did not answer within ${cfg.timeoutMs} ms`);
+        case 'rejected':
+          return fail('rejected', `upstream ${cfg.id} answered JSON-RPC error ${(err as McpError).code}`, (err as McpError).code);
+        case 'http':
+          return fail('error', `upstream ${cfg.id} answered HTTP ${(err as StreamableHTTPError).code ?? 'error'}`);
+        case 'invalid':
+          return fail('error', `upstream ${cfg.id} answered an invalid ${method} result`);
+        case 'session-lost':
+          conn.sessionLost(client, 'session expired');
+          if (retry && (await conn.client()) !== undefined) return 'retry';
+          return fail('unavailable', `upstream ${cfg.id} unavailable: session expired`);
+        case 'broken-answer':
+          // This answer was cut short; the session took the request and is left alone.
+          if (retry) return 'retry';
+          return fail('error', `upstream ${cfg.id} broke its answer (${failureOf(err)})`);
+        case 'no-answer':
+        case 'closed': {
+          const usable = kind === 'closed' ? conn.client().then((c) => c !== undefined) : conn.check(client);
+          if (retry && (await usable)) return 'retry';
+          return fail('unavailable', `upstream ${cfg.id} unavailable: ${kind === 'closed' ? 'connection closed' : failureOf(err)}`);
+        }
       }
-      if (err instanceof StreamableHTTPError) {
-        if (err.code !== 404) return fail('error', `upstream ${cfg.id} answered HTTP ${err.code ?? 'error'}`);
-        conn.failed('session expired');
-      } else if (err instanceof Error && err.name === 'ZodError') {
-        return fail('error', `upstream ${cfg.id} answered an invalid ${method} result`);
-      } else {
-        conn.failed(failureOf(err));
-      }
-      if (!retry) return fail('unavailable', `upstream ${cfg.id} unavailable: ${conn.lastError ?? 'connection failed'}`);
-      await conn.refresh();
-      return 'retry';
     }
   };
 

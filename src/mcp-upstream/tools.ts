@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { nestsDeeper } from '../lib/json-depth.js';
 import { isValidToolName } from '../tools/catalog.js';
+import { retryListing } from './failure-kind.js';
 import { pinHash, pinnedDefinition, type ReviewedTool, type ToolPins } from './pinning.js';
 import type { ToolDefinition } from '../tools/types.js';
 
@@ -54,7 +55,8 @@ export interface ListToolsOptions {
  * Reads every page of the upstream's `tools/list` (following `nextCursor`; at most 100 pages,
  * 2,000 tools, stopping at a repeated cursor), maps each tool to its catalog definition
  * (`<namespace>.<name>`, the standard annotations only) and its pin hash, and has the pins review
- * the listing (unless `pinning: off`). A server without the `tools` capability has no tools.
+ * the listing (unless `pinning: off`). A server without the `tools` capability has no tools. A
+ * page whose request broke in transit is asked for again (`retryListing`).
  *
  * This does NOT decide what is served: the pins' verdict is read later, per tool
  * (`ToolPins.status`). It leaves out, and logs once, a tool whose name is not 1-128 of
@@ -68,7 +70,8 @@ export async function listUpstreamTools(client: Client, cfg: UpstreamConfig, opt
   const cursors = new Set<string>();
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES && tools.length < MAX_TOOLS; page++) {
-    const result = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: cfg.timeoutMs });
+    const from = cursor;
+    const result = await retryListing(() => client.listTools(from === undefined ? {} : { cursor: from }, { timeout: cfg.timeoutMs }));
     tools.push(...result.tools);
     cursor = result.nextCursor;
     if (cursor === undefined || cursors.has(cursor)) break;

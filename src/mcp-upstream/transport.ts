@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -9,6 +9,7 @@ import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/tran
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { ClientChannel } from './channel.js';
+import { brokenAnswerEvent, failureOf } from './failure-kind.js';
 
 /**
  * How the gateway talks to one upstream MCP server: the SDK's Streamable HTTP or stdio client
@@ -109,8 +110,9 @@ const NULL_BODY_STATUSES = new Set([204, 205, 304]);
  * The SDK transport's `fetch` over undici's request API (the global dispatcher, as the global
  * fetch uses): no WHATWG Request per call (whose body stream undici tees for `redirect: manual`),
  * no per-request listener left on the SDK's session-wide AbortSignal until GC. A JSON answer is
- * read whole; an event stream is handed over as a stream. Redirects are returned, not followed
- * (the SDK follows same-origin ones itself). Failures reject like fetch's: `TypeError('fetch
+ * read whole; an event stream is handed over as a stream (one that breaks under a request ends
+ * with that request's broken-answer error, see `answerStream`). Redirects are returned, not
+ * followed (the SDK follows same-origin ones itself). Failures reject like fetch's: `TypeError('fetch
  * failed', { cause })`, or the signal's reason when aborted.
  *
  * This does NOT handle bodies other than strings (it falls back to the global fetch).
@@ -145,9 +147,41 @@ export function dispatcherFetch(dispatcher?: Dispatcher): FetchLike {
       res.body.resume();
       return new Response(null, options);
     }
-    if (/^text\/event-stream/i.test(out.get('content-type') ?? '')) return new Response(Readable.toWeb(res.body) as WebReadableStream as ReadableStream, options);
+    if (/^text\/event-stream/i.test(out.get('content-type') ?? '')) return new Response(Readable.toWeb(answerStream(res.body, init.body, signal)) as WebReadableStream as ReadableStream, options);
     return new Response(await res.body.arrayBuffer(), options);
   };
+}
+
+/**
+ * The event stream of one POST's answer, as the SDK reads it. When the stream breaks (the
+ * upstream cut the connection after the head) and the gateway did not abort it, it ends with
+ * `brokenAnswerEvent` for the request the POST carried: the SDK fails that request at once as a
+ * broken answer, instead of leaving it to its timeout. A GET stream, or a POST that carried no
+ * request, breaks as it did.
+ */
+function answerStream(body: Readable, sent: unknown, signal: AbortSignal | undefined): Readable {
+  if (typeof sent !== 'string') return body;
+  const out = new PassThrough();
+  body.on('error', (err) => {
+    const id = signal?.aborted === true ? undefined : requestIdOf(sent);
+    if (id === undefined) out.destroy(err);
+    else out.end(brokenAnswerEvent(id, failureOf(err)));
+  });
+  // The SDK cancelled its reader (the session closed): let the connection go.
+  out.on('close', () => body.destroy());
+  body.pipe(out);
+  return out;
+}
+
+/** The id of the JSON-RPC request in a POST body, if it carried one. */
+function requestIdOf(body: string): string | number | undefined {
+  try {
+    const message = JSON.parse(body) as { id?: unknown; method?: unknown } | null;
+    const id = message?.id;
+    return typeof message?.method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { isValidToolName, type CatalogSourceInput, type PinState } from '../tool
 import type { ToolPins } from './pinning.js';
 import type { CatalogTool, ToolSource } from '../tools/types.js';
 import { createUpstreamSource } from './call.js';
-import { createUpstreamConnection, type Backoff, type UpstreamConnection, type UpstreamState } from './connection.js';
+import { createUpstreamConnection, type UpstreamConnection, type UpstreamState } from './connection.js';
 import { buildUpstreamIndex, type ServingUpstream, type UpstreamFeatures } from './feature-index.js';
 import { createUpstreamRequester } from './requests.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
@@ -30,10 +30,10 @@ export interface UpstreamsOptions {
   readonly fetch?: FetchLike;
   /** `PATH` for stdio upstreams' processes (default: the gateway's own PATH). */
   readonly childPath?: string;
-  /** Reconnection backoff (default 500 ms doubling to 30 s). */
-  readonly backoff?: Backoff;
-  /** Clock for the backoff, ms (default `Date.now`). */
+  /** Clock for the circuits' open periods, ms (default `Date.now`). */
   readonly now?: () => number;
+  /** Called when an upstream's circuit opens (`open` true) and when it closes again (for metrics). */
+  readonly onCircuit?: (upstream: string, open: boolean) => void;
 }
 
 /** One upstream's health, for readiness checks and operators. */
@@ -44,6 +44,10 @@ export interface UpstreamStatus {
   readonly tools: number;
   /** Why it is down (e.g. `ECONNREFUSED`, `connection closed`), never a secret. */
   readonly error?: string;
+  /** `open` while its calls fail at once (upstreams[].circuit). */
+  readonly circuit: 'open' | 'closed';
+  /** Times its circuit opened since the gateway started. */
+  readonly circuitOpens: number;
 }
 
 /** The set of upstreams. */
@@ -79,8 +83,8 @@ export interface Upstreams {
 
 /**
  * Creates the set and starts connecting to every upstream in the background: this returns at
- * once, an upstream down at start is retried with backoff, and its tools appear (with an
- * `onChange`) when it answers. `notifications/tools/list_changed` from an upstream re-lists it.
+ * once, an upstream down at start is retried (its circuit opening after `circuit.failures`
+ * failed attempts), and its tools appear (with an `onChange`) when it answers. `notifications/tools/list_changed` from an upstream re-lists it.
  *
  * Throws `config-invalid` when two upstreams share a namespace, and `internal` when an upstream
  * pins tools but no `pins` were given.
@@ -141,8 +145,8 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
       ...(opts.fetch !== undefined ? { fetch: opts.fetch } : {}),
       ...(opts.childPath !== undefined ? { childPath: opts.childPath } : {}),
-      ...(opts.backoff !== undefined ? { backoff: opts.backoff } : {}),
       ...(opts.now !== undefined ? { now: opts.now } : {}),
+      ...(opts.onCircuit !== undefined ? { onCircuit: (open: boolean) => opts.onCircuit?.(cfg.id, open) } : {}),
     });
     connections.push(conn);
     const request = createUpstreamRequester(conn, { signer: opts.signer });
@@ -193,7 +197,7 @@ export function createUpstreams(configs: readonly UpstreamConfig[], opts: Upstre
       return () => connectListeners.delete(cb);
     },
     status: () =>
-      connections.map((c) => ({ id: c.config.id, state: c.state, tools: c.tools().length, ...(c.lastError !== undefined ? { error: c.lastError } : {}) })),
+      connections.map((c) => ({ id: c.config.id, state: c.state, tools: c.tools().length, ...(c.lastError !== undefined ? { error: c.lastError } : {}), circuit: c.circuit, circuitOpens: c.circuitOpens })),
     async refresh() {
       // A changed pins file notifies through `pins.onChange`.
       await opts.pins?.reload();

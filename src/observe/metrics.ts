@@ -6,6 +6,10 @@ export interface Metrics {
   readonly requests: Counter<'door' | 'route' | 'decision' | 'reason'>;
   readonly duration: Histogram<'door' | 'decision'>;
   readonly upstreamFailures: Counter<'route' | 'reason'>;
+  /** 1 while an upstream MCP server's circuit is open (its calls fail at once), 0 once it closed again. */
+  readonly upstreamCircuitOpen: Gauge<'upstream'>;
+  /** Times an upstream MCP server's circuit opened. */
+  readonly upstreamCircuitOpens: Counter<'upstream'>;
   /** Requests the HTTP parser refused before any stage (malformed framing or headers, too large, too slow, CONNECT). */
   readonly clientErrors: Counter<'reason'>;
   /** Connections closed as they were accepted: past `server.maxConnections` or `server.maxConnectionsPerAddress`. */
@@ -49,6 +53,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       registers: [registry],
     }),
     upstreamFailures: new Counter({ name: 'behalf_upstream_failures_total', help: 'Upstream connection failures and timeouts', labelNames: ['route', 'reason'], registers: [registry] }),
+    upstreamCircuitOpen: new Gauge({ name: 'behalf_upstream_circuit_open', help: '1 while the circuit of an upstream MCP server is open (its calls fail at once)', labelNames: ['upstream'], registers: [registry] }),
+    upstreamCircuitOpens: new Counter({ name: 'behalf_upstream_circuit_opens_total', help: 'Times the circuit of an upstream MCP server opened', labelNames: ['upstream'], registers: [registry] }),
     clientErrors: new Counter({ name: 'behalf_client_errors_total', help: 'Requests refused by the HTTP parser before any stage, by reason', labelNames: ['reason'], registers: [registry] }),
     connectionsRefused: new Counter({
       name: 'behalf_connections_refused_total',

@@ -37,6 +37,8 @@ export interface ToolSourcesOptions {
   readonly auditor: Auditor;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Called when an upstream's circuit opens or closes (see `UpstreamsOptions.onCircuit`). */
+  readonly onCircuit?: (upstream: string, open: boolean) => void;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function startToolSources(config: Config, opts: ToolSourcesOptions)
             logger: opts.logger,
             ...(pins === undefined ? {} : { pins }),
             ...(opts.now === undefined ? {} : { now: opts.now }),
+            ...(opts.onCircuit === undefined ? {} : { onCircuit: opts.onCircuit }),
           })
         : undefined;
     if (upstreams !== undefined) closers.push(() => upstreams.close());

@@ -13,6 +13,7 @@ const MINIMAL = {
   issuers: [{ id: 'idp', issuer: 'https://idp.test', audience: 'http://gateway.test' }],
   directory: { file: 'directory.yaml' },
   routes: [{ id: 'hr', path: '/api/hr', upstream: 'http://hr.test' }],
+  upstreams: [{ id: 'u', url: 'http://u.test/mcp' }],
   policies: [{ id: 'p', effect: 'allow' }],
   admin: { token: 'x'.repeat(32) },
 };

@@ -16,10 +16,9 @@ let set: Upstreams;
 before(async () => {
   ({ signer } = await gatewayKeys(await tempDir()));
   upstream = await startTestUpstream();
-  set = createUpstreams(upstreamConfigs([{ id: 'plain', namespace: '', url: upstream.url, pinning: 'off', timeoutMs: 2_000 }]), {
+  set = createUpstreams(upstreamConfigs([{ id: 'plain', namespace: '', url: upstream.url, pinning: 'off', timeoutMs: 2_000, circuit: { openMs: 50, maxOpenMs: 200 } }]), {
     signer,
     logger: quiet,
-    backoff: { initialMs: 50, maxMs: 200 },
   });
   await waitFor(() => set.tools().length > 0, 'the upstream tools');
 });

@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { callToolDirect, MAX_ANSWER_BYTES, UpstreamProtocolError } from '../../../src/mcp-upstream/direct-call.js';
+import { BrokenAnswerError, failureKind, failureOf } from '../../../src/mcp-upstream/failure-kind.js';
 
 // The gateway's own `tools/call` over an SDK client's Streamable HTTP session, against a raw
 // node:http upstream whose answer each test scripts: the request it sends, each answer form it
@@ -243,15 +244,20 @@ describe('callToolDirect', () => {
     assert.equal(((await call()).content[0] as { text: string }).text.length, fits.length);
   });
 
-  it('an SSE stream that ends, or a connection that breaks, before the answer rejects like fetch', async () => {
+  it('a connection that breaks before the answer\'s head rejects like fetch; an answer cut short after its head rejects as a broken answer', async () => {
+    script = (req) => void req.socket.destroy();
+    await assert.rejects(call(), (err: unknown) => err instanceof TypeError && err.message === 'fetch failed');
     script = (_req, res) => {
       sse(res);
       event(res, { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'then nothing' } });
       res.end();
     };
-    await assert.rejects(call(), (err: unknown) => err instanceof TypeError && err.message === 'fetch failed');
-    script = (req) => void req.socket.destroy();
-    await assert.rejects(call(), (err: unknown) => err instanceof TypeError && err.message === 'fetch failed');
+    await assert.rejects(call(), (err: unknown) => err instanceof BrokenAnswerError && failureKind(err) === 'broken-answer');
+    script = (_req, res) => {
+      sse(res);
+      res.write(': working\n\n', () => res.socket?.destroy());
+    };
+    await assert.rejects(call(), (err: unknown) => err instanceof BrokenAnswerError && failureOf(err) === 'UND_ERR_SOCKET');
   });
 
   it('past timeoutMs it rejects with RequestTimeout and tells the upstream to cancel that request', async () => {

@@ -20,9 +20,9 @@ before(async () => {
   ({ keys, signer } = await gatewayKeys(await tempDir()));
   upstream = await startTestUpstream();
   const [cfg] = upstreamConfigs([
-    { id: 'hr-mcp', namespace: 'hr', url: upstream.url, headers: { Authorization: CREDENTIAL }, pinning: 'off', timeoutMs: 2_000 },
+    { id: 'hr-mcp', namespace: 'hr', url: upstream.url, headers: { Authorization: CREDENTIAL }, pinning: 'off', timeoutMs: 2_000, circuit: { openMs: 50, maxOpenMs: 200 } },
   ]);
-  set = createUpstreams([cfg!], { signer, logger: quiet, backoff: { initialMs: 50, maxMs: 200 } });
+  set = createUpstreams([cfg!], { signer, logger: quiet });
   await waitFor(() => set.tools().length > 0, 'the upstream tools');
 });
 
@@ -43,7 +43,7 @@ describe('an upstream MCP server over Streamable HTTP', () => {
     assert.deepEqual(reviews.definition.outputSchema, { type: 'object', properties: { reviews: { type: 'array' } } });
     assert.equal(reviews.source.kind, 'mcp');
     assert.equal(reviews.source.id, 'hr-mcp');
-    assert.deepEqual(set.status(), [{ id: 'hr-mcp', state: 'up', tools: 4 }]);
+    assert.deepEqual(set.status(), [{ id: 'hr-mcp', state: 'up', tools: 4, circuit: 'closed', circuitOpens: 0 }]);
   });
 
   it('calls the upstream tool by its own name with a verifiable assertion in the header and _meta, and the gateway credential', async () => {
@@ -155,9 +155,9 @@ describe('upstream timeouts and start-up', () => {
 
   it('an upstream down at start does not block; its tools appear when it comes up', async () => {
     const port = await freePort();
-    const [cfg] = upstreamConfigs([{ id: 'late', url: `http://127.0.0.1:${port}/mcp`, pinning: 'off' }]);
+    const [cfg] = upstreamConfigs([{ id: 'late', url: `http://127.0.0.1:${port}/mcp`, pinning: 'off', circuit: { openMs: 30, maxOpenMs: 60 } }]);
     let changes = 0;
-    const lateSet = createUpstreams([cfg!], { signer, logger: quiet, backoff: { initialMs: 30, maxMs: 60 } });
+    const lateSet = createUpstreams([cfg!], { signer, logger: quiet });
     lateSet.onChange(() => changes++);
     let late: TestUpstream | undefined;
     try {

@@ -19,9 +19,9 @@ before(async () => {
   // A secret in the gateway's own environment must not reach the child.
   process.env.BEHALF_TEST_GATEWAY_SECRET = 'must-not-leak';
   const [cfg] = upstreamConfigs([
-    { id: 'local', transport: 'stdio', command: process.execPath, args: [SERVER], env: { FOO: 'bar' }, pinning: 'off', timeoutMs: 5_000 },
+    { id: 'local', transport: 'stdio', command: process.execPath, args: [SERVER], env: { FOO: 'bar' }, pinning: 'off', timeoutMs: 5_000, circuit: { openMs: 20, maxOpenMs: 100 } },
   ]);
-  set = createUpstreams([cfg!], { signer: gw.signer, logger: quiet, backoff: { initialMs: 20, maxMs: 100 } });
+  set = createUpstreams([cfg!], { signer: gw.signer, logger: quiet });
   await waitFor(() => set.tools().length === 3, 'the stdio tools');
 });
 

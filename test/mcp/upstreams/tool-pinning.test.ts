@@ -33,10 +33,10 @@ async function openGatewaySide(): Promise<void> {
   pins = await openToolPins({ file: pinsFile, auditor: createAuditor(store), logger: quiet, pollMs: 25 });
   set = createUpstreams(
     upstreamConfigs([
-      { id: 'hr-mcp', namespace: 'hr', url: hrServer.url, pinning: 'block' },
-      { id: 'wiki', url: wikiServer.url, pinning: 'flag' },
+      { id: 'hr-mcp', namespace: 'hr', url: hrServer.url, pinning: 'block', circuit: { openMs: 20, maxOpenMs: 100 } },
+      { id: 'wiki', url: wikiServer.url, pinning: 'flag', circuit: { openMs: 20, maxOpenMs: 100 } },
     ]),
-    { signer, logger: quiet, pins, backoff: { initialMs: 20, maxMs: 100 } },
+    { signer, logger: quiet, pins },
   );
   await set.refresh();
   catalog = buildToolCatalog(set.catalogInputs());
