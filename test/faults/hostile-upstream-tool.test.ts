@@ -64,8 +64,9 @@ function textOf(result: Awaited<ReturnType<Client['callTool']>>): string {
   return first?.type === 'text' ? (first.text ?? '') : '';
 }
 
+/** The final record of each of `user`'s calls of `tool` (a call that may change data also has an intent before it). */
 async function recordsOf(user: string, tool: string): Promise<StoredAuditRecord[]> {
-  return (await env.auditRecords()).filter((r) => r.user === user && r.tool === tool);
+  return (await env.auditRecords()).filter((r) => r.user === user && r.tool === tool && r.phase !== 'intent');
 }
 
 describe('a hostile upstream tool next to a healthy one on the same upstream', () => {
