@@ -97,9 +97,10 @@ export function isJsonContentType(value: string | undefined): boolean {
  * This does NOT look at a body whose Content-Type is not JSON (policy sees `body == null` then,
  * and no bound but the byte size applies), nor decode `Content-Encoding`.
  */
-export function parseJsonBody(body: Buffer | undefined, contentType: string | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): { ok: true; json: unknown } | { ok: false; decision: Deny } {
+export function parseJsonBody(body: Buffer | string | undefined, contentType: string | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): { ok: true; json: unknown } | { ok: false; decision: Deny } {
   if (body === undefined || !isJsonContentType(contentType)) return { ok: true, json: null };
-  const text = body.toString('utf8');
+  // A caller may pass the text it decoded already (a large body is decoded in its own turn).
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   const scan = scanJson(text, bounds);
   if (!scan.ok) {
     return scan.problem === 'too-deep'

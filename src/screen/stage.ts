@@ -3,7 +3,8 @@ import { canonicalJson } from '../lib/canonical-json.js';
 import { EMPTY_QUERY, readQuery, repeatedNames } from '../lib/canonical-query.js';
 import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import { jsonBoundsOf } from '../lib/json-scan.js';
-import { parseJsonBody, readBody } from '../lib/read-body.js';
+import { isJsonContentType, parseJsonBody, readBody } from '../lib/read-body.js';
+import { breather, LARGE_BODY_BYTES } from '../lib/breather.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/stage.js';
 
@@ -51,8 +52,18 @@ export const screenInStage: Stage = async (ctx, deps) => {
       }
       ctx.body = read.body;
       ctx.bytesIn = read.body.length;
-      ctx.bodyDigest = bodyDigest(read.body);
-      const parsed = parseJsonBody(read.body, ctx.req.headers['content-type'], jsonBoundsOf(deps.config.server));
+      const contentType = ctx.req.headers['content-type'];
+      let body: Buffer | string = read.body;
+      if (read.body.length > LARGE_BODY_BYTES) {
+        // Join, digest + decode, parse: each step in its own turn of the event loop.
+        await breather();
+        ctx.bodyDigest = bodyDigest(read.body);
+        if (isJsonContentType(contentType)) body = read.body.toString('utf8');
+        await breather();
+      } else {
+        ctx.bodyDigest = bodyDigest(read.body);
+      }
+      const parsed = parseJsonBody(body, contentType, jsonBoundsOf(deps.config.server));
       if (!parsed.ok) return parsed.decision;
       ctx.json = parsed.json;
       return undefined;

@@ -1,6 +1,7 @@
 import { auditString, printable } from '../../lib/printable.js';
 import { bodyDigest } from '../../lib/digest.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
+import { breather, LARGE_BODY_BYTES } from '../../lib/breather.js';
 import { MAX_URI_LENGTH } from '../../mcp-upstream/features.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Target } from '../../pipeline/target.js';
@@ -71,12 +72,21 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
     ctx.mcp.errorCode = RPC.invalidRequest;
     return read.decision;
   }
+  let body: Buffer | string | undefined = read.body;
   if (read.body !== undefined) {
     ctx.body = read.body;
     ctx.bytesIn = read.body.length;
-    ctx.bodyDigest = bodyDigest(read.body);
+    if (read.body.length > LARGE_BODY_BYTES) {
+      // Join, digest + decode, parse: each step in its own turn of the event loop.
+      await breather();
+      ctx.bodyDigest = bodyDigest(read.body);
+      body = read.body.toString('utf8');
+      await breather();
+    } else {
+      ctx.bodyDigest = bodyDigest(read.body);
+    }
   }
-  const parsed = parseRpcMessage(read.body, deps.jsonBounds);
+  const parsed = parseRpcMessage(body, deps.jsonBounds);
   if (!parsed.ok) {
     if (parsed.problem.id !== undefined) ctx.mcp.rpcId = parsed.problem.id;
     return rpcDeny(ctx, parsed.problem.status ?? 400, parsed.problem.reason ?? 'bad-request', parsed.problem.code, parsed.problem.message, { detail: parsed.problem.message });

@@ -60,9 +60,10 @@ const MEASURED = [['id'], ['params', 'arguments']] as const;
  * bound the size in bytes (the body was read with a bound). `JSON.parse` makes `__proto__` an
  * ordinary own key, and nothing here merges objects, so no key can reach a prototype.
  */
-export function parseRpcMessage(body: Buffer | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): ParseResult {
+export function parseRpcMessage(body: Buffer | string | undefined, bounds: JsonBounds = DEFAULT_JSON_BOUNDS): ParseResult {
   if (body === undefined || body.length === 0) return fail(RPC.parseError, 'Parse error: empty body');
-  const text = body.toString('utf8');
+  // A caller may pass the text it decoded already (a large body is decoded in its own turn).
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   const scan = scanJson(text, bounds, MEASURED);
   if (!scan.ok) {
     const inParams = scan.under === 'params';
