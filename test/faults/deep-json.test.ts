@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { send, type Reply } from '../e2e/bounded-client.js';
-import { messageOf } from '../mcp/door/wire.js';
+import { messageOf, stateless } from '../mcp/door/wire.js';
 import { useJsonFaultEnv } from './json-env.js';
 import { nestedArrayText, nestedObjectText } from './raw-upstream.js';
 
@@ -179,6 +179,29 @@ describe('a result nested 50,000 levels', () => {
       if (tool === 'deep_backend') assert.equal(record?.upstreamStatus, 200);
     });
   }
+});
+
+describe('other upstream answers nested too deep', () => {
+  it('a resources/read result nested 50,000 levels: refused as an upstream error (no 500), recorded as such, the upstream did read', async () => {
+    const { body, headers } = stateless(env.token, 'resources/read', { uri: 'raw://deep' }, { id: 7, headers: { 'mcp-name': 'raw://deep' } });
+    const reads = env.upstream.calls.filter((c) => c === 'read raw://deep').length;
+    const reply = await keep(send(env.gw.url, { method: 'POST', path: '/mcp', headers, body: JSON.stringify(body), timeoutMs: 10_000 }));
+    const message = messageOf(reply);
+    assert.equal(message['result'], undefined);
+    assert.equal((message['error'] as { data?: { reason?: string } }).data?.reason, 'upstream-error', reply.body.slice(0, 300));
+    assert.equal(env.upstream.calls.filter((c) => c === 'read raw://deep').length, reads + 1, 'the upstream answered the read');
+    const record = await env.recordOf(reply);
+    assert.equal(record?.reason, 'upstream-error');
+    assert.equal(record?.resource, 'raw://deep');
+  });
+
+  it('a tool whose input schema nests past the bound is left out of the catalog; the others are listed', async () => {
+    const { body, headers } = stateless(env.token, 'tools/list', {}, { id: 8 });
+    const reply = await keep(send(env.gw.url, { method: 'POST', path: '/mcp', headers, body: JSON.stringify(body) }));
+    const names = ((messageOf(reply)['result'] as { tools: { name: string }[] }).tools ?? []).map((t) => t.name);
+    assert.ok(names.includes('up.take') && names.includes('up.deep'), names.join(', '));
+    assert.ok(!names.includes('up.deep_schema'), 'a schema nested past the bound is not offered');
+  });
 });
 
 describe('/healthz while large arguments are processed', () => {

@@ -60,7 +60,8 @@ export function useJsonFaultEnv(extra: Partial<ConfigInput> = {}): JsonFaultEnv 
       upstreams: [{ id: 'up', url: env.upstream.url, pinning: 'off', timeoutMs: 5_000 }],
       policies: [
         { id: 'submit-unless-mallory', effect: 'allow', match: { routes: ['submit'] }, when: '!has(body.who) || body.who != "mallory"' },
-        { id: 'tools', effect: 'allow', match: { tools: ['submit_tool', 'deep_backend', 'up.take', 'up.deep'] } },
+        { id: 'tools', effect: 'allow', match: { tools: ['submit_tool', 'deep_backend', 'up.take', 'up.deep', 'up.deep_schema'] } },
+        { id: 'resources', effect: 'allow', match: { resources: ['raw://deep'] } },
       ],
       ...extra,
     });

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
  * deep is written as text, never built as an object. Tools:
  * - `take`: any object as arguments; answers `ok`.
  * - `deep`: answers a result whose `structuredContent` nests `depth` objects (argument, default 50,000).
+ * - `deep_schema`: a tool whose input schema nests 70 levels (past the gateway's 64).
+ * Resources: `raw://deep`, whose `resources/read` result nests 50,000 levels in its `_meta`.
  * Every `tools/call` it receives is counted in `calls` (by tool name), so a test can tell whether
  * the gateway let a call through.
  */
@@ -20,7 +22,16 @@ export interface RawUpstream {
 const TOOLS = [
   { name: 'take', description: 'Takes any arguments', inputSchema: { type: 'object' } },
   { name: 'deep', description: 'Answers a deeply nested result', inputSchema: { type: 'object', properties: { depth: { type: 'integer' } } } },
+  { name: 'deep_schema', description: 'Declares an input schema nested 70 levels', inputSchema: nestedSchema(70) },
 ];
+
+/** An object schema whose properties nest `depth` levels of JSON. */
+function nestedSchema(depth: number): Record<string, unknown> {
+  let schema: Record<string, unknown> = { type: 'string' };
+  // Each level adds two (the schema object and its `properties`).
+  for (let i = 0; i < depth / 2; i++) schema = { type: 'object', properties: { a: schema } };
+  return schema;
+}
 
 /** JSON text of an object nested `depth` levels: `{"a":{"a":...{"a":1}...}}`. */
 export function nestedObjectText(depth: number): string {
@@ -55,11 +66,21 @@ export async function startRawUpstream(): Promise<RawUpstream> {
       switch (msg.method) {
         case 'initialize': {
           const version = typeof msg.params?.['protocolVersion'] === 'string' ? msg.params['protocolVersion'] : '2025-06-18';
-          answer(JSON.stringify({ protocolVersion: version, capabilities: { tools: {} }, serverInfo: { name: 'raw-upstream', version: '1.0.0' } }));
+          answer(JSON.stringify({ protocolVersion: version, capabilities: { tools: {}, resources: {} }, serverInfo: { name: 'raw-upstream', version: '1.0.0' } }));
           return;
         }
         case 'tools/list':
           answer(JSON.stringify({ tools: TOOLS }));
+          return;
+        case 'resources/list':
+          answer(JSON.stringify({ resources: [{ uri: 'raw://deep', name: 'deep', mimeType: 'text/plain' }] }));
+          return;
+        case 'resources/templates/list':
+          answer(JSON.stringify({ resourceTemplates: [] }));
+          return;
+        case 'resources/read':
+          calls.push(`read ${String(msg.params?.['uri'])}`);
+          answer(`{"contents":[{"uri":"raw://deep","mimeType":"text/plain","text":"deep","_meta":${nestedObjectText(50_000)}}]}`);
           return;
         case 'tools/call': {
           const name = String(msg.params?.['name']);
