@@ -3,7 +3,7 @@ import { deny, type Deny } from '../pipeline/decision.js';
 import { sendContinue } from './expect-continue.js';
 import { DEFAULT_JSON_BOUNDS, scanJson, type JsonBounds } from './json-scan.js';
 import { auditString } from './printable.js';
-import { onTimedOut, timedOut } from './request-timeout.js';
+import { cutShort, onCutShort, type CutShort } from './request-cut-short.js';
 
 export type ReadBodyResult = { ok: true; body: Buffer | undefined } | { ok: false; decision: Deny };
 
@@ -12,8 +12,17 @@ function tooLarge(detail: string): ReadBodyResult {
   return { ok: false, decision: deny(413, 'body-too-large', 'request body too large', { detail, headers: { connection: 'close' } }) };
 }
 
-/** The client did not send the whole request within `server.requestTimeoutMs`. */
-function tooSlow(size: number): ReadBodyResult {
+/**
+ * The client broke off: it did not send the whole request within `server.requestTimeoutMs`, or
+ * the parser refused the body's framing. The connection cannot be reused either way.
+ */
+function brokenOff(why: CutShort, size: number): ReadBodyResult {
+  if (why.kind === 'malformed') {
+    return {
+      ok: false,
+      decision: deny(400, 'malformed-request', 'malformed request', { detail: `request body framing refused by the HTTP parser (${why.code}, ${size} bytes read)`, headers: { connection: 'close' } }),
+    };
+  }
   return {
     ok: false,
     decision: deny(408, 'request-timeout', 'request timeout', { detail: `request body not received within server.requestTimeoutMs (${size} bytes read)`, headers: { connection: 'close' } }),
@@ -28,14 +37,15 @@ function tooSlow(size: number): ReadBodyResult {
  * A declared `Content-Length` past the bound is refused before anything is read, and before the
  * `100 Continue` a client that sent `Expect: 100-continue` waits for (`expect-continue.ts`): that
  * `100` is sent here, only for a body that will be read. A request the server marked as timed out
- * (`request-timeout.ts`), before or while its body is read, is refused with 408
- * `request-timeout`. Both refusals, and 413, say `Connection: close`: the rest of the body is
+ * (`request-cut-short.ts`), before or while its body is read, is refused with 408
+ * `request-timeout` (too slow) or 400 `malformed-request` (the parser refused its framing). Both refusals, and 413, say `Connection: close`: the rest of the body is
  * never read.
  *
  * This does NOT decode `Content-Encoding`: the bound applies to the bytes on the wire.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<ReadBodyResult> {
-  if (timedOut(req)) return Promise.resolve(tooSlow(0));
+  const marked = cutShort(req);
+  if (marked !== undefined) return Promise.resolve(brokenOff(marked, 0));
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve(tooLarge(`content-length ${declared} > ${maxBytes}`));
   const hasBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
@@ -66,11 +76,13 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<ReadBo
       chunks.push(chunk);
     };
     const onEnd = () => finish({ ok: true, body: size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-    const onError = () =>
-      finish(timedOut(req) ? tooSlow(size) : { ok: false, decision: deny(400, 'bad-request', 'request body could not be read', { detail: 'client stream error' }) });
-    const stopWaiting = onTimedOut(req, () => {
+    const onError = () => {
+      const why = cutShort(req);
+      finish(why !== undefined ? brokenOff(why, size) : { ok: false, decision: deny(400, 'bad-request', 'request body could not be read', { detail: 'client stream error' }) });
+    };
+    const stopWaiting = onCutShort(req, (why) => {
       req.pause();
-      finish(tooSlow(size));
+      finish(brokenOff(why, size));
     });
     req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onError);
   });

@@ -156,6 +156,33 @@ describe('slow and idle clients (headers 1 s, request 2 s)', () => {
     assert.equal(env.gw.gateway.server.listening, true);
   });
 
+  it('a chunked body whose framing breaks mid-request is answered 400 malformed-request as that request, on both doors, and audited so', async () => {
+    const seen = env.backend.seen.length;
+    const cases = [
+      { door: 'http', conn: await RawConnection.open(env.gw.url), start: head('POST', '/api/reviews', 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n') },
+      { door: 'mcp', conn: await RawConnection.open(env.gw.url), start: head('POST', '/mcp', 'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n') },
+    ];
+    for (const c of cases) {
+      c.conn.write(c.start);
+      c.conn.write('5\r\n{"a":\r\n'); // a good chunk: the pipeline has the request by now
+      await new Promise((r) => setTimeout(r, 100));
+      c.conn.write('zz\r\nbroken\r\n'); // not a chunk size
+    }
+    for (const { door, conn } of cases) {
+      assert.ok(await conn.untilClosed(2_000), `${door}: closed`);
+      assert.equal(conn.text.match(/HTTP\/1\.1 /g)?.length, 1, `${door}: one answer only: ${conn.text.slice(0, 300)}`);
+      assert.equal(conn.finalStatus, 400, `${door}: ${conn.text.slice(0, 300)}`);
+      assert.match(conn.body, /malformed-request/);
+      const record = await auditRecordOf(env.gw, requestIdOf(conn));
+      assert.equal(record.reason, 'malformed-request', `${door}: the request's own record says why (not "client stream error")`);
+      assert.equal(record.status, 400);
+      assert.equal(record.door, door);
+      assert.equal(record.user, 'alice', `${door}: the record is the request's own, after authentication`);
+      assert.match(record.detail ?? '', /HPE_INVALID_CHUNK_SIZE/);
+    }
+    assert.equal(env.backend.seen.length, seen, 'nothing reached the backend');
+  });
+
   it('a body on GET, HEAD or DELETE is refused (400 body-not-allowed) and never forwarded; a route may allow it on DELETE', async () => {
     const seen = env.backend.seen.length;
     const cases: { method: string; path: string; framing: string; status: number; reason?: string }[] = [

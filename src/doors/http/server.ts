@@ -5,7 +5,7 @@ import { DEFAULTS } from '../../config/defaults.js';
 import { deferContinue } from '../../lib/expect-continue.js';
 import { errorSummary } from '../../lib/error-summary.js';
 import { newRequestId } from '../../lib/request-id.js';
-import { markTimedOut } from '../../lib/request-timeout.js';
+import { markCutShort, type CutShort } from '../../lib/request-cut-short.js';
 import { guardConnections, type ConnectionRefusedHook } from './connection-limits.js';
 import { answerRefusal, refusalOf, type ParserRefusal } from './parser-refusals.js';
 
@@ -54,7 +54,7 @@ type Tracked = Socket & { [CURRENT]?: ServerResponse };
  *   socket with a JSON denial and a request id, the socket is closed, and `onRefused` audits and
  *   counts it (parser-refusals.ts); a client that is already gone is just dropped.
  * - A request whose head arrived but whose body did not within `requestTimeoutMs` is the
- *   pipeline's to answer: it is marked (lib/request-timeout.ts), its body reader stops, and the
+ *   pipeline's to answer: it is marked (lib/request-cut-short.ts), its body reader stops, and the
  *   pipeline answers 408 `request-timeout` with the request's own id and writes its record. If no
  *   answer has begun `DEFAULTS.timedOutAnswerMs` later (the handler never reads the body), or a
  *   response was already under way, the connection is cut.
@@ -104,8 +104,11 @@ export function createHttpServer(handler: Handler, limits: ServerLimits, logger:
       socket.destroy();
       return;
     }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && timeoutInFlight(socket as Tracked)) return;
-    refuse(socket, refusalOf(err));
+    const refusal = refusalOf(err);
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && leftToPipeline(socket as Tracked, { kind: 'timeout' })) return;
+    // A body whose framing the parser refused (a bad chunk size, ...): answered as that request.
+    if (refusal.status === 400 && leftToPipeline(socket as Tracked, { kind: 'malformed', code: refusal.code })) return;
+    refuse(socket, refusal);
   });
   // The gateway is not a forward proxy; without this listener Node would drop the socket silently.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => refuse(socket, { status: 405, reason: 'method-not-supported', code: 'CONNECT' }));
@@ -114,12 +117,12 @@ export function createHttpServer(handler: Handler, limits: ServerLimits, logger:
 }
 
 /**
- * A request timeout on a connection whose current request is still arriving: true when that
- * request is left to the pipeline to answer, or the connection was cut because its answer had
- * already begun (or ended). False when no request is in progress (the head of the first, or of
- * the next one, is still arriving): the caller answers on the raw socket.
+ * A timeout or a framing error on a connection whose current request is still arriving: true
+ * when that request is left to the pipeline to answer, or the connection was cut because its
+ * answer had already begun (or ended). False when no request is in progress (the head of the
+ * first, or of the next one, is still arriving): the caller answers on the raw socket.
  */
-function timeoutInFlight(socket: Tracked): boolean {
+function leftToPipeline(socket: Tracked, why: CutShort): boolean {
   const res = socket[CURRENT];
   if (res === undefined) return false;
   if (res.writableEnded) {
@@ -133,7 +136,7 @@ function timeoutInFlight(socket: Tracked): boolean {
     socket.destroy();
     return true;
   }
-  markTimedOut(res.req);
+  markCutShort(res.req, why);
   setTimeout(() => {
     if (!res.headersSent) socket.destroy();
   }, DEFAULTS.timedOutAnswerMs).unref();
