@@ -16,6 +16,13 @@ export interface VerifyOptions {
   jwksUrl?: string;
   /** A local public key set instead of fetching one (tests, air-gapped backends). Wins over `jwksUrl`. */
   keys?: JSONWebKeySet;
+  /**
+   * Least time between two fetches of the gateway's JWKS caused by a key id the verifier does
+   * not know (the gateway rotated its key), ms. Default 1 000 (1 s): a rotation is picked up
+   * within a second, and assertions with random key ids make at most one fetch a second. (jose's
+   * own default, 30 s, left assertions signed with a new key refused for up to 30 s.)
+   */
+  jwksRefetchMs?: number;
   /** Request header holding the assertion; default `X-Behalf-Assertion`. */
   header?: string;
   /** Allowed clock difference with the gateway, seconds; default 5. */
@@ -162,12 +169,14 @@ async function seenBefore(cache: ReplayCache, jti: string, expiresAt: number): P
  * gateway and the backend that rewrites the method, path, query or body makes verification fail
  * by design.
  */
+const DEFAULT_JWKS_REFETCH_MS = 1_000; // 1 s between fetches caused by an unknown key id
+
 export function createVerifier(opts: VerifyOptions): Verifier {
   const header = (opts.header ?? DEFAULT_ASSERTION_HEADER).toLowerCase();
   const tolerance = opts.clockToleranceSeconds ?? 5;
   const now = opts.now ?? Date.now;
   const jwksUrl = opts.jwksUrl ?? `${opts.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
-  const getKey: JWTVerifyGetKey = opts.keys !== undefined ? createLocalJWKSet(opts.keys) : createRemoteJWKSet(new URL(jwksUrl));
+  const getKey: JWTVerifyGetKey = opts.keys !== undefined ? createLocalJWKSet(opts.keys) : createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: opts.jwksRefetchMs ?? DEFAULT_JWKS_REFETCH_MS });
   const tools = opts.tools === undefined ? undefined : new Set(opts.tools);
 
   return {

@@ -196,6 +196,17 @@ describe('signed assertion, verified by behalf/backend over real HTTP', () => {
     assert.equal(jwksHits, hits + 1, 'and cached it');
   });
 
+  it('picks up a key the gateway rotated to right after the JWKS was fetched, once jwksRefetchMs has passed (not jose’s 30 s)', async () => {
+    const verifier = createVerifier({ issuer, audience: AUDIENCE, jwksRefetchMs: 100 });
+    const send = async () => verifier.verify({ method: 'POST', url: PATH, headers: { 'x-behalf-assertion': await signer().sign(input()) } }, BODY);
+    assert.equal((await send()).user, 'alice');
+    await keys.rotate();
+    const hits = jwksHits;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await send()).user, 'alice', 'the new key id is fetched once the interval has passed');
+    assert.equal(jwksHits, hits + 1);
+  });
+
   it('says jwks-fetch-failed (a 503, not a 401) when the gateway keys cannot be fetched', async () => {
     const dead = createServer();
     const url = await listen(dead);
