@@ -136,6 +136,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       revocations,
       issuers: config.issuers,
       homeIssuer: homeIssuerOf(config),
+      onRefetchLimited: (issuer) => metrics.jwksRefetchLimited.inc({ issuer }),
       maxTokenBytes: config.server.maxTokenBytes,
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.now ? { now: opts.now } : {}),

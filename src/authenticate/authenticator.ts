@@ -42,6 +42,8 @@ export interface AuthenticatorOptions {
    * are named `<issuer id>:<id>` (user-names.ts). Default: the only issuer, if there is one.
    */
   homeIssuer?: string;
+  /** Called with the issuer's id each time a token's JWKS refetch is refused by `jwksRefetch.perMinute`. */
+  onRefetchLimited?: (issuerId: string) => void;
 }
 
 export type { AuthRequest } from './extract-token.js';
@@ -123,6 +125,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         maxAgeMs: opts.jwksMaxAgeMs ?? DEFAULTS.jwksCacheMaxAgeMs,
         absentKids: DEFAULTS.jwksAbsentKidsRemembered,
         ...(opts.sleep === undefined ? {} : { sleep: opts.sleep }),
+        ...(opts.onRefetchLimited === undefined ? {} : { onLimited: () => opts.onRefetchLimited!(issuer.id) }),
       }),
     );
   }

@@ -28,6 +28,8 @@ export interface IssuerKeysOptions {
   absentKids: number;
   /** Wait this many ms (tests pass one that moves their clock). Default: a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /** Called each time a token's refetch is refused by the flood bound (the gateway counts it). */
+  onLimited?: () => void;
 }
 
 /** A point in this key source's history, taken before a token is checked (see `recheck`). */
@@ -214,7 +216,10 @@ export class IssuerKeys {
       await this.start('token');
       return 'newer';
     }
-    if (wait > this.opts.minIntervalMs) return 'limited';
+    if (wait > this.opts.minIntervalMs) {
+      this.opts.onLimited?.();
+      return 'limited';
+    }
     // Start when allowed, whoever is still waiting: each waiter then finds it in flight.
     this.scheduled = this.sleep(wait).then(() => {
       this.scheduled = undefined;

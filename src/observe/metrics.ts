@@ -12,6 +12,7 @@ export interface Metrics {
   readonly upstreamCircuitOpens: Counter<'upstream'>;
   /** Requests the HTTP parser refused before any stage (malformed framing or headers, too large, too slow, CONNECT). */
   readonly clientErrors: Counter<'reason'>;
+  readonly jwksRefetchLimited: Counter<'issuer'>;
   /** Connections closed as they were accepted: past `server.maxConnections` or `server.maxConnectionsPerAddress`. */
   readonly connectionsRefused: Counter<'reason'>;
   /** Client connections the public listener holds (set at scrape time). */
@@ -56,6 +57,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     upstreamCircuitOpen: new Gauge({ name: 'behalf_upstream_circuit_open', help: '1 while the circuit of an upstream MCP server is open (its calls fail at once)', labelNames: ['upstream'], registers: [registry] }),
     upstreamCircuitOpens: new Counter({ name: 'behalf_upstream_circuit_opens_total', help: 'Times the circuit of an upstream MCP server opened', labelNames: ['upstream'], registers: [registry] }),
     clientErrors: new Counter({ name: 'behalf_client_errors_total', help: 'Requests refused by the HTTP parser before any stage, by reason', labelNames: ['reason'], registers: [registry] }),
+    jwksRefetchLimited: new Counter({ name: 'behalf_jwks_refetch_limited_total', help: "Tokens whose JWKS refetch was refused by the issuer's flood bound (jwksRefetch.perMinute)", labelNames: ['issuer'], registers: [registry] }),
     connectionsRefused: new Counter({
       name: 'behalf_connections_refused_total',
       help: 'Client connections closed on accept, by reason (connection-limit, connection-limit-per-address)',

@@ -145,6 +145,8 @@ describe('a flood of tokens with random kids', () => {
       const fetches = i.hits.jwks - before;
       assert.ok(fetches >= 1 && fetches <= 5, `${fetches} JWKS fetches for 100 random kids (bound: 5, the clock did not move)`);
       assert.ok((flood.get(503) ?? 0) > 0, 'the bound was never reached');
+      const metrics = (await send(gw.url, { path: '/metrics' })).body;
+      assert.ok(Number(/^behalf_jwks_refetch_limited_total\{issuer="idp"\} (\d+)$/m.exec(metrics)?.[1]) >= (flood.get(503) ?? 0), 'refused refetches are counted');
 
       // A real rotation during the flood: its kid is checked when the bound allows one more fetch.
       const next = await makeKey('k2');
