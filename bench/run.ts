@@ -7,7 +7,8 @@
 //   (scale-cases.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,c,m,l,i and --connections 1,32 to run a subset, --no-assertion (diagnosis: no signing),
+//   --targets a,b,c,w,m,l,i and --connections 1,32 to run a subset (w: a POST through behalf, a
+//   change: its intent record is written, and fsynced, before the backend is asked), --no-assertion (diagnosis: no signing),
 //   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
 //   --mcp-sse (diagnosis: the upstream MCP server answers calls as SSE streams, the SDK's default).
 // BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
@@ -172,6 +173,10 @@ policies:
     match: { routes: [hr], methods: [GET], paths: ["/api/hr/reviews/:employee"] }
     scopes: [reviews:read]
     when: request.params.employee in user.reports
+  - id: manager-writes-reports
+    effect: allow
+    match: { routes: [hr], methods: [POST], paths: ["/api/hr/reviews/:employee"] }
+    when: request.params.employee in user.reports
 ${o.mcp === false ? '' : `${mcpYaml.policy}${mcpYaml.top}`}audit: { store: ${o.audit}${NO_SYNC ? ', syncBeforeResponse: none' : ''} }
 ${o.limits ?? ''}log: { level: warn }
 `;
@@ -199,6 +204,8 @@ ${o.limits ?? ''}log: { level: warn }
       url: string;
       path: string;
       headers: Record<string, string>;
+      /** A POST with this body (see LoadOptions.body). */
+      body?: (n: number) => string;
       pid: number | undefined;
       /** MCP cases: the endpoint to drive, and the upstream MCP server's pid (CPU per request). */
       mcp?: McpEndpoint;
@@ -216,6 +223,10 @@ ${o.limits ?? ''}log: { level: warn }
       { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
       { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
+    if (wanted('w')) {
+      const review = (n: number) => `{"rating":"meets","summary":"review ${n}"}`;
+      targets.push({ name: '(w) behalf POST', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: review, pid: behalf.pid });
+    }
     const hr = { path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` } };
     let unreachable: UnreachableStoreTimes | undefined;
     if (wanted('l')) {
