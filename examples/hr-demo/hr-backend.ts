@@ -4,7 +4,9 @@
  * and filters by the verified user, never by a header the caller could set.
  *
  * For the "before" half of the demo it also accepts the shared API key that LLM integrations use
- * today (`legacyApiKey`): with it, the backend cannot tell who is asking and returns everything.
+ * today (`legacyApiKey`): with it, the backend cannot tell who is asking and returns everything,
+ * unless the integration names the user in `X-User-Id`, which it believes as naive backends do
+ * (anyone holding the key can name anyone).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createVerifier, type VerifiedCaller } from 'behalf/backend';
@@ -63,9 +65,13 @@ export async function startHrBackend(opts: HrBackendOptions): Promise<HrBackend>
     const employee = match[1];
 
     if (opts.legacyApiKey !== undefined && req.headers.authorization === `Bearer ${opts.legacyApiKey}`) {
-      // The shared-key world: no idea who is asking, so everything comes back.
+      // The shared-key world: the key says nothing about who is asking. Without `X-User-Id`
+      // everything comes back; with it, the backend takes the header's word for the user.
       if (req.method !== 'GET') return send(res, 403, { error: 'read-only key' });
-      return send(res, 200, { reviews: employee === undefined ? reviews : reviews.filter((r) => r.employee === employee) });
+      const claimed = req.headers['x-user-id'];
+      const seen = typeof claimed === 'string' && claimed !== '' ? reviews.filter(visibleTo(claimed)) : reviews;
+      const answer = employee === undefined ? seen : seen.filter((r) => r.employee === employee);
+      return send(res, 200, typeof claimed === 'string' && claimed !== '' ? { caller: claimed, reviews: answer } : { reviews: answer });
     }
 
     let caller: VerifiedCaller;

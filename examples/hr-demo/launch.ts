@@ -12,6 +12,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { startHrBackend, type HrBackend } from './hr-backend.js';
+import { DEV_IDP_KEY_FILE } from './stack.js';
 
 export const DEMO_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -41,7 +42,17 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-export async function launchDemo(opts: { ports?: Partial<DemoPorts>; stateDir?: string; logger?: Logger } = {}): Promise<Demo> {
+export interface LaunchOptions {
+  /** Fixed ports; each one left out (or 0) is a free one. */
+  ports?: Partial<DemoPorts>;
+  /** Signing keys, the audit trail and the dev IdP's key go here. Default `.behalf/demo`. */
+  stateDir?: string;
+  logger?: Logger;
+  /** Where the dev IdP's start-up line goes. Default: standard error. */
+  idpLog?: (line: string) => void;
+}
+
+export async function launchDemo(opts: LaunchOptions = {}): Promise<Demo> {
   const stateDir = resolve(opts.stateDir ?? '.behalf/demo');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const gatewayPort = opts.ports?.gateway ?? (await freePort());
@@ -54,6 +65,10 @@ export async function launchDemo(opts: { ports?: Partial<DemoPorts>; stateDir?: 
     // client asks for one with `resource`; a token minted by the demo scripts carries both.
     audience: [gatewayUrl, `${gatewayUrl}/mcp`],
     defaultScopes: ['reviews:read', 'reviews:write'],
+    // Kept with the rest of the demo's state: tokens survive a restart, and `npm run demo` signs
+    // its expired-token example with it when it runs against the `npm start` stack.
+    keyFile: join(stateDir, DEV_IDP_KEY_FILE),
+    ...(opts.idpLog === undefined ? {} : { log: opts.idpLog }),
   });
   const hr = await startHrBackend({ gatewayUrl, audience: 'hr-backend', legacyApiKey: SHARED_API_KEY, port: opts.ports?.hr ?? 0 });
   const configFile = join(DEMO_DIR, 'behalf.yaml');

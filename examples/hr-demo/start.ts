@@ -3,9 +3,12 @@
  * DEV ONLY: the identity provider started here signs tokens for anyone who asks.
  */
 import { launchDemo } from './launch.js';
+import { removeStackFile, stackOf, writeStackFile } from './stack.js';
 
 const ports = { gateway: 8080, idp: 9400, hr: 9401 };
 const demo = await launchDemo({ ports, stateDir: '.behalf/demo' });
+// `npm run demo` finds this stack here and sends its requests through it (into the same trail).
+await writeStackFile(stackOf(demo));
 const mint = `curl -s -X POST ${demo.idp.url}/token -d grant_type=urn:behalf:dev:user -d user=alice -d 'scope=reviews:read reviews:write' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token'`;
 console.log(`
 behalf HR demo is running (DEV ONLY identity provider: do not use it for anything real).
@@ -19,7 +22,7 @@ Try it:
   curl -s ${demo.gatewayUrl}/api/hr/reviews -H "Authorization: Bearer $TOKEN"
   curl -s ${demo.gatewayUrl}/api/hr/reviews/mallory -H "Authorization: Bearer $TOKEN"   # 403
   npx behalf audit tail --store ${demo.stateDir}/audit
-  npm run demo        # the whole story, side by side
+  npm run demo        # the whole story, side by side, through this stack (its requests land in this trail)
 
 MCP (tools get_reviews, list_my_visible_reviews, add_review, filtered per user):
   endpoint     ${demo.gatewayUrl}/mcp   (OAuth: the client discovers the dev IdP from the 401)
@@ -27,6 +30,6 @@ MCP (tools get_reviews, list_my_visible_reviews, add_review, filtered per user):
 
 Press Ctrl-C to stop.`);
 
-const stop = () => void demo.close().then(() => process.exit(0));
+const stop = () => void removeStackFile(demo.stateDir).then(() => demo.close()).then(() => process.exit(0));
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -1,21 +1,39 @@
 /**
  * `npm run demo`: the three-party problem and behalf's answer, side by side.
- * Starts the demo on free loopback ports, runs each scenario both ways, then shows the audit
- * trail and verifies it with the real CLI.
+ *
+ * When `npm start` is running (its `.behalf/demo/stack.json` names a stack that answers), the
+ * walkthrough runs against it, so every request appears in the trail `npm start` told the user to
+ * tail. Otherwise it starts a demo of its own on free loopback ports, with its own trail in
+ * `.behalf/demo-walkthrough`, and says so first. Either way it runs each scenario both ways, then
+ * shows its part of the audit trail and verifies the trail with the real CLI.
  */
-import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
-import { DEMO_DIR, launchDemo, SHARED_API_KEY, type Demo } from './launch.js';
+import { main as cli } from '../../src/cli/program.js';
+import { DEV_USER_GRANT } from '../../src/dev-idp/index.js';
+import { loadOrCreateDevKey } from '../../src/dev-idp/signing-key.js';
+import { launchDemo, SHARED_API_KEY } from './launch.js';
+import { DEV_IDP_KEY_FILE, findRunningStack, stackOf, type DemoStack } from './stack.js';
 
-interface Outcome {
-  status: number;
-  text: string;
+/** The `client_id` of the walkthrough's tokens: its requests show this client in the trail. */
+export const WALKTHROUGH_CLIENT = 'demo-walkthrough';
+
+/** One scenario: what the shared API key got straight from the backend, and what behalf did. */
+export interface Row {
+  readonly label: string;
+  /** The shared-key outcome, or why there is none (in parentheses when printed). */
+  readonly before: string;
+  readonly after: string;
 }
 
-async function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+interface Reply {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+async function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
@@ -31,82 +49,151 @@ async function call(url: string, init: { method?: string; headers?: Record<strin
   return { status: res.status, json };
 }
 
-function describe(r: { status: number; json: Record<string, unknown> }): Outcome {
+function describe(r: Reply): string {
   const reviews = r.json['reviews'];
   if (Array.isArray(reviews)) {
     const who = [...new Set(reviews.map((x) => (x as { employee: string }).employee))].join(', ');
-    return { status: r.status, text: `${r.status} ${reviews.length} review(s): ${who || 'none'}` };
+    return `${r.status} ${reviews.length} review(s): ${who || 'none'}`;
   }
-  if (r.json['review'] !== undefined) return { status: r.status, text: `${r.status} review added` };
-  return { status: r.status, text: `${r.status} ${String(r.json['error'] ?? '')}` };
+  if (r.json['review'] !== undefined) return `${r.status} review added`;
+  return `${r.status} ${String(r.json['error'] ?? '')}`;
 }
 
-export async function walkthrough(demo: Demo, print: (line: string) => void): Promise<void> {
-  const gw = `${demo.gatewayUrl}/api/hr`;
-  const hr = `${demo.hr.url}/v1`;
-  const shared = { authorization: `Bearer ${SHARED_API_KEY}` };
-  const token = async (user: string) => ({ authorization: `Bearer ${await demo.idp.mint(user)}` });
+/** An access token from the stack's dev IdP, through its token endpoint as any script would get one. */
+async function mint(stack: DemoStack, user: string): Promise<string> {
+  const form = new URLSearchParams({ grant_type: DEV_USER_GRANT, user, scope: 'reviews:read reviews:write', client_id: WALKTHROUGH_CLIENT });
+  const res = await fetch(`${stack.idpIssuer}/token`, { method: 'POST', body: form });
+  const body = (await res.json()) as { access_token?: string; error?: string };
+  if (body.access_token === undefined) throw new Error(`the dev IdP at ${stack.idpIssuer} gave no token for ${user}: ${body.error ?? res.status}`);
+  return body.access_token;
+}
 
+/**
+ * A token the stack's dev IdP signed (its key is in the state folder) that expired an hour ago:
+ * the IdP's token endpoint only hands out fresh ones.
+ */
+async function mintExpired(stack: DemoStack, user: string): Promise<string> {
+  const key = await loadOrCreateDevKey(join(stack.stateDir, DEV_IDP_KEY_FILE));
   const now = Math.floor(Date.now() / 1000);
-  const expired = await demo.idp.mint('alice', { claims: { iat: now - 7200, nbf: now - 7200, exp: now - 3600 } });
+  return new SignJWT({ scope: 'reviews:read reviews:write', client_id: WALKTHROUGH_CLIENT })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid })
+    .setIssuer(stack.idpIssuer)
+    .setAudience(stack.gatewayUrl)
+    .setSubject(user)
+    .setIssuedAt(now - 7200)
+    .setNotBefore(now - 7200)
+    .setExpirationTime(now - 3600)
+    .sign(key.privateKey);
+}
+
+/** Runs every scenario against `stack`, prints the table, and returns its rows. */
+export async function walkthrough(stack: DemoStack, print: (line: string) => void): Promise<Row[]> {
+  const gw = `${stack.gatewayUrl}/api/hr`;
+  const hr = `${stack.hrUrl}/v1`;
+  const shared = { authorization: `Bearer ${SHARED_API_KEY}` };
+  const token = async (user: string) => ({ authorization: `Bearer ${await mint(stack, user)}` });
+
+  const expired = await mintExpired(stack, 'alice');
   const attacker = await generateKeyPair('RS256');
   const forged = await new SignJWT({ scope: 'reviews:read reviews:write', client_id: 'evil' })
     .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'attacker' })
-    .setIssuer(demo.idp.issuer)
-    .setAudience(demo.gatewayUrl)
+    .setIssuer(stack.idpIssuer)
+    .setAudience(stack.gatewayUrl)
     .setSubject('alice')
     .setIssuedAt()
     .setExpirationTime('1h')
     .sign(attacker.privateKey);
 
-  const rows: [string, Outcome | string, Outcome][] = [];
-  const row = async (label: string, before: Promise<Outcome> | string, after: Promise<Outcome>) => rows.push([label, await before, await after]);
+  const rows: Row[] = [];
+  const row = async (label: string, before: Promise<Reply> | string, after: Promise<Reply>) =>
+    rows.push({ label, before: typeof before === 'string' ? `(${before})` : describe(await before), after: describe(await after) });
 
-  await row('Alice: "show my team\'s reviews"', call(`${hr}/reviews`, { headers: shared }).then(describe), call(`${gw}/reviews`, { headers: await token('alice') }).then(describe));
-  await row('Mallory lists reviews', call(`${hr}/reviews`, { headers: shared }).then(describe), call(`${gw}/reviews`, { headers: await token('mallory') }).then(describe));
-  await row("Mallory reads Bob's reviews", call(`${hr}/reviews/bob`, { headers: shared }).then(describe), call(`${gw}/reviews/bob`, { headers: await token('mallory') }).then(describe));
-  const spoof = await call(`${gw}/reviews`, { headers: { ...(await token('mallory')), 'x-user-id': 'alice', 'x-forwarded-user': 'alice' } });
-  rows.push(['Mallory sends X-User-Id: alice', 'the key has no user at all', { status: spoof.status, text: `${describe(spoof).text}; backend saw ${demo.hr.lastCaller()?.user ?? '?'}` }]);
-  await row("Alice reads Bob's reviews", call(`${hr}/reviews/bob`, { headers: shared }).then(describe), call(`${gw}/reviews/bob`, { headers: await token('alice') }).then(describe));
-  await row('Expired token', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${expired}` } }).then(describe));
-  await row('Forged token (attacker key)', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${forged}` } }).then(describe));
+  await row('Alice: "show my team\'s reviews"', call(`${hr}/reviews`, { headers: shared }), call(`${gw}/reviews`, { headers: await token('alice') }));
+  await row('Mallory lists reviews', call(`${hr}/reviews`, { headers: shared }), call(`${gw}/reviews`, { headers: await token('mallory') }));
+  await row("Mallory reads Bob's reviews", call(`${hr}/reviews/bob`, { headers: shared }), call(`${gw}/reviews/bob`, { headers: await token('mallory') }));
+  // Mallory's integration names Alice in X-User-Id. A backend that believes the header gives her
+  // Alice's view; behalf strips the header, and the backend learns the user from the assertion.
+  const spoofHeaders = { 'x-user-id': 'alice', 'x-forwarded-user': 'alice' };
+  const naive = await call(`${hr}/reviews`, { headers: { ...shared, ...spoofHeaders } });
+  const spoof = await call(`${gw}/reviews`, { headers: { ...(await token('mallory')), ...spoofHeaders } });
+  rows.push({
+    label: 'Mallory sends X-User-Id: alice',
+    before: `${describe(naive)}: believed the header`,
+    after: `${describe(spoof)}: header stripped, backend saw ${String(spoof.json['caller'] ?? '?')}`,
+  });
+  await row("Alice reads Bob's reviews", call(`${hr}/reviews/bob`, { headers: shared }), call(`${gw}/reviews/bob`, { headers: await token('alice') }));
+  await row('Expired token', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${expired}` } }));
+  await row('Forged token (attacker key)', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${forged}` } }));
   const review = { period: '2026-H2', rating: 'exceeds', summary: 'Led the incident review.' };
-  await row('Alice adds a review for Bob', call(`${hr}/reviews/bob`, { method: 'POST', headers: shared, body: review }).then(describe), call(`${gw}/reviews/bob`, { method: 'POST', headers: await token('alice'), body: review }).then(describe));
-  await row('Bob adds a review for Carol', call(`${hr}/reviews/carol`, { method: 'POST', headers: shared, body: review }).then(describe), call(`${gw}/reviews/carol`, { method: 'POST', headers: await token('bob'), body: review }).then(describe));
+  await row('Alice adds a review for Bob', call(`${hr}/reviews/bob`, { method: 'POST', headers: shared, body: review }), call(`${gw}/reviews/bob`, { method: 'POST', headers: await token('alice'), body: review }));
+  await row('Bob adds a review for Carol', call(`${hr}/reviews/carol`, { method: 'POST', headers: shared, body: review }), call(`${gw}/reviews/carol`, { method: 'POST', headers: await token('bob'), body: review }));
 
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  const text = (o: Outcome | string) => (typeof o === 'string' ? `(${o})` : o.text);
-  const w1 = Math.max(...rows.map((r) => text(r[1]).length), 'shared API key, straight to the backend'.length);
+  const beforeHead = 'shared API key, straight to the backend';
+  const w0 = Math.max(...rows.map((r) => r.label.length));
+  const w1 = Math.max(...rows.map((r) => r.before.length), beforeHead.length);
   print('');
-  print(`${'scenario'.padEnd(w0)}  ${'shared API key, straight to the backend'.padEnd(w1)}  through behalf`);
+  print(`${'scenario'.padEnd(w0)}  ${beforeHead.padEnd(w1)}  through behalf`);
   print(`${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ${'-'.repeat(40)}`);
-  for (const [label, before, after] of rows) print(`${label.padEnd(w0)}  ${text(before).padEnd(w1)}  ${text(after)}`);
+  for (const r of rows) print(`${r.label.padEnd(w0)}  ${r.before.padEnd(w1)}  ${r.after}`);
+  return rows;
 }
 
-async function runCli(args: string[]): Promise<string> {
-  const main = join(DEMO_DIR, '..', '..', 'src', 'cli', 'main.ts');
-  try {
-    return execFileSync(process.execPath, ['--conditions=behalf-source', '--import', 'tsx', main, ...args], { encoding: 'utf8' });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
+/** `behalf <args>` in this process (the same program as the `behalf` command); its output lines. */
+async function behalf(args: string[]): Promise<string> {
+  const lines: string[] = [];
+  await cli(args, { out: (l) => void lines.push(l), err: (l) => void lines.push(l), exit: () => undefined, env: {}, cwd: process.cwd() });
+  return lines.join('\n');
+}
+
+/** The trail's records of this run (`audit query --since`), then `audit verify` of the whole trail. */
+export async function showTrail(stack: DemoStack, since: Date, print: (line: string) => void): Promise<void> {
+  const store = relative(process.cwd(), join(stack.stateDir, 'audit')) || '.';
+  print(`\nThis run's records in the trail (behalf audit query --since ${since.toISOString()} --store ${store}):`);
+  print(await behalf(['audit', 'query', '--since', since.toISOString(), '--store', store]));
+  print(`\nbehalf audit verify --store ${store}:`);
+  print(await behalf(['audit', 'verify', '--store', store]));
+}
+
+export interface RunOptions {
+  /** Where `npm start` keeps its state (and `stack.json`). Default `.behalf/demo`. */
+  startStateDir?: string;
+  /** The walkthrough's own state when it starts its own demo (emptied first). Default `.behalf/demo-walkthrough`. */
+  ownStateDir?: string;
+  print?: (line: string) => void;
+}
+
+/** `npm run demo`: against the `npm start` stack if it runs, else against a demo of its own. */
+export async function runWalkthrough(opts: RunOptions = {}): Promise<{ shared: boolean; rows: Row[] }> {
+  const print = opts.print ?? ((line: string) => console.log(line));
+  const startStateDir = opts.startStateDir ?? '.behalf/demo';
+  const since = new Date(Date.now() - 1_000);
+  const found = await findRunningStack(startStateDir);
+  let rows: Row[];
+  if (found.stack !== undefined) {
+    const stack = found.stack;
+    print(`behalf demo: running against the \`npm start\` stack (gateway ${stack.gatewayUrl}, dev IdP ${stack.idpUrl}, HR backend ${stack.hrUrl}):`);
+    print(`every request below is in its trail (${relative(process.cwd(), join(stack.stateDir, 'audit'))}), by client ${WALKTHROUGH_CLIENT}.`);
+    print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform); Mallory is in Finance.');
+    rows = await walkthrough(stack, print);
+    await showTrail(stack, since, print);
+    return { shared: true, rows };
   }
-}
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const stateDir = '.behalf/demo-walkthrough';
-  await rm(stateDir, { recursive: true, force: true });
-  const demo = await launchDemo({ stateDir, logger: pino({ level: 'warn' }) });
+  const ownStateDir = opts.ownStateDir ?? '.behalf/demo-walkthrough';
+  print(`behalf demo: no \`npm start\` stack is running (${found.why}), so this walkthrough starts its OWN dev IdP, HR backend and gateway`);
+  print(`on free loopback ports, with its own audit trail in ${join(ownStateDir, 'audit')}. Run \`npm start\` in another terminal first to see these requests in its trail.`);
+  print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform); Mallory is in Finance.');
+  await rm(ownStateDir, { recursive: true, force: true });
+  // Its own dev IdP's start-up line would look like a second IdP next to `npm start`'s: the line above says it all.
+  const demo = await launchDemo({ stateDir: ownStateDir, logger: pino({ level: 'warn' }), idpLog: () => undefined });
+  const stack = stackOf(demo);
   try {
-    console.log('behalf demo: "summarise performance reviews for my team", asked through an LLM.');
-    console.log('Alice manages Bob and Carol (Platform); Mallory is in Finance.');
-    await walkthrough(demo, (line) => console.log(line));
+    rows = await walkthrough(stack, print);
   } finally {
     await demo.close();
   }
-  const store = join(stateDir, 'audit');
-  console.log('\nThe audit trail (behalf audit tail -n 9 --store ' + store + '):');
-  console.log((await runCli(['audit', 'tail', '-n', '9', '--store', store])).trimEnd());
-  console.log('\nbehalf audit verify:');
-  console.log((await runCli(['audit', 'verify', '--store', store])).trimEnd());
+  await showTrail(stack, since, print);
+  return { shared: false, rows };
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) await runWalkthrough();

@@ -42,6 +42,13 @@ test('the shared API key, straight to the backend, returns everyone\'s reviews',
   assert.deepEqual(employees(json), ['alice', 'bob', 'carol', 'mallory']);
 });
 
+test('a backend that believes X-User-Id gives whoever holds the shared key anyone\'s view', async () => {
+  const res = await fetch(`${demo.hr.url}/v1/reviews`, { headers: { authorization: `Bearer ${SHARED_API_KEY}`, 'x-user-id': 'alice' } });
+  const json = (await res.json()) as Record<string, unknown>;
+  assert.equal(json['caller'], 'alice');
+  assert.deepEqual(employees(json), ['alice', 'bob', 'carol']);
+});
+
 test('through behalf, Alice gets her team\'s reviews only', async () => {
   const r = await get('/api/hr/reviews', await bearer('alice'));
   assert.equal(r.status, 200);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +11,8 @@ import { launchDemo, type Demo } from '../../examples/hr-demo/launch.js';
 // its docs tell CI jobs to run it: a bearer header, non-interactive. Node 22 comes from the npm
 // registry's `node` package (`npx -p node@22`), so this machine's Node 20 stays the runtime.
 // The first run fetches the Inspector and Node 22 (about 230 MB unpacked, ~25 s); later runs use
-// npm's cache (~2 s a call).
+// npm's cache (~2 s a call). The README's Inspector lines are run as written (only the demo's
+// fixed ports changed to this test's), and docs/mcp.md must give the same command.
 
 const INSPECTOR = ['-y', '-p', 'node@22', '-p', '@modelcontextprotocol/inspector@2.12.0', 'mcp-inspector'];
 
@@ -40,10 +41,14 @@ interface Run {
  * config and OAuth state there), but npm's usual cache, and no terminal: stdin is closed.
  */
 function inspector(args: string[], timeoutMs = 60_000): Promise<Run> {
+  return run('npx', [...INSPECTOR, ...args], timeoutMs);
+}
+
+function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, 'home'), npm_config_cache: process.env['npm_config_cache'] ?? join(homedir(), '.npm'), npm_config_update_notifier: 'false' };
   delete env['NODE_TEST_CONTEXT'];
   delete env['NODE_OPTIONS'];
-  const child = spawn('npx', [...INSPECTOR, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -73,6 +78,25 @@ describe('the MCP Inspector CLI against behalf', () => {
     const version = await inspector(['--cli', '--version'], 180_000);
     assert.equal(version.code, 0, `the Inspector could not be fetched from the npm registry\n${shown(version)}`);
     assert.match(version.stdout, /^2\.12\.0/);
+  });
+
+  it('the README\'s lines, as written, get Alice a token and list her tools on Node 20 (exit 0); docs/mcp.md gives the same command', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = [...readme.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map((m) => m[1]!).find((b) => b.includes('mcp-inspector --cli'));
+    assert.ok(block, 'README.md has a sh block running mcp-inspector --cli');
+    const command = block.replace(/\s*\\\n\s*/g, ' ');
+    // The same Inspector this file runs, at the demo's fixed ports (`npm start`).
+    assert.ok(command.includes(`npx ${INSPECTOR.join(' ')} --cli http://127.0.0.1:8080/mcp `), command);
+    assert.ok(command.includes('http://127.0.0.1:9400/token'), command);
+    const mcpDoc = await readFile(new URL('../../docs/mcp.md', import.meta.url), 'utf8');
+    const inspectorLine = command.split('\n').find((l) => l.startsWith('npx '))!;
+    assert.ok(mcpDoc.includes(inspectorLine.trim()), `docs/mcp.md gives the README's command:\n${inspectorLine}`);
+
+    const script = block.replaceAll('http://127.0.0.1:8080', demo.gatewayUrl).replaceAll('http://127.0.0.1:9400', demo.idp.url);
+    const r = await run('sh', ['-c', `set -e\n${script}`], 60_000);
+    assert.equal(r.code, 0, shown(r));
+    const tools = (JSON.parse(r.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name).sort();
+    assert.deepEqual(tools, ['add_review', 'get_reviews', 'list_my_visible_reviews']);
   });
 
   it('lists the tools Alice may use with her token (exit 0)', async () => {
