@@ -12,22 +12,36 @@
 export const NOT_SERVED = [];
 
 /**
- * `pass`, `fail` (with the first failure's message), `na` (no check passed or failed: only
+ * `pass`, `fail` (with the first failure's message, and `testable`: the ids of the failed checks
+ * that were not "Not testable" for want of a diagnostic tool), `na` (no check passed or failed: only
  * INFO or WARNING, e.g. the SSE polling checks on a server that answers with JSON), or
  * `vacuous`: every check passed, but only because the server answered "Tool <name> not found" as
  * an isError result, which the tool scenarios accept (the server has no such tool, so nothing was
  * exercised). `na` does not count as a pass.
  */
 export function outcomeOf(checks) {
-  const failed = checks.find((c) => c.status === 'FAILURE');
-  if (failed !== undefined || checks.length === 0) return { status: 'fail', message: String(failed?.errorMessage ?? 'no checks ran').slice(0, 160) };
-  if (!checks.some((c) => c.status === 'SUCCESS')) return { status: 'na' };
-  const unknownTool = checks.every((c) => {
-    const r = c.details?.result;
-    return r?.isError === true && Array.isArray(r.content) && /Tool \S+ not found/.test(r.content[0]?.text ?? '');
-  });
+  const failures = checks.filter((c) => c.status === 'FAILURE');
+  if (failures.length > 0 || checks.length === 0) {
+    // The suite says "Not testable: ..." when the server lacks a diagnostic tool a check needs.
+    const testable = [...new Set(failures.filter((c) => !/^Not testable/i.test(String(c.errorMessage ?? ''))).map((c) => c.id))];
+    return { status: 'fail', message: String(failures[0]?.errorMessage ?? 'no checks ran').slice(0, 160), testable };
+  }
+  // 0.2.x adds `wire-schema-valid` (every message the server sent fits the schema) to every
+  // scenario: it counts when it fails, but alone it exercises nothing.
+  const own = checks.filter((c) => c.id !== WIRE_SCHEMA_CHECK);
+  if (!own.some((c) => c.status === 'SUCCESS')) return { status: 'na' };
+  const results = own.filter((c) => c.details?.result !== undefined);
+  const unknownTool =
+    results.length > 0 &&
+    results.length === own.length &&
+    results.every((c) => {
+      const r = c.details.result;
+      return r?.isError === true && Array.isArray(r.content) && /Tool \S+ not found/.test(r.content[0]?.text ?? '');
+    });
   return { status: unknownTool ? 'vacuous' : 'pass' };
 }
+
+const WIRE_SCHEMA_CHECK = 'wire-schema-valid';
 
 /**
  * One scenario on one server: `same` (passes both ways), `gained` (only through behalf),
@@ -50,13 +64,14 @@ const SHOW = { pass: 'pass', fail: 'FAIL', vacuous: 'pass*', na: 'n/a', undefine
 const passed = (o) => o?.status === 'pass' || o?.status === 'vacuous';
 
 /** Prints the table, the reasons and the counts; returns the exit code (1 on a regression). Sets `s.verdicts`. */
-export function report(servers, ms) {
+export function report(servers, ms, suite = '') {
   const scenarios = [...new Set(servers.flatMap((s) => [...s.results.direct.keys(), ...s.results.behalf.keys()]))];
   const reasons = [];
   const regressions = [];
   const width = (s) => s.title.length + 2 + 8 + 8 + 16;
-  const head = ['scenario'.padEnd(32), ...servers.map((s) => `${s.title}: direct  behalf  verdict`.padEnd(width(s)))].join('');
-  console.log(`\nMCP conformance (${servers.length} servers, ${scenarios.length} scenarios, suite "all"), directly and through behalf\n`);
+  const col = Math.max(32, ...scenarios.map((sc) => sc.length + 2));
+  const head = ['scenario'.padEnd(col), ...servers.map((s) => `${s.title}: direct  behalf  verdict`.padEnd(width(s)))].join('');
+  console.log(`\nMCP conformance${suite === '' ? '' : ` ${suite}`} (${servers.length} servers, ${scenarios.length} scenarios, suite "all"), directly and through behalf\n`);
   console.log(head);
   console.log('-'.repeat(head.length));
   for (const sc of scenarios) {
@@ -74,7 +89,7 @@ export function report(servers, ms) {
       if (v.kind === 'regression') regressions.push(`${s.title} / ${sc}: ${v.reason}`);
       return `${' '.repeat(s.title.length + 2)}${SHOW[d?.status].padEnd(8)}${SHOW[b?.status].padEnd(8)}${mark}`.padEnd(width(s));
     });
-    console.log(`${sc.padEnd(32)}${cells.join('')}`);
+    console.log(`${sc.padEnd(col)}${cells.join('')}`);
   }
   console.log('\npass*: passed only because the server answered "Tool ... not found" as an isError result (nothing was exercised)');
   console.log('n/a: no check passed or failed (only INFO/WARNING: e.g. SSE polling checks against a JSON answer); not a pass');
@@ -90,21 +105,32 @@ export function report(servers, ms) {
   }
   console.log(`(${(ms / 1000).toFixed(1)} s)`);
   if (regressions.length > 0) {
-    console.log(`\n${regressions.length} REGRESSION(S): passes directly, fails through behalf:\n  ${regressions.join('\n  ')}`);
+    console.log(`\n${suite} ${regressions.length} REGRESSION(S): passes directly, fails through behalf:\n  ${regressions.join('\n  ')}`);
     return 1;
   }
-  console.log('\nno regressions: every scenario that passes directly passes through behalf (excused ones listed above)');
+  console.log(`\n${suite === '' ? '' : `${suite}: `}no regressions: every scenario that passes directly passes through behalf (excused ones listed above)`);
   return 0;
 }
 
-/** The results as `[{ server, scenarios: { <name>: { direct, behalf, verdict, reason? } } }]` (after {@link report}). */
+/**
+ * The results as `[{ suite, server, scenarios: { <name>: { direct, behalf, verdict, reason?,
+ * behalfFailures? } } }]` (after {@link report}); `behalfFailures`: the testable checks that
+ * failed through behalf.
+ */
 export function jsonOf(servers) {
   return servers.map((s) => ({
+    ...(s.suite === undefined ? {} : { suite: s.suite }),
     server: s.id,
     scenarios: Object.fromEntries(
       [...new Set([...s.results.direct.keys(), ...s.results.behalf.keys()])].map((sc) => [
         sc,
-        { direct: s.results.direct.get(sc)?.status, behalf: s.results.behalf.get(sc)?.status, verdict: s.verdicts[sc].kind, ...(s.verdicts[sc].reason ? { reason: s.verdicts[sc].reason } : {}) },
+        {
+          direct: s.results.direct.get(sc)?.status,
+          behalf: s.results.behalf.get(sc)?.status,
+          verdict: s.verdicts[sc].kind,
+          ...(s.verdicts[sc].reason ? { reason: s.verdicts[sc].reason } : {}),
+          ...(s.results.behalf.get(sc)?.testable ? { behalfFailures: s.results.behalf.get(sc).testable } : {}),
+        },
       ]),
     ),
   }));

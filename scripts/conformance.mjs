@@ -5,6 +5,15 @@
 //
 //   npm run conformance                       # table and verdict
 //   node scripts/conformance.mjs --json out.json   # also the results, machine-readable
+//   node scripts/conformance.mjs --suite 0.1.13    # one release of the suite only
+//
+// Two releases of the suite run, each with the same rule:
+//   0.1.13          the pinned devDependency (Node 20), scenarios of the session-based revisions
+//   0.2.0-alpha.12  the newest prerelease, which needs Node 22: run through npx with the npm
+//                   registry's `node@22` package (as test/slow/inspector.test.ts runs the
+//                   Inspector), so this machine's Node 20 stays the runtime and CI installs
+//                   nothing by hand. Its suite "all" adds the stateless revision (2026-07-28):
+//                   `server-stateless`, the header and caching scenarios, and the draft ones.
 //
 // The servers:
 //   everything   @modelcontextprotocol/server-everything (the reference server on npm), HTTP
@@ -61,15 +70,32 @@ const { DEMO_DIR, DEMO_USERS } = await import('../examples/hr-demo/launch.ts');
 const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const TEST_USER = 'alice';
-const RUN_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 240_000;
+
+/** The releases of the suite that run, each as a command line before its `server ...` arguments. */
+const SUITES = [
+  { id: '0.1.13', command: [process.execPath, CONFORMANCE] },
+  { id: '0.2.0-alpha.12', command: ['npx', '-y', '-p', 'node@22', '-p', '@modelcontextprotocol/conformance@0.2.0-alpha.12', 'conformance'] },
+];
+
+/** The environment of a suite run: npx must not inherit the test runner's or tsx's settings. */
+function suiteEnv() {
+  const env = { ...process.env, npm_config_update_notifier: 'false' };
+  delete env.NODE_TEST_CONTEXT;
+  delete env.NODE_OPTIONS;
+  return env;
+}
 
 function parseArgs(argv) {
-  const out = { json: undefined, keep: false };
+  const out = { json: undefined, keep: false, suites: SUITES };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') out.json = argv[++i];
     else if (argv[i] === '--keep') out.keep = true;
-    else {
-      console.error(`usage: node scripts/conformance.mjs [--json <file>] [--keep]\nunknown argument: ${argv[i]}`);
+    else if (argv[i] === '--suite' && SUITES.some((s) => s.id === argv[i + 1])) {
+      const id = argv[++i];
+      out.suites = SUITES.filter((s) => s.id === id);
+    } else {
+      console.error(`usage: node scripts/conformance.mjs [--json <file>] [--keep] [--suite ${SUITES.map((s) => s.id).join('|')}]\nunknown argument: ${argv[i]}`);
       process.exit(2);
     }
   }
@@ -191,9 +217,10 @@ async function waitForTools(url) {
   }
 }
 
-/** Runs every server scenario against `url`; resolves to Map(scenario -> outcome). */
-async function runSuite(url, outDir) {
-  const child = spawn(process.execPath, [CONFORMANCE, 'server', '--url', url, '--suite', 'all', '-o', outDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs every server scenario of `suite` against `url`; resolves to Map(scenario -> outcome). */
+async function runSuite(suite, url, outDir) {
+  const [bin, ...pre] = suite.command;
+  const child = spawn(bin, [...pre, 'server', '--url', url, '--suite', 'all', '-o', outDir], { stdio: ['ignore', 'pipe', 'pipe'], env: suiteEnv() });
   let log = '';
   child.stdout.on('data', (d) => (log = (log + d).slice(-4000)));
   child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
@@ -203,11 +230,12 @@ async function runSuite(url, outDir) {
   const results = new Map();
   for (const entry of existsSync(outDir) ? await readdir(outDir) : []) {
     const m = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
-    if (m === null) continue;
+    // A scenario the suite skipped (an extension it does not apply) leaves an empty folder.
+    if (m === null || !existsSync(join(outDir, entry, 'checks.json'))) continue;
     const checks = JSON.parse(await readFile(join(outDir, entry, 'checks.json'), 'utf8'));
     results.set(m[1], outcomeOf(checks));
   }
-  if (results.size === 0) throw new Error(`the conformance suite produced no results for ${url}:\n${log}`);
+  if (results.size === 0) throw new Error(`the conformance suite ${suite.id} produced no results for ${url}:\n${log}`);
   return results;
 }
 
@@ -231,11 +259,17 @@ async function main() {
       started.push(gw);
       s.behalf = gw.url;
     }
-    for (const s of servers) {
-      s.results = { direct: await runSuite(s.direct, join(work, `${s.id}-direct`)), behalf: await runSuite(s.behalf, join(work, `${s.id}-behalf`)) };
+    const measured = [];
+    for (const suite of args.suites) {
+      const rows = servers.map((s) => ({ ...s, suite: suite.id }));
+      for (const s of rows) {
+        const dir = join(work, suite.id, s.id);
+        s.results = { direct: await runSuite(suite, s.direct, `${dir}-direct`), behalf: await runSuite(suite, s.behalf, `${dir}-behalf`) };
+      }
+      exitCode = Math.max(exitCode, report(rows, Date.now() - t0, suite.id));
+      measured.push(...rows);
     }
-    exitCode = report(servers, Date.now() - t0);
-    if (args.json !== undefined) await writeFile(args.json, JSON.stringify(jsonOf(servers), null, 2));
+    if (args.json !== undefined) await writeFile(args.json, JSON.stringify(jsonOf(measured), null, 2));
   } catch (err) {
     console.error(`conformance: ${err instanceof Error ? err.message : String(err)}`);
     exitCode = 2;

@@ -71,14 +71,21 @@ function quote(value: string): string {
  * (with the RFC 6750 error for the reason), and so does a 403 for missing scopes
  * (`error="insufficient_scope"`, `scope` listing every scope the operation needs: the MCP
  * step-up). `resourceMetadata` is the protected resource metadata URL of what was asked for.
- * Undefined when the denial needs no challenge.
+ * `resourceScopes` are the scopes that resource needs (its metadata's `scopes_supported`): a 401
+ * names them in `scope` (RFC 6750 §3; MCP authorization, scope selection: a client asks for the
+ * challenge's `scope` first), none when the list is empty. Undefined when the denial needs no
+ * challenge.
+ *
+ * This does NOT tell a 401's client which of those scopes a given call needs: authorize has not
+ * run (there is no verified caller yet); the 403 step-up names them once it has.
  */
-export function challengeFor(denial: Deny, resourceMetadata: string): string | undefined {
+export function challengeFor(denial: Deny, resourceMetadata: string, resourceScopes: readonly string[] = []): string | undefined {
   if (denial.status !== 401 && denial.reason !== 'insufficient-scope') return undefined;
   const error = denial.reason === 'insufficient-scope' ? 'insufficient_scope' : challengeErrorFor(denial.reason);
+  const scopes = denial.reason === 'insufficient-scope' ? denial.requiredScopes : denial.requiredScopes ?? resourceScopes;
   return bearerChallenge({
     resourceMetadata,
     ...(error === undefined ? {} : { error }),
-    ...(denial.requiredScopes === undefined ? {} : { scopes: denial.requiredScopes }),
+    ...(scopes === undefined ? {} : { scopes }),
   });
 }

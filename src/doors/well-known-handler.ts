@@ -18,7 +18,8 @@ export interface WellKnownDeps {
 }
 
 /**
- * The unauthenticated endpoints: protected resource metadata (RFC 9728), the gateway's public
+ * The unauthenticated endpoints: protected resource metadata (RFC 9728, readable by a page of
+ * any origin: `Access-Control-Allow-Origin: *`, and its preflight answered), the gateway's public
  * keys, health and metrics. Everything else goes through the pipeline.
  */
 export function createWellKnownHandler(deps: WellKnownDeps) {
@@ -45,6 +46,22 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
     },
     async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
       const { path } = splitUrl(req.url ?? '/');
+      const metadata = path === PRM_PATH || path.startsWith(`${PRM_PATH}/`);
+      // Protected resource metadata is public and the same for everyone: any page may read it
+      // (a browser-based MCP client discovers its authorization server there), without credentials.
+      if (metadata) {
+        res.setHeader('access-control-allow-origin', '*');
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, {
+            'access-control-allow-methods': 'GET, HEAD',
+            // Clients send `MCP-Protocol-Version` on discovery requests; nothing here reads any header.
+            'access-control-allow-headers': '*',
+            'access-control-max-age': '600',
+          });
+          res.end();
+          return;
+        }
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         sendJson(res, 405, { error: 'method-not-allowed', message: 'method not allowed' }, { allow: 'GET, HEAD' });
         return;
@@ -53,7 +70,7 @@ export function createWellKnownHandler(deps: WellKnownDeps) {
         sendJson(res, 200, deps.signingKeys.publicJwks(), { 'cache-control': 'public, max-age=300' });
         return;
       }
-      if (path === PRM_PATH || path.startsWith(`${PRM_PATH}/`)) {
+      if (metadata) {
         const resource = resourceForMetadataPath(config, path, [...(deps.extraResources?.keys() ?? [])]);
         if (resource === undefined) {
           sendJson(res, 404, { error: 'route-not-found', message: 'no such protected resource' });

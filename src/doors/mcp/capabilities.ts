@@ -37,13 +37,18 @@ export function servesStream(deps: McpDeps): boolean {
 
 /**
  * True when the endpoint answers `method` for a client of `era`: a protocol or tool method, or
- * one whose capability an upstream declared (see {@link serverCapabilities}).
+ * one whose capability an upstream declared (see {@link serverCapabilities}). The stateless
+ * revision has no `initialize`, `ping`, `logging/setLevel` nor resource subscriptions: each is
+ * "Method not found" there (404 -32601).
  */
 export function servesMethod(deps: McpDeps, era: 'legacy' | 'modern' | undefined, method: string): boolean {
   if (!isKnownMethod(method)) return false;
   switch (method) {
+    // The stateless revision removed both: no handshake, and no connection whose liveness a ping
+    // could tell (spec 2026-07-28; the conformance suite's server-stateless scenario).
     case 'initialize':
     case 'ping':
+      return era !== 'modern';
     case 'server/discover':
     case 'tools/list':
     case 'tools/call':

@@ -21,6 +21,8 @@ export interface McpDeps extends PipelineDeps {
   readonly resourceUrl: string;
   /** Where its protected resource metadata is (RFC 9728), for the 401 challenge. */
   readonly resourceMetadataUrl: string;
+  /** The scopes the endpoint needs (its metadata's `scopes_supported`), named in a 401's challenge. */
+  readonly resourceScopes: readonly string[];
   /** Origins allowed to call: the public URL's and `mcp.allowedOrigins`, normalised. */
   readonly allowedOrigins: ReadonlySet<string>;
   readonly catalog: ToolCatalog;

@@ -29,7 +29,8 @@ import { sameOwner } from './session-store.js';
  */
 export async function describeMcp(ctx: McpContext, deps: McpDeps): Promise<Deny | undefined> {
   const headerVersion = headerValue(ctx.req.headers, HEADER.protocolVersion);
-  if (headerVersion !== undefined && !SUPPORTED_VERSIONS.includes(headerVersion)) return unsupportedVersion(ctx, headerVersion);
+  // A POST's refusal must carry its JSON-RPC id, so its version is checked once the body is read.
+  if (ctx.method !== 'POST' && headerVersion !== undefined && !SUPPORTED_VERSIONS.includes(headerVersion)) return unsupportedVersion(ctx, headerVersion);
   if (ctx.method === 'DELETE') return describeDelete(ctx, deps, headerVersion);
   if (ctx.method === 'GET') return describeStream(ctx, deps, headerVersion);
   return describePost(ctx, deps, headerVersion);
@@ -95,9 +96,13 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
   ctx.mcp.message = msg;
   if (msg.kind !== 'notification') ctx.mcp.rpcId = msg.id;
   ctx.operation = msg.kind === 'response' ? 'response' : auditString(msg.method, 128);
+  if (headerVersion !== undefined && !SUPPORTED_VERSIONS.includes(headerVersion)) return unsupportedVersion(ctx, headerVersion);
 
+  // The stateless form is told by its header or its `_meta` version, whatever the method: an
+  // `initialize` sent that way is a stateless request for a method the revision removed (404
+  // -32601 below), never a session opened at an older version behind the client's back.
   const modern =
-    msg.kind !== 'response' && msg.method !== 'initialize' && (headerVersion === MODERN_VERSION || (isObject(msg.params['_meta']) && Object.hasOwn(msg.params['_meta'], META.protocolVersion)));
+    msg.kind !== 'response' && (headerVersion === MODERN_VERSION || (isObject(msg.params['_meta']) && Object.hasOwn(msg.params['_meta'], META.protocolVersion)));
   if (modern) {
     const problem = checkModern(ctx, msg, headerVersion);
     if (problem !== undefined) return problem;

@@ -11,6 +11,8 @@ import type { ToolCatalog } from '../../tools/types.js';
 import { publicUrlOf, resourceMetadataUrl } from '../well-known.js';
 import type { Upstreams } from '../../mcp-upstream/upstreams.js';
 import { createClientRequests } from './client-requests.js';
+import { servesStream } from './capabilities.js';
+import { allowOrigin, answerPreflight, corsOriginOf, isPreflight } from './cors.js';
 import { answerLocally } from './answer-locally.js';
 import { sendReply } from './answer.js';
 import { openCallChannel } from './call-channel.js';
@@ -125,6 +127,7 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     mcp: opts.mcp,
     resourceUrl: publicUrlOf(config, path),
     resourceMetadataUrl: resourceMetadataUrl(config, path),
+    resourceScopes: mcpScopes(config),
     allowedOrigins: allowedOriginsOf(config, opts.mcp),
     catalog: opts.catalog,
     ...withUpstreams(upstreams),
@@ -162,12 +165,27 @@ export function createMcpDoor(opts: McpDoorOptions): McpDoor {
     statusOf: (ctx, denial) => wireErrorOf(ctx, denial).status,
     refuse: (ctx, denial) => respondMcpDenied(ctx, denial, deps),
   };
+  const run = createRunner(door, deps);
+  const methods = servesStream(deps) ? 'GET, POST, DELETE' : 'POST, DELETE';
   return {
     path,
     resourceUrl: deps.resourceUrl,
     sessions,
     handles: (req) => splitUrl(req.url ?? '/').path === path,
-    handle: createRunner(door, deps),
+    // CORS (cors.ts) wraps the pipeline: an allowed origin's preflight never enters it, and every
+    // answer the pipeline gives an allowed origin is readable by its page.
+    handle(req, res) {
+      res.setHeader('vary', 'Origin');
+      const origin = corsOriginOf(req, deps.allowedOrigins);
+      if (origin !== undefined) {
+        if (isPreflight(req)) {
+          answerPreflight(req, res, origin, methods);
+          return Promise.resolve();
+        }
+        allowOrigin(res, origin);
+      }
+      return run(req, res);
+    },
   };
 }
 

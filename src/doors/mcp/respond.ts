@@ -5,7 +5,8 @@ import type { Reason } from '../../pipeline/reasons.js';
 import type { McpContext } from './context.js';
 import type { McpDeps } from './deps.js';
 import { SseStream } from './sse-stream.js';
-import { errorMessage } from './jsonrpc.js';
+import { forEra } from './answer.js';
+import { errorMessage, resultMessage } from './jsonrpc.js';
 import { wireErrorOf } from './wire-errors.js';
 
 /**
@@ -75,18 +76,25 @@ export function rpcDeny(
 
 /**
  * Sends a denial as a JSON-RPC error: `{ code, message, data: { reason, requestId } }` with the
- * denial's HTTP status. 401s and missing scopes carry the bearer challenge (RFC 6750, RFC 9728):
- * `resource_metadata` always, `error="insufficient_scope", scope="..."` naming every scope the
- * call needs (the MCP step-up). The detail stays in the audit record.
+ * denial's HTTP status; a tool call's invalid arguments as a result with `isError: true` instead
+ * (wire-errors.ts), whose request id is in `X-Request-Id`. 401s and missing scopes carry the
+ * bearer challenge (RFC 6750, RFC 9728): `resource_metadata` always; on a 401 `scope="..."`
+ * naming the endpoint's scopes (its `scopes_supported`), on a 403 `error="insufficient_scope",
+ * scope="..."` naming every scope the call needs (the MCP step-up). The detail stays in the audit
+ * record.
  */
 export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps): void {
   const wire = wireErrorOf(ctx, decision);
   const headers: Record<string, string> = { ...decision.headers };
-  const challenge = challengeFor(decision, deps.resourceMetadataUrl);
+  const challenge = challengeFor(decision, deps.resourceMetadataUrl, deps.resourceScopes);
   if (challenge !== undefined) headers['www-authenticate'] = challenge;
   if (wire.status === 503) headers['retry-after'] ??= '1';
   const data = { ...wire.data, reason: decision.reason, requestId: ctx.requestId };
-  const json = errorMessage(ctx.mcp.rpcId, wire.code, wire.message, data);
+  const id = ctx.mcp.rpcId;
+  const json =
+    wire.toolError === true && id !== undefined
+      ? resultMessage(id, forEra(ctx, { content: [{ type: 'text', text: wire.message }], isError: true }))
+      : errorMessage(id, wire.code, wire.message, data);
   // A JSON-RPC error of a request that went through (HTTP 200) takes the form the client accepts.
   if (wire.status === 200 && ctx.mcp.sse === undefined && !ctx.mcp.accepts.json && !ctx.res.headersSent) {
     ctx.mcp.sse = new SseStream(ctx.res, ctx.requestId, headers);

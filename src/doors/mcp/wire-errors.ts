@@ -8,12 +8,18 @@ import { BEHALF_RPC, RPC } from './protocol.js';
 /** JSON-RPC code of "Resource not found" (MCP). */
 export const RESOURCE_NOT_FOUND = -32002;
 
-/** How a denial goes out on the MCP wire: HTTP status, JSON-RPC code, message, extra `error.data`. */
+/**
+ * How a denial goes out on the MCP wire: HTTP status, JSON-RPC code, message, extra `error.data`;
+ * or, with `toolError`, as a `tools/call` result with `isError: true` whose text is `message`
+ * (the code is then unused).
+ */
 export interface WireError {
   readonly status: number;
   readonly code: number;
   readonly message: string;
   readonly data?: Record<string, unknown>;
+  /** Sent as a tool execution error (a `CallToolResult` with `isError: true`), not a JSON-RPC error. */
+  readonly toolError?: true;
 }
 
 /** The policy's refusals: a JSON-RPC error the model can read (HTTP 200), the reason in the message. */
@@ -36,7 +42,8 @@ const PASSED_ON = new Map<number, string>([
  * | policy (`denied-by-rule`, `no-matching-rule`, `missing-role`, `missing-group`, `condition-error`) | 200 | -31403 | `<message> (<reason>)` |
  * | `insufficient-scope` | 403 + challenge | -31403 | `<message> (insufficient-scope)` |
  * | `route-not-found`, `tool-definition-changed` | 200 | -32602 (tool, prompt, template), -32002 + `data.uri` (resource) | `Unknown tool: <name>`, ... |
- * | `invalid-arguments`, `arguments-too-large` | 200 | -32602 | `Invalid arguments for tool <name>: <field problem>` |
+ * | `invalid-arguments` of a tool call | 200 | none: a result with `isError: true` (SEP-1303) | `Invalid arguments for tool <name>: <field problem>` |
+ * | `arguments-too-large` | 200 | -32602 | `Invalid arguments for tool <name>: <size bound>` |
  * | `bad-request` about a resource | 200 | -32602 | `Invalid params: <problem>` |
  * | rate, quota, concurrency, runaway (429) | 429 + Retry-After | -31429, `data.retryAfter`, `data.rule` | `Too many requests (<reason>): retry after <n> s` |
  * | `limit-store-unavailable` | 503 | -31503 | `Service unavailable (<reason>)` |
@@ -60,7 +67,15 @@ export function wireErrorOf(ctx: McpContext, denial: Deny): WireError {
       break;
     case 'invalid-arguments':
     case 'arguments-too-large':
-      if (target?.kind === 'tool') return { status: 200, code: RPC.invalidParams, message: `Invalid arguments for tool ${target.tool?.definition.name ?? printable(target.name, 128)}: ${denial.message}` };
+      if (target?.kind === 'tool') {
+        const message = `Invalid arguments for tool ${target.tool?.definition.name ?? printable(target.name, 128)}: ${denial.message}`;
+        // Since 2025-11-25 (SEP-1303) arguments that break the tool's input schema are a tool
+        // execution error the model reads and corrects; the message names fields, never values
+        // (validate-arguments.ts). A body that is no CallToolRequest at all (arguments not an
+        // object: describe.ts) and arguments over the size bound stay protocol errors.
+        if (reason === 'invalid-arguments' && target.tool !== undefined) return { status: 200, code: RPC.invalidParams, message, toolError: true };
+        return { status: 200, code: RPC.invalidParams, message };
+      }
       break;
     case 'bad-request':
       if (target?.kind === 'resource') return { status: 200, code: RPC.invalidParams, message: `Invalid params: ${denial.message}` };

@@ -78,7 +78,8 @@ describe('the SDK client signs in with its OAuth client provider and calls the H
     const challenge = seen[0]!;
     assert.equal(`${challenge.method} ${challenge.url} ${challenge.status}`, `POST ${mcpUrl} 401`);
     const prmUrl = `${demo.gatewayUrl}/.well-known/oauth-protected-resource/mcp`;
-    assert.equal(challenge.wwwAuthenticate, `Bearer resource_metadata="${prmUrl}"`);
+    // The challenge names the endpoint's scopes, the ones the client asks for first (MCP authorization, scope selection).
+    assert.equal(challenge.wwwAuthenticate, `Bearer resource_metadata="${prmUrl}", scope="reviews:read reviews:write"`);
 
     const steps = seen.map((r) => `${r.method} ${r.url.split('?')[0]} ${r.status}`);
     const at = (step: string) => {

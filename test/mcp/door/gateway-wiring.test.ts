@@ -96,7 +96,10 @@ describe('the MCP door on the configured tool sources', () => {
 
     const calls = backend.seen.length;
     await assert.rejects(client.callTool({ name: 'get_review', arguments: { employee: 'alice' } }), (err: unknown) => err instanceof McpError && err.code === -31403);
-    await assert.rejects(client.callTool({ name: 'get_review', arguments: {} }), (err: unknown) => err instanceof McpError && err.code === -32602 && /employee/.test(err.message));
+    // SEP-1303: arguments the schema refuses are a tool execution error the model reads and corrects.
+    const invalid = await client.callTool({ name: 'get_review', arguments: {} });
+    assert.equal(invalid.isError, true, JSON.stringify(invalid));
+    assert.match(JSON.stringify(invalid.content), /employee/);
     assert.equal(backend.seen.length, calls, 'refused calls never reach the backend');
 
     const echoed = await client.callTool({ name: 'up.echo', arguments: { text: 'hi' } });

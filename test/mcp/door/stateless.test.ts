@@ -89,6 +89,39 @@ describe('stateless MCP (2026-07-28)', () => {
     assertRpcError(await ask('prompts/list'), 404, -32601, 'prompts/list');
   });
 
+  it('an unsupported version in the header alone is 400 -32022 that echoes the request id and the version', async () => {
+    const r = stateless(token, 'server/discover', {}, { id: 301, meta: { 'io.modelcontextprotocol/protocolVersion': 'v999.0.0' }, headers: { 'mcp-protocol-version': 'v999.0.0' } });
+    const reply = await post(env, r.body, r.headers);
+    const error = assertRpcError(reply, 400, -32022, 'v999.0.0');
+    assert.equal(messageOf(reply)['id'], 301, 'the error carries the JSON-RPC id');
+    assert.deepEqual(error.data?.['supported'], ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26']);
+    assert.equal(error.data?.['requested'], 'v999.0.0');
+    const legacy = await post(env, { jsonrpc: '2.0', id: 'x-7', method: 'tools/list' }, headersFor(token, { 'mcp-protocol-version': '1999-01-01' }));
+    assertRpcError(legacy, 400, -32022, 'a session-era request with an unknown version');
+    assert.equal(messageOf(legacy)['id'], 'x-7');
+  });
+
+  it('initialize and ping sent in the stateless form are 404 -32601 with their id: no session is opened, nothing is downgraded', async () => {
+    const init = stateless(token, 'initialize', { protocolVersion: '2026-07-28', capabilities: {}, clientInfo: { name: 'wire-test', version: '1' } }, { id: 500 });
+    const reply = await post(env, init.body, init.headers);
+    assertRpcError(reply, 404, -32601, 'stateless initialize');
+    assert.equal(messageOf(reply)['id'], 500);
+    assert.equal(reply.headers['mcp-session-id'], undefined, 'no session id');
+    const record = (await env.auditRecords()).findLast((x) => x.requestId === reply.headers['x-request-id']);
+    assert.equal(record?.reason, 'rpc-method-not-found', 'refused, not answered with a downgraded session');
+    // The `_meta` version alone makes it stateless too (and then the header is required).
+    const metaOnly = stateless(token, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'wire-test', version: '1' } }, { headers: { 'mcp-protocol-version': undefined } });
+    for (const [k, v] of Object.entries(metaOnly.headers)) if (v === undefined) delete metaOnly.headers[k];
+    const noHeader = await post(env, metaOnly.body, metaOnly.headers);
+    assertRpcError(noHeader, 400, -32020, 'stateless initialize without the version header');
+    assert.equal(noHeader.headers['mcp-session-id'], undefined);
+
+    const ping = await post(env, stateless(token, 'ping', {}, { id: 501 }).body, stateless(token, 'ping').headers);
+    assertRpcError(ping, 404, -32601, 'stateless ping');
+    assert.equal(messageOf(ping)['id'], 501);
+    for (const method of ['logging/setLevel', 'resources/subscribe']) assertRpcError(await ask(method), 404, -32601, method);
+  });
+
   it('closing the response stream cancels the call (the stateless cancellation)', async () => {
     const abortedBefore = env.source.aborted;
     const r = stateless(token, 'tools/call', { name: 'slow', arguments: { steps: 50, stepMs: 40 } }, { meta: { progressToken: 'p' } });

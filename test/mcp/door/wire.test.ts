@@ -28,7 +28,8 @@ describe('MCP endpoint: authentication', () => {
     const reply = await post(env, { jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }, headersFor(undefined));
     assertRpcError(reply, 401, -31401, 'no token');
     const metadataUrl = `${env.publicUrl}/.well-known/oauth-protected-resource/mcp`;
-    assert.equal(reply.headers['www-authenticate'], `Bearer resource_metadata="${metadataUrl}"`);
+    // The challenge names the scopes the endpoint needs (MCP authorization, scope selection), as its metadata does.
+    assert.equal(reply.headers['www-authenticate'], `Bearer resource_metadata="${metadataUrl}", scope="reviews:write"`);
     const prm = (await (await fetch(metadataUrl)).json()) as Record<string, unknown>;
     assert.equal(prm['resource'], env.mcpUrl);
     assert.deepEqual(prm['authorization_servers'], [env.idp.issuer]);
@@ -151,16 +152,27 @@ describe('MCP endpoint: tools', () => {
     assert.equal(env.source.calls.length, before, 'no backend call');
   });
 
-  it('invalid arguments: -32602 naming the field, and no backend call', async () => {
+  it('invalid arguments: an isError result naming the field, never its value (SEP-1303); arguments that are no object: -32602; no backend call', async () => {
     const { token, session } = await openSession(env, 'bob');
     const h = headersFor(token, { 'mcp-session-id': session });
     const before = env.source.calls.length;
-    const error = assertRpcError(await post(env, call(6, 'slow', { steps: 'many' }), h), 200, -32602, 'steps not an integer');
-    assert.match(error.message, /steps/);
-    assert.equal(error.data?.['reason'], 'invalid-arguments');
-    assertRpcError(await post(env, call(7, 'whoami', ['not', 'an', 'object']), h), 200, -32602, 'array arguments');
-    assertRpcError(await post(env, call(8, 'slow', {}), h), 200, -32602, 'missing required argument');
+    const wrongType = await post(env, call(6, 'slow', { steps: 'many-secret-words' }), h);
+    assert.equal(wrongType.status, 200);
+    assert.deepEqual(messageOf(wrongType), {
+      jsonrpc: '2.0',
+      id: 6,
+      result: { content: [{ type: 'text', text: 'Invalid arguments for tool slow: /steps: must be integer' }], isError: true },
+    });
+    assert.doesNotMatch(wrongType.body, /many-secret-words/, 'the value is never echoed');
+    const missing = messageOf(await post(env, call(8, 'slow', {}), h))['result'] as { content: { text: string }[]; isError: boolean };
+    assert.equal(missing.isError, true);
+    assert.match(missing.content[0]!.text, /missing required argument "steps"/);
+    assertRpcError(await post(env, call(7, 'whoami', ['not', 'an', 'object']), h), 200, -32602, 'array arguments: not a CallToolRequest');
     assert.equal(env.source.calls.length, before, 'no backend call');
+    const records = (await env.auditRecords()).filter((r) => r.requestId === wrongType.headers['x-request-id']);
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.decision, 'deny');
+    assert.equal(records[0]!.reason, 'invalid-arguments', 'the audit reason code is unchanged');
   });
 
   it('a missing scope is the MCP step-up: 403 insufficient_scope naming the scope', async () => {
