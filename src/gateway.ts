@@ -1,3 +1,4 @@
+import { BehalfError } from './errors.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
@@ -88,6 +89,10 @@ export interface Gateway {
  */
 export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const { config, baseDir } = loaded;
+  if (loaded.unset !== undefined && loaded.unset.length > 0) {
+    // Loaded for a read-only command: some values are placeholders (unset.invalid, ...).
+    throw new BehalfError('config-invalid', `environment variable(s) not set: ${loaded.unset.map((v) => v.name).join(', ')}; load the config with every variable to run the gateway`);
+  }
   const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'behalf' } });
   const closers: (() => Promise<void>)[] = [];
   try {

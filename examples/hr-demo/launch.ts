@@ -10,18 +10,15 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
+import { readDevUsersFile } from '../../src/dev-idp/users-file.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { startHrBackend, type HrBackend } from './hr-backend.js';
 import { DEV_IDP_KEY_FILE } from './stack.js';
 
 export const DEMO_DIR = dirname(fileURLToPath(import.meta.url));
 
-export const DEMO_USERS = [
-  { id: 'alice', name: 'Alice Anders', email: 'alice@example.test', roles: ['manager'], groups: ['platform'] },
-  { id: 'bob', name: 'Bob Berg', email: 'bob@example.test', roles: ['engineer'], groups: ['platform'] },
-  { id: 'carol', name: 'Carol Chen', email: 'carol@example.test', roles: ['engineer'], groups: ['platform'] },
-  { id: 'mallory', name: 'Mallory Meyer', email: 'mallory@example.test', roles: ['analyst'], groups: ['finance'] },
-];
+/** The demo users (users.yaml beside this file, which `behalf dev-idp --users` reads too). */
+export const DEMO_USERS = readDevUsersFile(join(DEMO_DIR, 'users.yaml'));
 
 /** The key that LLM integrations share today; only the "before" half of the demo uses it. */
 export const SHARED_API_KEY = 'demo-shared-key-everyone-uses';

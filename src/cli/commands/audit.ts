@@ -3,8 +3,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { auditStoreLocation, openAuditStore } from '../../audit/auditor.js';
 import { formatHeaderLine, formatRecordLine, printable } from '../../audit/format-record.js';
 import { parseTimeBound, TIME_BOUND_HELP } from '../../audit/time-bound.js';
+import type { EnvNeeds } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
+import { REASONS } from '../../pipeline/reasons.js';
+import { suggestion } from '../close-matches.js';
 import type { StoredAuditRecord } from '../../audit/record.js';
 import type { AuditQuery, AuditStore, VerifyResult } from '../../stores/types.js';
 import { registerAuditTransferCommands } from './audit-transfer.js';
@@ -18,6 +21,9 @@ import { registerAuditTransferCommands } from './audit-transfer.js';
  * problem or the store could not be read (a `BehalfError` is thrown); 2 a bad flag value
  * (commander's `InvalidArgumentError`).
  */
+
+/** What the audit commands read of a config file: only `audit.store`'s `${VAR}`s must be set. */
+export const AUDIT_NEEDS = ['audit'] as const;
 
 interface StoreFlags {
   config: string;
@@ -40,15 +46,21 @@ function timeBound(value: string): Date {
   return d;
 }
 
+/** A reason code as decisions and records carry it (pipeline/reasons.ts); a typo would silently match nothing. */
+function reasonCode(value: string): string {
+  if (Object.hasOwn(REASONS, value)) return value;
+  throw usage(`not a reason code: ${suggestion(value, Object.keys(REASONS), 'docs/errors.md')}`);
+}
+
 function nonEmpty(value: string): string {
   if (value.trim() === '') throw usage('expected a non-empty value.');
   return value;
 }
 
 /** The store `--store` (relative to the working directory) or `--config`'s `audit.store` names. */
-async function openFromFlags(flags: StoreFlags, loadConfig: (file: string) => Promise<Config>, readOnly: boolean): Promise<AuditStore> {
+async function openFromFlags(flags: StoreFlags, loadConfig: (file: string, needs: EnvNeeds) => Promise<Config>, readOnly: boolean): Promise<AuditStore> {
   if (flags.store !== undefined) return openAuditStore({ store: flags.store }, { baseDir: process.cwd(), readOnly });
-  const config = await loadConfig(flags.config);
+  const config = await loadConfig(flags.config, AUDIT_NEEDS);
   // Same base as the gateway: relative paths in a config file are relative to that file.
   return openAuditStore({ store: config.audit.store }, { baseDir: dirname(resolve(flags.config)), readOnly });
 }
@@ -97,7 +109,7 @@ function describeOpenIntents(result: VerifyResult): string[] {
  * program's configured `writeOut`/`writeErr` (so tests capture it in-process); `loadConfig`
  * reads and validates the file named by `--config`.
  */
-export function registerAuditCommands(program: Command, loadConfig: (file: string) => Promise<Config>): void {
+export function registerAuditCommands(program: Command, loadConfig: (file: string, needs: EnvNeeds) => Promise<Config>): void {
   const audit = program.command('audit').description('read and verify the audit trail');
   const out = (cmd: Command, line: string): void => {
     cmd.configureOutput().writeOut?.(`${line}\n`);
@@ -137,7 +149,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
     .option('--route <id>', 'route id', nonEmpty)
     .option('--tool <name>', 'tool name', nonEmpty)
     .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
-    .option('--reason <code>', 'reason code, e.g. no-matching-rule', nonEmpty)
+    .option('--reason <code>', 'reason code, e.g. no-matching-rule (docs/errors.md)', reasonCode)
     .option('--since <when>', `from (inclusive): ${TIME_BOUND_HELP}`, timeBound)
     .option('--until <when>', 'to (exclusive), same forms as --since', timeBound)
     .option('--limit <count>', 'only the newest N matches', positiveInt)
@@ -194,7 +206,7 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
     });
 
   const kind = async (flags: StoreFlags): Promise<'file' | 'postgres'> => {
-    const store = flags.store ?? (await loadConfig(flags.config)).audit.store;
+    const store = flags.store ?? (await loadConfig(flags.config, AUDIT_NEEDS)).audit.store;
     return auditStoreLocation(store, process.cwd()).kind;
   };
   registerAuditTransferCommands(audit, { open: (flags, readOnly) => openFromFlags(flags, loadConfig, readOnly), kind, out, err }, withStoreFlags);

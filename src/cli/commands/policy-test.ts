@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatCaseResult, formatSummary, loadPolicyCases, runPolicyCases } from '../../authorize/policy-cases.js';
 import { compilePolicy } from '../../authorize/policy.js';
+import type { EnvNeeds } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createDirectory } from '../../resolve/directory.js';
 
@@ -14,7 +15,24 @@ import { createDirectory } from '../../resolve/directory.js';
  * redirects it (tests, the in-process CLI) captures it. Reuses a `policy` command if the program
  * already has one, so other `policy` subcommands can live next to `test`.
  */
-export function registerPolicyTestCommand(program: Command, loadConfig: (file: string) => Promise<Config>): void {
+/**
+ * What `policy test` reads of a config file, so only these `${VAR}`s must be set: the policy, the
+ * directory, and what a case is matched to a route by. Upstream URLs, issuer URLs, keys and the
+ * audit store are never used (the case runner contacts nothing).
+ */
+export const POLICY_TEST_NEEDS = [
+  'policies',
+  'directory',
+  'issuers[].id',
+  'routes[].id',
+  'routes[].path',
+  'routes[].methods',
+  'routes[].pathRules',
+  'routes[].query',
+  'tools[].name',
+] as const;
+
+export function registerPolicyTestCommand(program: Command, loadConfig: (file: string, needs: EnvNeeds) => Promise<Config>): void {
   const policy = program.commands.find((c) => c.name() === 'policy') ?? program.command('policy').description('work with the authorization policy');
   policy
     .command('test')
@@ -23,7 +41,7 @@ export function registerPolicyTestCommand(program: Command, loadConfig: (file: s
     .requiredOption('-c, --config <file>', 'config file (YAML) holding the policies, routes and directory')
     .action(async (casesFile: string, options: { config: string }, command: Command) => {
       const out = (line: string) => command.configureOutput().writeOut?.(`${line}\n`);
-      const config = await loadConfig(options.config);
+      const config = await loadConfig(options.config, POLICY_TEST_NEEDS);
       const compiled = compilePolicy(config.policies);
       const cases = await loadPolicyCases(casesFile);
       const warnings: string[] = [];

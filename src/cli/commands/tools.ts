@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { EnvNeeds } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
 import { changedFields } from '../../mcp-upstream/pinning.js';
@@ -16,14 +17,17 @@ import { readPinsFile, toolPinsFile, updatePinsFile, type PinEntry } from '../..
  * `tool-pins-invalid` fault, printed as `code: message`); 2 usage errors.
  */
 
+/** What the pins commands read of a config file: `signing.keyFile` locates the pins file. */
+export const TOOLS_NEEDS = ['signing.keyFile'] as const;
+
 interface ToolsFlags {
   config: string;
 }
 
 const short = (hash: string) => hash.slice(0, 8);
 
-async function pinsFileOf(flags: ToolsFlags, loadConfig: (file: string) => Promise<Config>): Promise<string> {
-  const config = await loadConfig(flags.config);
+async function pinsFileOf(flags: ToolsFlags, loadConfig: (file: string, needs: EnvNeeds) => Promise<Config>): Promise<string> {
+  const config = await loadConfig(flags.config, TOOLS_NEEDS);
   // Same base as the gateway: relative paths in a config file are relative to that file.
   return toolPinsFile(config, dirname(resolve(flags.config)));
 }
@@ -41,7 +45,7 @@ function table(rows: string[][]): string[] {
 }
 
 /** Adds `tools pins` and `tools accept` to `program`; `loadConfig` reads the file named by `--config`. */
-export function registerToolsCommands(program: Command, loadConfig: (file: string) => Promise<Config>): void {
+export function registerToolsCommands(program: Command, loadConfig: (file: string, needs: EnvNeeds) => Promise<Config>): void {
   const tools = program.command('tools').description('review and accept the pinned definitions of upstream MCP tools');
   const out = (cmd: Command, line: string): void => {
     cmd.configureOutput().writeOut?.(`${line}\n`);
