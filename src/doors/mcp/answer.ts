@@ -2,7 +2,8 @@ import { deny, type Deny } from '../../pipeline/decision.js';
 import type { McpContext } from './context.js';
 import type { McpDeps } from './deps.js';
 import { errorMessage, resultMessage } from './jsonrpc.js';
-import { BEHALF_RPC, META, SERVER_INFO } from './protocol.js';
+import { forEra } from './era-result.js';
+import { BEHALF_RPC } from './protocol.js';
 import { sendEmpty, sendFinal } from './respond.js';
 import { SseStream } from './sse-stream.js';
 
@@ -11,12 +12,6 @@ import { SseStream } from './sse-stream.js';
  * then the runner writes the audit record, then the answer is sent. A response the client sees
  * as complete therefore always has its record.
  */
-
-/** The stateless revision's per-result fields: `resultType` and the server's identity. Legacy results go out as they are. */
-export function forEra(ctx: McpContext, result: Record<string, unknown>): Record<string, unknown> {
-  if (ctx.mcp.era !== 'modern') return result;
-  return { resultType: 'complete', ...result, _meta: { [META.serverInfo]: SERVER_INFO } };
-}
 
 const LOCAL = { kind: 'local' } as const;
 

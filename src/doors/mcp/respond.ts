@@ -5,7 +5,7 @@ import type { Reason } from '../../pipeline/reasons.js';
 import type { McpContext } from './context.js';
 import type { McpDeps } from './deps.js';
 import { SseStream } from './sse-stream.js';
-import { forEra } from './answer.js';
+import { forEra } from './era-result.js';
 import { errorMessage, resultMessage } from './jsonrpc.js';
 import { wireErrorOf } from './wire-errors.js';
 
