@@ -1,66 +1,44 @@
 import type { Command } from 'commander';
-import { auditStoreLocation } from '../../audit/auditor.js';
-import { compilePolicy } from '../../authorize/policy.js';
-import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../../config/load.js';
-import { isBehalfError } from '../../errors.js';
-import { compileHttpTools } from '../../tools/http-tool.js';
-import { compileOutgoingHeaders } from '../../forward/identity/outgoing-headers.js';
 import type { CliIo } from '../io.js';
+import { checkConfig, formatFinding, type ConfigFinding } from './check-config.js';
 
 /**
- * `behalf check <file>`: validates a config file (schema, env variables, policy conditions,
- * identity header templates, the audit store location, tool schemas and call templates) and
- * prints every problem with its path. Exit 0 when valid, 1 when not.
+ * `behalf check <file> [--json]`: validates a config file and prints every problem with its path,
+ * all in one run (check-config.ts says what is checked). Errors go to stderr as `path: message`,
+ * then warnings (`warning: ...`) and notes (`note: ...`), then a count; `<file>: OK` on stdout
+ * when there is no error. `--json` prints one object on stdout instead:
+ * `{ file, ok, errors, warnings, notes, findings: [{ severity, path, message }] }`.
+ * Exit 1 when there is an error, else 0 (warnings and notes do not fail the check).
  *
  * This does NOT load the directory, the signing key file or the audit trail, nor contact an
- * identity provider or the audit database: `behalf serve` can still refuse to start for those.
+ * identity provider, an upstream or the audit database: `behalf serve` can still refuse to start
+ * for those.
  */
 export function registerCheckCommand(program: Command, io: CliIo): void {
   program
     .command('check')
     .description('validate a config file and print every problem with its path')
     .argument('<file>', 'config file (YAML)')
-    .action(async (file: string) => {
-      const problems = await checkConfigFile(file, io.env);
-      if (problems.length === 0) {
-        io.out(`${file}: OK`);
-        return;
+    .option('--json', 'print the findings as one JSON object on stdout')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const findings = await checkConfig(file, io.env);
+      const count = (s: ConfigFinding['severity']) => findings.filter((f) => f.severity === s).length;
+      const errors = count('error');
+      if (opts.json === true) {
+        io.out(JSON.stringify({ file, ok: errors === 0, errors, warnings: count('warning'), notes: count('note'), findings }));
+      } else {
+        const order: ConfigFinding['severity'][] = ['error', 'warning', 'note'];
+        for (const severity of order) for (const f of findings) if (f.severity === severity) io.err(formatFinding(f));
+        const warnings = count('warning');
+        const extra = warnings === 0 ? '' : `${errors === 0 ? ' (' : ', '}${warnings} warning(s)${errors === 0 ? ')' : ''}`;
+        if (errors === 0) io.out(`${file}: OK${extra}`);
+        else io.err(`${file}: ${errors} problem(s)${extra}`);
       }
-      for (const p of problems) io.err(p);
-      io.err(`${file}: ${problems.length} problem(s)`);
-      io.exit(1);
+      if (errors > 0) io.exit(1);
     });
 }
 
-/** Every problem in a config file as `path: message` lines (empty when valid). */
+/** The errors in a config file as `path: message` lines (empty when valid); warnings and notes left out. */
 export async function checkConfigFile(file: string, env: Readonly<Record<string, string | undefined>>): Promise<string[]> {
-  let loaded: LoadedConfig;
-  try {
-    loaded = await loadConfigFile(file, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    if (isBehalfError(err)) return [err.message];
-    throw err;
-  }
-  const { config, baseDir } = loaded;
-  // The checks `serve` makes at start that need no I/O, each run on its own so one failure
-  // does not hide the next: a file `check` passes must not be refused by `serve` for these.
-  const checks: (() => unknown)[] = [
-    () => compilePolicy(config.policies),
-    ...config.routes.map((route) => () => compileOutgoingHeaders(route, { publicUrl: config.server.publicUrl, serverStripHeaders: config.server.stripHeaders })),
-    // A directory, file:<dir>, or a postgres:// URL (parsed, not connected to).
-    () => auditStoreLocation(config.audit.store, baseDir),
-    // Tool input/output schemas (ajv) and call templates: `tools[1].inputSchema: ...`.
-    () => compileHttpTools(config),
-  ];
-  const problems: string[] = [];
-  for (const check of checks) {
-    try {
-      check();
-    } catch (err) {
-      if (!isBehalfError(err)) throw err;
-      problems.push(...err.message.split('\n'));
-    }
-  }
-  return problems;
+  return (await checkConfig(file, env)).filter((f) => f.severity === 'error').map(formatFinding);
 }
