@@ -14,11 +14,16 @@ export const NO_PARAMS: PathParams = new Map();
 export interface PathPattern {
   /** The pattern as written in the config. */
   readonly source: string;
+  /** Its segments before a final `*`, decoded (for `behalf check`'s analyses, rule-reach.ts). */
+  readonly segments: readonly PatternSegment[];
+  /** True when it ends in `*` (matches zero or more further segments). */
+  readonly rest: boolean;
   /** The bound parameters when `segments` match, else undefined. */
   match(segments: readonly string[]): PathParams | undefined;
 }
 
-type Segment = { readonly kind: 'literal'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
+/** A literal segment (decoded), or a `:name` parameter. */
+export type PatternSegment = { readonly kind: 'literal'; readonly value: string } | { readonly kind: 'param'; readonly name: string };
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -39,7 +44,7 @@ export function compilePathPattern(pattern: string): PathPattern {
   const rest = raw[raw.length - 1] === '*';
   const fixed = rest ? raw.slice(0, -1) : raw;
   const names = new Set<string>();
-  const segments: Segment[] = fixed.map((s) => {
+  const segments: PatternSegment[] = fixed.map((s) => {
     if (s === '*') throw new Error('"*" must be the last segment');
     if (s.includes('*')) throw new Error(`"*" must be a whole segment, not part of "${s}"`);
     if (s.startsWith(':')) {
@@ -57,6 +62,8 @@ export function compilePathPattern(pattern: string): PathPattern {
 
   return {
     source: pattern,
+    segments,
+    rest,
     match(path) {
       if (rest ? path.length < count : path.length !== count) return undefined;
       let params: Map<string, string> | undefined;

@@ -158,7 +158,7 @@ class RequestState {
   params(rule: CompiledRule, covering = false): PathParams | undefined | typeof BAD_PATH {
     const input = this.#input;
     if (rule.routes !== undefined && (input.route === undefined || !rule.routes.has(input.route))) return undefined;
-    if (rule.tools !== undefined && (input.tool === undefined || !rule.tools.has(input.tool))) return undefined;
+    if (rule.tools !== undefined && (input.tool === undefined || !rule.tools.matches(input.tool))) return undefined;
     if (rule.resources !== undefined && !resourceMatches(rule.resources, input, covering)) return undefined;
     if (rule.prompts !== undefined && (input.prompt === undefined || !rule.prompts.has(input.prompt))) return undefined;
     if (rule.methods !== undefined && !rule.methods.has(this.#method)) return undefined;

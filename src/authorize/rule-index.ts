@@ -3,6 +3,7 @@ import { compileCondition, type CompiledCondition } from './condition.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
 import type { PolicyInput } from './policy-input.js';
 import { compileResourcePattern, type ResourcePattern } from './resource-pattern.js';
+import { compileToolMatcher, type ToolMatcher } from '../lib/tool-pattern.js';
 
 /**
  * Policy rules compiled once at load (patterns, CEL conditions), and the index that gives a
@@ -15,7 +16,8 @@ export interface CompiledRule {
   readonly index: number;
   readonly effect: 'allow' | 'deny';
   readonly routes: ReadonlySet<string> | undefined;
-  readonly tools: ReadonlySet<string> | undefined;
+  /** Tool names and patterns (`hr.*`), lib/tool-pattern.ts. */
+  readonly tools: ToolMatcher | undefined;
   readonly resources: readonly ResourcePattern[] | undefined;
   readonly prompts: ReadonlySet<string> | undefined;
   readonly methods: ReadonlySet<string> | undefined;
@@ -32,10 +34,19 @@ export interface Candidates {
   readonly allow: readonly CompiledRule[];
 }
 
+/** Tool names without a list of their own that are remembered (see `indexRules`); past it, each is worked out per request. */
+const MAX_PATTERN_TOOLS = 4_096;
+
 /**
  * The index over `compiled`: a function giving each request its candidate rules. A request only
  * looks at rules that can apply to its route, tool, resource or prompt; `params()` in policy.ts
  * still checks every match field, so the index can only save work, never change a decision.
+ *
+ * Tools: every exact name a rule gives has its list, built here, holding the rules whose names
+ * or patterns match it (one `Map.get` per request). A name no rule gives exactly gets the
+ * unrestricted rules, plus, when some rule has a pattern (`hr.*`), the rules whose patterns match
+ * it: worked out on first sight and remembered (names come from the tool catalog, so they are
+ * few; at most {@link MAX_PATTERN_TOOLS} are kept).
  */
 export function indexRules(compiled: readonly CompiledRule[]): (input: PolicyInput) => Candidates {
   const split = (list: readonly CompiledRule[]): Candidates => ({
@@ -53,9 +64,17 @@ export function indexRules(compiled: readonly CompiledRule[]): (input: PolicyInp
   for (const routeId of new Set(compiled.flatMap((r) => [...(r.routes ?? [])]))) {
     byRoute.set(routeId, split(compiled.filter((r) => (r.routes === undefined ? unrestricted(r) : r.routes.has(routeId)))));
   }
-  for (const tool of new Set(compiled.flatMap((r) => (r.routes === undefined ? [...(r.tools ?? [])] : [])))) {
-    byTool.set(tool, split(compiled.filter((r) => r.routes === undefined && (r.tools === undefined ? unrestricted(r) : r.tools.has(tool)))));
-  }
+  const forTool = (tool: string) => split(compiled.filter((r) => r.routes === undefined && (r.tools === undefined ? unrestricted(r) : r.tools.matches(tool))));
+  for (const tool of new Set(compiled.flatMap((r) => (r.routes === undefined ? [...(r.tools?.exact ?? [])] : [])))) byTool.set(tool, forTool(tool));
+  const exactTools = byTool.size;
+  const patterns = compiled.some((r) => r.routes === undefined && r.tools !== undefined && r.tools.prefixes.length > 0);
+  const toolCandidates = (tool: string): Candidates => {
+    const known = byTool.get(tool);
+    if (known !== undefined || !patterns) return known ?? genericCandidates;
+    const found = forTool(tool);
+    if (byTool.size < exactTools + MAX_PATTERN_TOOLS) byTool.set(tool, found);
+    return found;
+  };
   for (const prompt of new Set(compiled.flatMap((r) => [...(r.prompts ?? [])]))) {
     byPrompt.set(prompt, split(compiled.filter((r) => (r.prompts === undefined ? unrestricted(r) : r.prompts.has(prompt)))));
   }
@@ -66,12 +85,12 @@ export function indexRules(compiled: readonly CompiledRule[]): (input: PolicyInp
     if (input.resource !== undefined) return resourceCandidates;
     if (input.prompt !== undefined) return byPrompt.get(input.prompt) ?? genericCandidates;
     const forRoute = input.route === undefined ? undefined : (byRoute.get(input.route) ?? genericCandidates);
-    const forTool = input.tool === undefined ? undefined : (byTool.get(input.tool) ?? genericCandidates);
-    if (forRoute !== undefined && forTool !== undefined) {
+    const toolRules = input.tool === undefined ? undefined : toolCandidates(input.tool);
+    if (forRoute !== undefined && toolRules !== undefined) {
       const union = (a: readonly CompiledRule[], b: readonly CompiledRule[]) => [...new Set([...a, ...b])].sort((x, y) => x.index - y.index);
-      return { deny: union(forRoute.deny, forTool.deny), allow: union(forRoute.allow, forTool.allow) };
+      return { deny: union(forRoute.deny, toolRules.deny), allow: union(forRoute.allow, toolRules.allow) };
     }
-    return forRoute ?? forTool ?? genericCandidates;
+    return forRoute ?? toolRules ?? genericCandidates;
   };
 }
 
@@ -105,7 +124,7 @@ export function compileRule(rule: PolicyRule, index: number, problems: string[])
     index,
     effect: rule.effect,
     routes: rule.match.routes === undefined ? undefined : new Set(rule.match.routes),
-    tools: rule.match.tools === undefined ? undefined : new Set(rule.match.tools),
+    tools: rule.match.tools === undefined ? undefined : compileToolMatcher(rule.match.tools),
     resources: rule.match.resources?.map(compileResourcePattern),
     prompts: rule.match.prompts === undefined ? undefined : new Set(rule.match.prompts),
     methods: methods === undefined ? undefined : new Set(methods),

@@ -20,3 +20,8 @@ export const method = z
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']));
 export const pathPrefix = z.string().regex(/^\/[^?#\s]*$/, 'must start with "/" and hold no query, fragment or spaces');
+/**
+ * A tool name, or a pattern ending in `*` (`hr.*`, `hr.get_*`, `*`): see lib/tool-pattern.ts.
+ * Tool names never hold `*`, so a pattern cannot be taken for a name.
+ */
+export const toolPattern = z.string().min(1).regex(/^[^*]*\*?$/, '"*" may only end a tool pattern ("hr.*", "hr.get_*", "*")');

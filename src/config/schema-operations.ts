@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, id, method } from './schema-fields.js';
+import { headerName, id, method, toolPattern } from './schema-fields.js';
 
 /**
  * The config sections about running behalf rather than what it serves: the audit trail, limits,
@@ -84,7 +84,8 @@ export const limitRuleSchema = z
     match: z
       .strictObject({
         routes: z.array(id).min(1).optional(),
-        tools: z.array(z.string().min(1)).min(1).optional(),
+        /** Tool names or patterns (`hr.*`, `*`), as in policies. */
+        tools: z.array(toolPattern).min(1).optional(),
         methods: z.array(method).min(1).optional(),
       })
       .default({}),

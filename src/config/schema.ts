@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, httpUrl, id, method, pathPrefix } from './schema-fields.js';
+import { headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
 import { adminSchema, auditSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
 
 export { adminSchema, auditSchema, limitRuleSchema, limitsSchema, revocationSchema } from './schema-operations.js';
@@ -130,7 +130,8 @@ export const routeSchema = z.strictObject({
 
 export const policyMatchSchema = z.strictObject({
   routes: z.array(id).min(1).optional(),
-  tools: z.array(z.string().min(1)).min(1).optional(),
+  /** Tool names, or patterns ending in `*` (`hr.*`: every tool of upstream `hr`; `*`: every tool). */
+  tools: z.array(toolPattern).min(1).optional(),
   /** MCP resource URIs of upstreams (`resources/read`, listing, subscribing): exact, or with `*` matching any characters. */
   resources: z.array(z.string().min(1).max(2_048)).min(1).optional(),
   /** MCP prompt names (namespaced like tools: `hr.review_summary`), exact. */
@@ -253,8 +254,11 @@ export const toolSchema = z.strictObject({
     /** The route whose upstream, audience, identity headers, assertion and timeouts apply. */
     route: id,
     method: method.default(DEFAULTS.toolMethod),
-    /** Path under the route's upstream base path; `{arg}` is replaced by the percent-encoded argument. */
-    path: z.string().regex(/^\//, 'must start with "/"'),
+    /**
+     * Path under the route's upstream base path; `{arg}` is replaced by the percent-encoded
+     * argument. `""` is the base path itself (`/v1`), `/` the base path and a slash (`/v1/`).
+     */
+    path: z.string().regex(/^(?:$|\/)/, 'must be "" (the route\'s upstream base path itself) or start with "/"'),
     /** Query parameters: `{arg}` templates; a parameter whose argument is absent is left out. */
     query: z.record(z.string(), z.string()).default({}),
     /** JSON body: `"$args"` (all arguments), or an object whose string values may be `{arg}` templates. */
@@ -291,9 +295,10 @@ export const upstreamSchema = z
     /**
      * The upstream's own names of tools the operator vouches only read: their calls' audit
      * records need not be fsynced before the answer (`audit.syncBeforeResponse: changes`), like
-     * GET on a route. The upstream's own `readOnlyHint` is not trusted for this.
+     * GET on a route. The upstream's own `readOnlyHint` is not trusted for this. A name may end
+     * in `*` (`get_*`: every tool whose own name starts with `get_`).
      */
-    readOnlyTools: z.array(z.string().min(1)).default([]),
+    readOnlyTools: z.array(toolPattern).default([]),
     /** Largest arguments of a call to any of its tools, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
     maxArgumentBytes: z.number().int().min(0).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),

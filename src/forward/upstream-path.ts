@@ -48,7 +48,8 @@ function isDotSegment(segment: string): boolean {
  */
 export function joinUpstreamPath(route: Pick<RouteConfig, 'path' | 'upstream'>, gatewayPath: string, search: string): string | undefined {
   const prefix = route.path.replace(/\/+$/, '');
-  if (!gatewayPath.startsWith('/')) return undefined;
+  // `''` only under the root prefix: a config tool's `call.path: ""` (the base path itself).
+  if (!gatewayPath.startsWith('/') && gatewayPath !== prefix) return undefined;
   if (gatewayPath !== prefix && !gatewayPath.startsWith(prefix + '/')) return undefined;
   const rest = gatewayPath.slice(prefix.length);
   if (rest.split('/').some(isUnsafeSegment)) return undefined;

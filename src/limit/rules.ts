@@ -1,6 +1,7 @@
 import type { Identity } from '../authenticate/identity.js';
 import type { LimitRule } from '../config/schema.js';
 import type { RateSpec } from '../stores/types.js';
+import { compileToolMatcher } from '../lib/tool-pattern.js';
 import { bucketName } from './bucket-key.js';
 import type { QuotaPeriod } from './periods.js';
 
@@ -84,7 +85,8 @@ function cachedBucket(s: LimitSubject, ruleId: string, make: () => string): stri
 
 /**
  * Compiles `limits.rules`. Matching: `routes` names HTTP routes (a rule with `routes` never
- * applies to an MCP tool call), `tools` names MCP tools (never applies to an HTTP route),
+ * applies to an MCP tool call), `tools` names MCP tools or patterns (`hr.*`, lib/tool-pattern.ts;
+ * never applies to an HTTP route),
  * `methods` the HTTP method; an absent field matches anything. Key parts a request does not
  * have (`tool` on the HTTP door, `route` on the MCP door, no tenant or client claim) are empty.
  *
@@ -95,14 +97,14 @@ function cachedBucket(s: LimitSubject, ruleId: string, make: () => string): stri
 export function compileRules(rules: readonly LimitRule[]): CompiledRule[] {
   return rules.map((rule) => {
     const routes = rule.match.routes === undefined ? undefined : new Set(rule.match.routes);
-    const tools = rule.match.tools === undefined ? undefined : new Set(rule.match.tools);
+    const tools = rule.match.tools === undefined ? undefined : compileToolMatcher(rule.match.tools);
     const methods = rule.match.methods === undefined ? undefined : new Set<string>(rule.match.methods);
     const parts = rule.key.map((k) => KEY_PART[k]);
     const base = {
       id: rule.id,
       applies: (s: LimitSubject) =>
         (routes === undefined || (s.route !== undefined && routes.has(s.route))) &&
-        (tools === undefined || (s.tool !== undefined && tools.has(s.tool))) &&
+        (tools === undefined || (s.tool !== undefined && tools.matches(s.tool))) &&
         (methods === undefined || methods.has(s.method)),
       bucket: (s: LimitSubject) => cachedBucket(s, rule.id, () => bucketName(rule.id, parts.map((p) => p(s)))),
     };

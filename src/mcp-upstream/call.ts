@@ -12,6 +12,7 @@ import { withCallHeaders } from './transport.js';
 import type { AssertionSigner } from '../forward/identity/signed-assertion.js';
 import { prepareIdentity } from '../forward/identity/prepare-identity.js';
 import { mcpIdentityDelivery, upstreamBinding } from '../forward/identity/upstream-identity.js';
+import { compileToolMatcher } from '../lib/tool-pattern.js';
 
 /**
  * Calling one upstream tool on behalf of the verified user: sign the identity assertion for that
@@ -146,11 +147,11 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
     }
   };
 
-  const readOnly = new Set(cfg.readOnlyTools.map((name) => `${prefix}${name}`));
+  const readOnly = compileToolMatcher(cfg.readOnlyTools.map((name) => `${prefix}${name}`));
   return {
     id: cfg.id,
     kind: 'mcp',
-    readsOnly: (tool) => readOnly.has(tool),
+    readsOnly: (tool) => readOnly.matches(tool),
     maxArgumentBytes: () => cfg.maxArgumentBytes,
     async call(tool, args, ctx) {
       if (!tool.startsWith(prefix)) throw new BehalfError('internal', `tool ${tool} is not from upstream ${cfg.id}`);

@@ -18,6 +18,8 @@ describe('upstream path', () => {
     ['passes percent-encoding through untouched', hr, '/api/hr/people/J%C3%B6rg%20K', '', '/v1/people/J%C3%B6rg%20K'],
     ['refuses a path outside the prefix', hr, '/api/hrx/reviews', '', undefined],
     ['refuses a path that is not absolute', hr, 'api/hr/x', '', undefined],
+    ['maps "" under a root route to the base path (a config tool\'s call.path "")', { path: '/', upstream: 'http://hr.internal/v1' }, '', '?a=1', '/v1?a=1'],
+    ['refuses "" under any other route', hr, '', '', undefined],
     ['refuses ".."', hr, '/api/hr/../admin', '', undefined],
     ['refuses "."', hr, '/api/hr/./x', '', undefined],
     ['refuses an encoded ".."', hr, '/api/hr/%2e%2E/admin', '', undefined],

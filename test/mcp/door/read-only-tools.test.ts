@@ -25,7 +25,7 @@ before(async () => {
   upstream = await startTestUpstream();
   env = await startDoorEnv(
     {
-      upstreams: [{ id: 'up', namespace: 'up', url: upstream.url, pinning: 'off', readOnlyTools: ['get_reviews'] }],
+      upstreams: [{ id: 'up', namespace: 'up', url: upstream.url, pinning: 'off', readOnlyTools: ['get_*'] }], // a pattern: every tool whose own name starts with get_
       policies: [{ id: 'up-tools', effect: 'allow', match: { tools: ['up.echo', 'up.get_reviews'] } }],
       audit: { store: join(dir, 'unused'), onFailureForReads: 'allow' },
     },

@@ -25,6 +25,8 @@ const TOOLS: ConfigInput['tools'] = [
     call: { route: 'hr', path: '/search', query: { year: '{year}', tag: '{tags}', q: 'name:{name}', fixed: 'a b' } },
   },
   { name: 'add_raw', inputSchema: { type: 'object' }, call: { route: 'hr', method: 'POST', path: '/raw', body: '$args' } },
+  { name: 'hr_root', inputSchema: { type: 'object', properties: { q: { type: 'string' } } }, call: { route: 'hr', path: '', query: { q: '{q}' } } },
+  { name: 'hr_root_slash', inputSchema: { type: 'object' }, call: { route: 'hr', path: '/' } },
   {
     name: 'add_review',
     inputSchema: { type: 'object', properties: { employee: { type: 'string' }, rating: { type: 'string' }, period: { type: 'string' }, tags: { type: 'array' }, constructor: { type: 'string' } }, required: ['employee'] },
@@ -90,6 +92,12 @@ describe('config tools: the request the backend receives', () => {
     assert.deepEqual(result.structuredContent, { target: '/v1/reviews/bob' });
     assert.equal(result.isError, undefined);
     assert.equal(result.upstreamStatus, 200);
+  });
+
+  it('call.path "" is the route\'s upstream base path itself; "/" is the base path and a slash', async () => {
+    assert.equal((await call('hr_root', {})).seen[0]?.url, '/v1');
+    assert.equal((await call('hr_root', { q: 'a b' })).seen[0]?.url, '/v1?q=a%20b');
+    assert.equal((await call('hr_root_slash', {})).seen[0]?.url, '/v1/');
   });
 
   it('path arguments are percent-encoded: "?", "#", "%", spaces and unicode cannot change the target', async () => {
