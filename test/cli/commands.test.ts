@@ -69,7 +69,7 @@ routes:
     const file = await writeTemp('behalf.yaml', VALID);
     const r = await runCli(['check', file], {});
     assert.equal(r.code, 0, r.err);
-    assert.equal(r.out, `${file}: OK`);
+    assert.equal(r.out, `${file}: OK (1 warning(s))`);
     assert.equal(r.err, 'warning: routes[0].upstream: environment variable HR_URL is not set; checked with a placeholder value (behalf serve needs it)');
     const strict = await runCli(['check', '--require-env', file], {});
     assert.equal(strict.code, 1);

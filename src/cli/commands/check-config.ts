@@ -62,14 +62,14 @@ export async function checkConfig(file: string, env: Readonly<Record<string, str
     const loaded = await loadConfigFile(file, env, { needs: opts.requireEnv === true ? 'all' : [] });
     parts = wholeParts(loaded.config);
     baseDir = loaded.baseDir;
-    for (const v of loaded.unset ?? []) {
-      findings.push({ severity: 'warning', path: v.paths.join(', '), message: `environment variable ${v.name} is not set; checked with a placeholder value (behalf serve needs it)` });
-    }
+    for (const v of loaded.unset ?? []) unsetWarning(findings, v.name, v.paths);
   } catch (err) {
     if (!isBehalfError(err)) throw err;
     if (!(err instanceof ConfigError)) return [{ severity: 'error', path: '', message: err.message }];
     for (const p of err.problems) error(p.path, p.message);
-    const raw = await readRaw(file, env);
+    const unset = new Map<string, string[]>();
+    const raw = await readRaw(file, env, opts.requireEnv === true ? undefined : unset);
+    for (const [name, paths] of unset) unsetWarning(findings, name, paths);
     if (raw === undefined) return findings;
     parts = partialParts(raw);
     baseDir = dirname(resolve(file));
@@ -183,7 +183,17 @@ function partialParts(raw: unknown): Parts {
 }
 
 /** The file's tree with `${ENV}` replaced (missing variables left as written), or undefined when it is not YAML. */
-async function readRaw(file: string, env: Readonly<Record<string, string | undefined>>): Promise<unknown> {
+/** An unset `${VAR}` that `check` filled with a placeholder: a warning naming where it is used. */
+function unsetWarning(findings: ConfigFinding[], name: string, paths: readonly string[]): void {
+  findings.push({ severity: 'warning', path: paths.join(', '), message: `environment variable ${name} is not set; checked with a placeholder value (behalf serve needs it)` });
+}
+
+/**
+ * The file's tree with `${VAR}`s filled in, for checking part by part after the schema refused
+ * the whole. Unset variables get a placeholder and are collected in `unset` (with
+ * `--require-env` there is no `unset`: the failed load reported them as problems already).
+ */
+async function readRaw(file: string, env: Readonly<Record<string, string | undefined>>, unset = new Map<string, string[]>()): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(resolve(file), 'utf8');
@@ -192,8 +202,8 @@ async function readRaw(file: string, env: Readonly<Record<string, string | undef
   }
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return undefined;
-  // Unset variables were reported by the load that failed; here they only need a value.
-  return substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, () => PLACEHOLDERS[0], new Map());
+  // A URL-shaped placeholder: most variables hold URLs or secrets, and it is a valid string too.
+  return substituteEnv(doc.toJS({ maxAliasCount: 100 }), env, () => PLACEHOLDERS[1], unset);
 }
 
 /** `routes[1].upstream: message` -> its path and message (a line without a path keeps it whole). */
