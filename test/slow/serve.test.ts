@@ -53,11 +53,11 @@ describe('behalf serve (real processes)', { concurrency: true }, () => {
     assert.deepEqual([verify.code, verify.out], [0, 'audit trail OK: 1 records']);
   });
 
-  it('refuses to start on an invalid config with the same messages as check, and exits 1 by itself', async () => {
+  it('refuses to start on an invalid config with the same messages as check --require-env, and exits 1 by itself', async () => {
     const config = await writeTemp('behalf.yaml', INVALID);
     const proc = spawnCli(['serve', '--config', config]);
     assert.equal(await proc.exited(10_000), 1);
-    const checked = await runCli(['check', config]);
+    const checked = await runCli(['check', '--require-env', config]);
     const problems = checked.err.split('\n').slice(0, -1);
     assert.ok(problems.length >= 2, checked.err);
     assert.ok(problems.includes('routes[1].upstream: environment variable PAY_URL is not set'), checked.err);
