@@ -61,3 +61,16 @@ MCP (tools get_reviews, list_my_visible_reviews, add_review, filtered per user):
 
 Press Ctrl-C to stop.`;
 }
+
+/** The command lines of the text's "Try it" block, as a person pastes them (trailing `# comment`s removed). */
+export function tryItCommands(text: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('Try it'));
+  if (start < 0) return [];
+  const block: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith('  ')) break;
+    block.push(line.trim().replace(/\s+# [^'"]*$/, ''));
+  }
+  return block;
+}

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { tryItCommands } from '../../examples/hr-demo/welcome.js';
 import { REPO_DIR } from '../cli/helpers.js';
 
 const run = promisify(execFile);
@@ -48,19 +49,6 @@ function readmeBlock(readme: string, marker: string): string[] {
   const open = readme.indexOf('```sh\n', at);
   const close = readme.indexOf('```', open + 6);
   return readme.slice(open + 6, close).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-}
-
-/** The command lines of `npm start`'s "Try it" block, without their trailing comments. */
-function tryItCommands(text: string): string[] {
-  const lines = text.split('\n');
-  const from = lines.findIndex((l) => l.startsWith('Try it'));
-  assert.ok(from >= 0, text);
-  const block: string[] = [];
-  for (const line of lines.slice(from + 1)) {
-    if (!line.startsWith('  ')) break;
-    block.push(line.trim().replace(/\s+# [^'"]*$/, ''));
-  }
-  return block;
 }
 
 before(async () => {

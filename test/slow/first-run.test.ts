@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { launchDemo, type Demo } from '../../examples/hr-demo/launch.js';
-import { cliCommand, welcomeText } from '../../examples/hr-demo/welcome.js';
+import { cliCommand, tryItCommands, welcomeText } from '../../examples/hr-demo/welcome.js';
 import { REPO_DIR } from '../cli/helpers.js';
 
 /**
@@ -28,23 +28,11 @@ after(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-/** The command lines of the "Try it" block, with their trailing `# comment` removed. */
-function printedCommands(text: string): string[] {
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('Try it'));
-  assert.ok(start >= 0, text);
-  const block: string[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (!line.startsWith('  ')) break;
-    block.push(line.trim().replace(/\s+# [^'"]*$/, ''));
-  }
-  return block;
-}
-
 describe('npm start prints commands that work as printed', () => {
   it('every command of "Try it" runs from the repository root and does what its line says', async () => {
     const text = welcomeText(demo, REPO_DIR);
-    const commands = printedCommands(text);
+    const commands = tryItCommands(text);
+    assert.ok(commands.length > 0, text);
     // `npm run demo` starts a second demo for a minute: it has its own test (test/e2e/hr-demo.test.ts).
     const runnable = commands.filter((c) => c !== 'npm run demo');
     assert.equal(runnable.length, commands.length - 1, text);
