@@ -40,20 +40,34 @@ export function readGate(deps: PipelineDeps): Deny | undefined {
  * (who, what, the decision, the body or arguments digest) is written before anything reaches the
  * backend, at the durability `audit.syncBeforeResponse` gives changes (fsynced unless `none`).
  * If it cannot be written the request is refused (503 `audit-unavailable`) and the backend
- * never sees it. Once it is written, the request's final record is its outcome, and the answer
+ * never sees it. While the trail is failing, one change at a time tries to write its intent (the
+ * probe that finds the store back); the others are refused at once. Once it is written, the request's final record is its outcome, and the answer
  * goes out even if the outcome cannot be written: the client is never told "not done" about a
  * change that was done, and `audit verify` lists the intent without an outcome.
  */
 export async function recordIntent(ctx: RequestContext, deps: PipelineDeps): Promise<Deny | undefined> {
+  const auditor = deps.auditor;
+  const probe = !auditor.healthy;
+  if (probe) {
+    // While the trail is failing, one change at a time tries it (a store that times out must
+    // not hold every change for its timeout); the others are refused at once.
+    if (probing.has(auditor)) return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit trail cannot be written' });
+    probing.add(auditor);
+  }
   const durability = deps.config.audit.syncBeforeResponse === 'none' ? 'written' : 'synced';
   try {
-    await deps.auditor.record({ ...auditRecordOf(ctx, deps), status: 0, phase: 'intent' }, { durability });
+    await auditor.record({ ...auditRecordOf(ctx, deps), status: 0, phase: 'intent' }, { durability });
   } catch {
     return deny(503, 'audit-unavailable', 'service unavailable', { detail: 'intent record could not be written' });
+  } finally {
+    if (probe) probing.delete(auditor);
   }
   ctx.intent = true;
   return undefined;
 }
+
+/** Auditors whose failing trail a change is trying right now (see recordIntent). */
+const probing = new WeakSet<object>();
 
 /** Longest resource URI or prompt name kept in the record, characters (tool names: 128). */
 const MAX_SHOWN_URI = 512;

@@ -398,6 +398,37 @@ describe('proxy', () => {
     }
   });
 
+  it('while the trail is failing, one change at a time tries its intent; the others are refused at once, none reaches the backend', async () => {
+    let seen = 0;
+    let failing = true;
+    const gw = await setUp(
+      upstreamWith((_req, res) => {
+        seen++;
+        res.writeHead(201).end('created');
+      }),
+      {},
+      // A store that fails slowly (a database timing out): every write waits 300 ms, then fails.
+      () => (failing ? new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 300)) : Promise.resolve()),
+    );
+    try {
+      const status = async (method: string) => {
+        const { res } = await open(gw.url, '/api/items', gw.auth, method);
+        await drain(res);
+        return res.statusCode;
+      };
+      assert.equal(await status('POST'), 503, 'the first failure is found by a change’s intent');
+      const before = gw.records.filter((r) => r.phase === 'intent').length;
+      const statuses = await Promise.all(Array.from({ length: 6 }, () => status('POST')));
+      assert.deepEqual(statuses, [503, 503, 503, 503, 503, 503]);
+      assert.equal(gw.records.filter((r) => r.phase === 'intent').length - before, 1, 'one intent tried the failing store; five were refused without waiting for it');
+      assert.equal(seen, 0, 'nothing reached the backend');
+      failing = false;
+      assert.equal(await status('POST'), 201, 'the next change finds the store back');
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('forwards the request body and method as sent', async () => {
     let got = '';
     const gw = await setUp(upstreamWith((req, res) => {
