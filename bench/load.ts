@@ -16,6 +16,8 @@ export interface LoadResult {
   cpuUsPerRequest?: number;
   /** Filled in by the caller (MCP cases): CPU the upstream MCP server used per request, µs. */
   upstreamCpuUsPerRequest?: number;
+  /** Filled in by the caller (MCP cases): the upstream's heap in use after a full GC, after the measurement, MB. */
+  upstreamHeapMb?: number;
   /** Filled in by the caller: CPU the load generator (this process) used per request, µs. */
   generatorCpuUsPerRequest?: number;
   /** Filled in by the caller: CPU used by processes outside the benchmark meanwhile, % of the machine. */

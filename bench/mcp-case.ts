@@ -1,33 +1,39 @@
-// The MCP case of `npm run bench`: `tools/call` of one instant tool of an upstream MCP server
-// (mcp-upstream.ts), straight to it and through behalf. Each load loop (one per connection) is
-// one MCP client: it opens its own session (`initialize`, then `notifications/initialized`),
-// sends every call with its `Mcp-Session-Id` and `MCP-Protocol-Version`, and ends the session
-// with DELETE after the run. A call counts only if it is a 200 whose JSON-RPC answer has a result
-// that is not `isError`.
+// The MCP case of `npm run bench`: `tools/call` of one instant tool of an upstream MCP server,
+// straight to it and through behalf, for two upstreams: the official SDK's server
+// (mcp-upstream.ts) and a minimal raw JSON-RPC one (mcp-raw-upstream.ts). Each load loop (one
+// per connection) is one MCP client: it opens its own session (`initialize`, then
+// `notifications/initialized`), sends every call with its `Mcp-Session-Id` and
+// `MCP-Protocol-Version`, and ends the session with DELETE after the run. A call counts only if
+// it is a 200 whose JSON-RPC answer has a result that is not `isError`.
 import { runLoad, type LoadResult } from './load.js';
 
 /** The version both sides settle on (the SDK's latest, which behalf speaks). */
 export const MCP_PROTOCOL_VERSION = '2025-11-25';
-/** The upstream's own tool name (mcp-upstream.ts). */
+/** The tool's name on both upstreams (mcp-upstream.ts, mcp-raw-upstream.ts). */
 export const MCP_TOOL = 'get_review';
-/** behalf's id and namespace for the upstream: the tool is `bench.get_review` through behalf. */
+/** behalf's id and namespace for the SDK upstream: the tool is `bench.get_review` through behalf. */
 export const MCP_UPSTREAM_ID = 'bench';
+/** behalf's id and namespace for the raw upstream: the tool is `raw.get_review` through behalf. */
+export const MCP_RAW_UPSTREAM_ID = 'raw';
 /** The arguments of every call: `bob` is a report of the bench user, so the policy allows it. */
 const ARGS = { employee: 'bob' };
 
 /**
- * What behalf's config needs for the case: the upstream (its tool declared read-only), the
- * endpoint (`mcp: {}`: defaults, at `/mcp`), and a rule like the HTTP case's (a scope and a CEL condition over the directory).
+ * What behalf's config needs for the case: the upstreams, by id to their `/mcp` URL (each one's
+ * tool declared read-only), the endpoint (`mcp: {}`: defaults, at `/mcp`), and a rule like the
+ * HTTP case's (a scope and a CEL condition over the directory) for every upstream's tool.
  * `top` goes at the top level, `policy` into the `policies:` list.
  */
-export function mcpConfigYaml(upstreamMcpUrl: string): { top: string; policy: string } {
+export function mcpConfigYaml(upstreamMcpUrls: Record<string, string>): { top: string; policy: string } {
+  const ids = Object.keys(upstreamMcpUrls);
+  // The tool reads (a review lookup): declared so, as an operator would, so its record is
+  // written before the answer and fsynced with its batch, like a GET on the HTTP route.
+  const upstreams = ids.map((id) => `  - { id: ${id}, url: "${upstreamMcpUrls[id]}", readOnlyTools: [${MCP_TOOL}] }\n`).join('');
   return {
-    // The tool reads (a review lookup): declared so, as an operator would, so its record is
-    // written before the answer and fsynced with its batch, like a GET on the HTTP route.
-    top: `mcp: {}\nupstreams: [{ id: ${MCP_UPSTREAM_ID}, url: "${upstreamMcpUrl}", readOnlyTools: [${MCP_TOOL}] }]\n`,
+    top: `mcp: {}\nupstreams:\n${upstreams}`,
     policy: `  - id: manager-reads-reports-mcp
     effect: allow
-    match: { tools: [${MCP_UPSTREAM_ID}.${MCP_TOOL}] }
+    match: { tools: [${ids.map((id) => `${id}.${MCP_TOOL}`).join(', ')}] }
     scopes: [reviews:read]
     when: body.employee in user.reports
 `,

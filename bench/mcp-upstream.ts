@@ -1,13 +1,19 @@
 // A trivial upstream MCP server: the official SDK's McpServer behind its Streamable HTTP server
 // transport on node:http, session-based (one transport per `initialize`, as the SDK's examples
-// do), JSON answers (`enableJsonResponse`: no SSE framing to parse for a call without progress;
-// with `--sse`, the SDK's default: every answer to a POST is a one-event SSE stream).
-// One tool, `get_review`, answers at once. Serves POST/GET/DELETE at /mcp; prints its port.
+// do). Every answer to a POST is a one-event SSE stream: the SDK's default.
+// With `--json` (diagnosis only) it answers JSON (`enableJsonResponse`), which LEAKS in SDK
+// 1.32: in that mode the transport never removes a call's `_streamMapping` entry (its cleanup
+// runs only for SSE streams), about 5 KB of heap per call until the session ends. behalf keeps
+// one upstream session for its life, so behind behalf that heap only grows and the upstream
+// slows down (GC) behind behalf but not directly: see bench/README.md, "An honest MCP benchmark".
+// One tool, `get_review`, answers at once. Serves POST/GET/DELETE at /mcp and GET /memory
+// (upstream-memory.ts); prints its port.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { MEMORY_PATH, memoryAnswer } from './upstream-memory.js';
 
 /** The tool's name on this server (behalf serves it as `bench.get_review`; see mcp-case.ts). */
 const BENCH_TOOL = 'get_review';
@@ -25,7 +31,12 @@ function newServer(): McpServer {
 }
 
 const http = createServer((req, res) => {
-  if ((req.url ?? '').split('?')[0] !== '/mcp') {
+  const path = (req.url ?? '').split('?')[0];
+  if (req.method === 'GET' && path === MEMORY_PATH) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(memoryAnswer()));
+    return;
+  }
+  if (path !== '/mcp') {
     res.writeHead(404).end();
     return;
   }
@@ -42,7 +53,7 @@ const http = createServer((req, res) => {
   // No session: only an `initialize` is valid here; the transport answers 400 to anything else.
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: randomUUID,
-    enableJsonResponse: !process.argv.includes('--sse'),
+    enableJsonResponse: process.argv.includes('--json'),
     onsessioninitialized: (id) => void transports.set(id, transport),
   });
   transport.onclose = () => {

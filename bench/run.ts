@@ -2,7 +2,8 @@
 //   (a) direct to a trivial upstream, (b) a bare node:http + undici proxy, (c) behalf with
 //   authentication (cached verified token), policy with a CEL condition, a signed ES256
 //   assertion, and a durable audit record per request. (m) MCP `tools/call` of an upstream MCP
-//   server's instant tool, straight to it and through behalf's MCP door (mcp-case.ts).
+//   server's instant tool, straight to it and through behalf's MCP door (mcp-case.ts), for two
+//   upstreams: the official SDK's server (SSE answers) and a minimal raw JSON-RPC server.
 //   (l) the limit stage on the memory store and on Redis, and (i) two instances against one
 //   (scale-cases.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
@@ -10,7 +11,7 @@
 //   --targets a,b,c,w,m,l,i and --connections 1,32 to run a subset (w: a POST through behalf, a
 //   change: its intent record is written, and fsynced, before the backend is asked), --no-assertion (diagnosis: no signing),
 //   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
-//   --mcp-sse (diagnosis: the upstream MCP server answers calls as SSE streams, the SDK's default).
+//   --mcp-json (diagnosis: the SDK upstream answers calls as JSON; it leaks ~5 KB per call in that mode).
 // BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { startDevIdp } from '../src/dev-idp/index.js';
 import { runLoad, type LoadResult } from './load.js';
 import { cpuMs, machineBusyMs, rssMb } from './proc-stats.js';
-import { MCP_TOOL, MCP_UPSTREAM_ID, mcpConfigYaml, runMcpLoad, waitForTool, type McpEndpoint } from './mcp-case.js';
+import { MCP_RAW_UPSTREAM_ID, MCP_TOOL, MCP_UPSTREAM_ID, mcpConfigYaml, runMcpLoad, waitForTool, type McpEndpoint } from './mcp-case.js';
+import { upstreamMemory } from './upstream-memory.js';
 import { BENCH_REDIS_URL, benchKeyPrefix, dropKeys, limitsYaml, measureUnreachableStore, printScaleComparisons, requireRedis, SCALE_TARGETS, type UnreachableStoreTimes } from './scale-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,14 +47,14 @@ const wanted = (l: string) => ONLY === undefined || ONLY.includes(l);
 const NO_ASSERTION = process.argv.includes('--no-assertion');
 /** Diagnosis only: no response waits for its record's fsync (MCP tool calls otherwise all do). */
 const NO_SYNC = process.argv.includes('--no-sync');
-/** Diagnosis only: the upstream MCP server answers calls as SSE streams (the SDK's default) instead of JSON. */
-const MCP_SSE = process.argv.includes('--mcp-sse');
+/** Diagnosis only: the SDK upstream answers calls as JSON instead of SSE (its default); it leaks in that mode (mcp-upstream.ts). */
+const MCP_JSON = process.argv.includes('--mcp-json');
 /** The behalf CLI to run: this tree's build unless BEHALF_BENCH_CLI names another. */
 const CLI = process.env['BEHALF_BENCH_CLI'] ?? join(root, 'dist', 'cli', 'main.js');
 const children: ChildProcess[] = [];
 /** Processes the benchmark uses that it did not start (a local redis-server): their CPU is not "other processes". */
 const benchPids: number[] = [];
-/** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf, <dir>/mcp-upstream). */
+/** BEHALF_BENCH_PROFILE=<dir>: write CPU profiles of the proxies there (<dir>/bare, <dir>/behalf, <dir>/mcp-upstream, <dir>/mcp-raw-upstream). */
 const profileArgs = (name: string): string[] => {
   const dir = process.env['BEHALF_BENCH_PROFILE'];
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
@@ -129,19 +131,46 @@ async function writeResults(json: unknown): Promise<void> {
   await writeFile(join(here, 'results', 'latest.json'), JSON.stringify(json, null, 2));
 }
 
-/** MCP through behalf against MCP direct, at each connection count both ran: printed, and returned for the JSON. */
-function printMcpRatios(direct: Record<number, LoadResult> | undefined, behalf: Record<number, LoadResult> | undefined): Record<number, { rps: number; p50AddedMs: number; cpuUsPerRequest: number }> | undefined {
-  if (direct === undefined || behalf === undefined) return undefined;
-  const out: Record<number, { rps: number; p50AddedMs: number; cpuUsPerRequest: number }> = {};
-  console.log('');
-  for (const n of CONNECTIONS) {
-    const d = direct[n], m = behalf[n];
-    if (d === undefined || m === undefined) continue;
-    out[n] = { rps: m.rps / d.rps, p50AddedMs: m.p50Ms - d.p50Ms, cpuUsPerRequest: m.cpuUsPerRequest ?? NaN };
-    const target = n === 32 ? '   (target >= 0.70)' : '';
-    console.log(`(m) behalf/direct req/s at ${String(n).padStart(2)} conn: ${out[n].rps.toFixed(2)}${target}   p50 ${out[n].p50AddedMs >= 0 ? '+' : ''}${out[n].p50AddedMs.toFixed(3)} ms   behalf cpu ${out[n].cpuUsPerRequest.toFixed(0)} us/req`);
+/** One MCP upstream through behalf against it direct, at one connection count. */
+interface McpRatio {
+  rps: number;
+  p50AddedMs: number;
+  /** behalf's CPU per call, µs. */
+  cpuUsPerRequest: number;
+  /** The upstream's CPU per call behind behalf and straight to it, µs: equal unless behalf changes the upstream's work. */
+  upstreamBehindUsPerRequest: number;
+  upstreamDirectUsPerRequest: number;
+}
+
+/**
+ * MCP through behalf against MCP direct, for each upstream (`mcp`: the SDK's server, `raw`: the
+ * minimal one) at each connection count both ran: printed, and returned for the JSON.
+ */
+function printMcpRatios(results: Record<string, Record<number, LoadResult>>): Record<string, Record<number, McpRatio>> | undefined {
+  const all: Record<string, Record<number, McpRatio>> = {};
+  for (const label of ['mcp', 'raw']) {
+    const direct = results[`(m) ${label} direct`], behalf = results[`(m) ${label} behalf`];
+    if (direct === undefined || behalf === undefined) continue;
+    const out: Record<number, McpRatio> = (all[label] = {});
+    console.log('');
+    for (const n of CONNECTIONS) {
+      const d = direct[n], m = behalf[n];
+      if (d === undefined || m === undefined) continue;
+      const x: McpRatio = (out[n] = {
+        rps: m.rps / d.rps,
+        p50AddedMs: m.p50Ms - d.p50Ms,
+        cpuUsPerRequest: m.cpuUsPerRequest ?? NaN,
+        upstreamBehindUsPerRequest: m.upstreamCpuUsPerRequest ?? NaN,
+        upstreamDirectUsPerRequest: d.cpuUsPerRequest ?? NaN,
+      });
+      const target = n === 32 ? '  (target >= 0.70)' : '';
+      console.log(
+        `(m) ${label} behalf/direct at ${String(n).padStart(2)} conn: req/s ${x.rps.toFixed(2)}${target}  p50 ${x.p50AddedMs >= 0 ? '+' : ''}${x.p50AddedMs.toFixed(3)} ms  ` +
+          `cpu/call: behalf ${x.cpuUsPerRequest.toFixed(0)} us, upstream ${x.upstreamBehindUsPerRequest.toFixed(0)} us behind behalf / ${x.upstreamDirectUsPerRequest.toFixed(0)} us direct`,
+      );
+    }
   }
-  return out;
+  return Object.keys(all).length === 0 ? undefined : all;
 }
 
 async function main(): Promise<void> {
@@ -153,9 +182,12 @@ async function main(): Promise<void> {
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const bare = await startChild([...profileArgs('bare'), '--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
     const bareUrl = `http://127.0.0.1:${bare.port}`;
-    const mcpUpstream = wanted('m') ? await startChild([...profileArgs('mcp-upstream'), '--import', 'tsx', join(here, 'mcp-upstream.ts'), ...(MCP_SSE ? ['--sse'] : [])]) : undefined;
+    // --expose-gc: their /memory report collects first, so it shows what is kept, not garbage.
+    const mcpUpstream = wanted('m') ? await startChild([...profileArgs('mcp-upstream'), '--expose-gc', '--import', 'tsx', join(here, 'mcp-upstream.ts'), ...(MCP_JSON ? ['--json'] : [])]) : undefined;
+    const mcpRawUpstream = wanted('m') ? await startChild([...profileArgs('mcp-raw-upstream'), '--expose-gc', '--import', 'tsx', join(here, 'mcp-raw-upstream.ts')]) : undefined;
     const mcpUpstreamUrl = mcpUpstream === undefined ? undefined : `http://127.0.0.1:${mcpUpstream.port}`;
-    const mcpYaml = mcpUpstreamUrl === undefined ? { top: '', policy: '' } : mcpConfigYaml(`${mcpUpstreamUrl}/mcp`);
+    const mcpRawUpstreamUrl = mcpRawUpstream === undefined ? undefined : `http://127.0.0.1:${mcpRawUpstream.port}`;
+    const mcpYaml = mcpUpstreamUrl === undefined || mcpRawUpstreamUrl === undefined ? { top: '', policy: '' } : mcpConfigYaml({ [MCP_UPSTREAM_ID]: `${mcpUpstreamUrl}/mcp`, [MCP_RAW_UPSTREAM_ID]: `${mcpRawUpstreamUrl}/mcp` });
 
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
@@ -217,6 +249,8 @@ ${o.limits ?? ''}log: { level: warn }
       extraPids?: (number | undefined)[];
       /** Measured only at this many connections or more. */
       minConnections?: number;
+      /** MCP cases: the upstream's origin, whose `/memory` is read after each measurement. */
+      memoryOrigin?: string;
     }
     const targets: Target[] = [
       { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
@@ -249,15 +283,21 @@ ${o.limits ?? ''}log: { level: warn }
         { name: SCALE_TARGETS.two, ...hr, ...one, urls: [one.url, two.url], extraPids: [two.pid], minConnections: 2 },
       );
     }
-    if (mcpUpstream !== undefined && mcpUpstreamUrl !== undefined) {
-      const direct: McpEndpoint = { url: mcpUpstreamUrl, path: '/mcp', tool: MCP_TOOL };
-      const gateway: McpEndpoint = { url: publicUrl, path: '/mcp', tool: `${MCP_UPSTREAM_ID}.${MCP_TOOL}`, token: await idp.mint('alice', { audience: `${publicUrl}/mcp` }) };
-      await waitForTool(gateway);
-      const upstreamPid = mcpUpstream.child.pid;
-      targets.push(
-        { name: '(m) mcp direct', url: direct.url, path: direct.path, headers: {}, pid: upstreamPid, mcp: direct },
-        { name: '(m) mcp behalf', url: gateway.url, path: gateway.path, headers: {}, pid: behalf.pid, mcp: gateway, upstreamPid },
-      );
+    if (mcpUpstream !== undefined && mcpUpstreamUrl !== undefined && mcpRawUpstream !== undefined && mcpRawUpstreamUrl !== undefined) {
+      const mcpToken = await idp.mint('alice', { audience: `${publicUrl}/mcp` });
+      // Interleaved: each upstream straight, then behind behalf, SDK then raw.
+      for (const [label, id, origin, pid] of [
+        ['mcp', MCP_UPSTREAM_ID, mcpUpstreamUrl, mcpUpstream.child.pid],
+        ['raw', MCP_RAW_UPSTREAM_ID, mcpRawUpstreamUrl, mcpRawUpstream.child.pid],
+      ] as const) {
+        const direct: McpEndpoint = { url: origin, path: '/mcp', tool: MCP_TOOL };
+        const gateway: McpEndpoint = { url: publicUrl, path: '/mcp', tool: `${id}.${MCP_TOOL}`, token: mcpToken };
+        await waitForTool(gateway);
+        targets.push(
+          { name: `(m) ${label} direct`, url: direct.url, path: direct.path, headers: {}, pid, mcp: direct, memoryOrigin: origin },
+          { name: `(m) ${label} behalf`, url: gateway.url, path: gateway.path, headers: {}, pid: behalf.pid, mcp: gateway, upstreamPid: pid, memoryOrigin: origin },
+        );
+      }
     }
     const measure = (t: Target, connections: number, seconds: number) => (t.mcp === undefined ? runLoad({ ...t, connections, seconds }) : runMcpLoad(t.mcp, connections, seconds));
     /** behalf's RSS every 5 s while `load` runs for MEMORY_SECONDS (nothing when 0). */
@@ -298,13 +338,17 @@ ${o.limits ?? ''}log: { level: warn }
         if (t.upstreamPid !== undefined) r.upstreamCpuUsPerRequest = ((await cpuMs(t.upstreamPid)) - up0) * 1000 / r.requests;
         (results[t.name] ??= {})[connections] = r;
         const upstreamCpu = r.upstreamCpuUsPerRequest === undefined ? '' : `  (${t.upstreamLabel ?? 'upstream'} ${r.upstreamCpuUsPerRequest.toFixed(0)} us/req)`;
-        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}`);
+        // The MCP upstream's kept heap after the measurement: flat unless it leaks per call.
+        const mem = t.memoryOrigin === undefined ? undefined : await upstreamMemory(t.memoryOrigin);
+        if (mem !== undefined) r.upstreamHeapMb = mem.heapUsedMb;
+        const memText = mem === undefined ? '' : `  [upstream heap ${mem.heapUsedMb.toFixed(1)} MB, rss ${mem.rssMb.toFixed(0)} MB]`;
+        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}${memText}`);
         if (r.otherCpuPercent >= 5) console.log(`                 (other processes used ${r.otherCpuPercent.toFixed(0)}% of the machine meanwhile)`);
       }
     }
     const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
-      const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
+      const mcpRatios = printMcpRatios(results);
       const scale = printScaleComparisons(results, unreachable);
       const mcpMemory = await mcpMemoryRun();
       if (mcpRatios !== undefined || scale !== undefined) await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, mcpRatios, scale, ...(mcpMemory === undefined ? {} : { mcpMemory }) });
@@ -321,7 +365,7 @@ ${o.limits ?? ''}log: { level: warn }
     console.log(`(c)/(a) req/s at 32 connections: ${ratios.rpsBehalfOverDirect32.toFixed(2)}`);
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
     console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
-    const mcpRatios = printMcpRatios(results['(m) mcp direct'], results['(m) mcp behalf']);
+    const mcpRatios = printMcpRatios(results);
     const scale = printScaleComparisons(results, unreachable);
 
     const memory = behalf.pid === undefined ? undefined : await memoryRun('', behalf.pid, () => runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS })); // (c) behalf
