@@ -8,12 +8,14 @@
 //   (scale-cases.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,c,w,m,l,i and --connections 1,32 to run a subset (w: a POST through behalf, a
+//   --targets a,b,n,c,w,m,l,i and --connections 1,32 to run a subset (n: nginx as a plain proxy,
+//   installed when missing; w: a POST through behalf, a
 //   change: its intent record is written, and fsynced, before the backend is asked), --no-assertion (diagnosis: no signing),
 //   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
 //   --mcp-json (diagnosis: the SDK upstream answers calls as JSON; it leaks ~5 KB per call in that mode).
 // BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { ensureNginx, startNginx } from './nginx.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -59,6 +61,17 @@ const profileArgs = (name: string): string[] => {
   const dir = process.env['BEHALF_BENCH_PROFILE'];
   return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`];
 };
+
+/** behalf's CPU per request at 32 connections as a multiple of the bare node proxy's and of nginx's. */
+function printFloorRatios(results: Record<string, Record<number, LoadResult>>): void {
+  const cpu = (name: string) => results[name]?.[32]?.cpuUsPerRequest;
+  const behalf = cpu('(c) behalf');
+  if (behalf === undefined) return;
+  const bare = cpu('(b) bare proxy');
+  const nginx = cpu('(n) nginx proxy');
+  const parts = [bare === undefined ? undefined : `${(behalf / bare).toFixed(1)}x the bare node proxy's (${bare.toFixed(0)} us)`, nginx === undefined ? undefined : `${(behalf / nginx).toFixed(1)}x nginx's (${nginx.toFixed(0)} us)`].filter((p) => p !== undefined);
+  if (parts.length > 0) console.log(`(c) CPU per request at 32 connections: ${behalf.toFixed(0)} us, ${parts.join(', ')}`);
+}
 
 function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
@@ -182,6 +195,18 @@ async function main(): Promise<void> {
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const bare = await startChild([...profileArgs('bare'), '--import', 'tsx', join(here, 'bare-proxy.ts'), upstreamUrl]);
     const bareUrl = `http://127.0.0.1:${bare.port}`;
+    // (n): nginx as the floor of any proxy (skipped with a line saying why when it cannot run).
+    let nginx: { url: string; pid: number | undefined } | undefined;
+    if (wanted('n')) {
+      const have = ensureNginx();
+      if (!have.ok) console.log(`(n) nginx skipped: ${have.why}`);
+      else {
+        const port = await freePort();
+        const child = await startNginx(new URL(upstreamUrl), port, join(work, 'nginx'));
+        children.push(child);
+        nginx = { url: `http://127.0.0.1:${port}`, pid: child.pid };
+      }
+    }
     // --expose-gc: their /memory report collects first, so it shows what is kept, not garbage.
     const mcpUpstream = wanted('m') ? await startChild([...profileArgs('mcp-upstream'), '--expose-gc', '--import', 'tsx', join(here, 'mcp-upstream.ts'), ...(MCP_JSON ? ['--json'] : [])]) : undefined;
     const mcpRawUpstream = wanted('m') ? await startChild([...profileArgs('mcp-raw-upstream'), '--expose-gc', '--import', 'tsx', join(here, 'mcp-raw-upstream.ts')]) : undefined;
@@ -255,6 +280,7 @@ ${o.limits ?? ''}log: { level: warn }
     const targets: Target[] = [
       { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
       { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
+      ...(nginx === undefined ? [] : [{ name: '(n) nginx proxy', url: nginx.url, path: '/v1/reviews/bob', headers: {}, pid: nginx.pid }]),
       { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
     ];
     if (wanted('w')) {
@@ -347,6 +373,7 @@ ${o.limits ?? ''}log: { level: warn }
       }
     }
     const a = results['(a) direct'], b = results['(b) bare proxy'], c = results['(c) behalf'];
+    if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined) printFloorRatios(results);
     if (a?.[32] === undefined || b?.[32] === undefined || c?.[32] === undefined || b[1] === undefined || c[1] === undefined) {
       const mcpRatios = printMcpRatios(results);
       const scale = printScaleComparisons(results, unreachable);
@@ -365,6 +392,7 @@ ${o.limits ?? ''}log: { level: warn }
     console.log(`(c)/(a) req/s at 32 connections: ${ratios.rpsBehalfOverDirect32.toFixed(2)}`);
     console.log(`(c)-(b) p50 at 1 connection:     ${ratios.p50AddedOverBare1Ms >= 0 ? '+' : ''}${ratios.p50AddedOverBare1Ms.toFixed(3)} ms   (target <= +0.5 ms)`);
     console.log(`(c)-(b) CPU per request:         +${ratios.cpuAddedOverBareUs.toFixed(0)} us`);
+    printFloorRatios(results);
     const mcpRatios = printMcpRatios(results);
     const scale = printScaleComparisons(results, unreachable);
 
