@@ -7,6 +7,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Demo } from './launch.js';
+import { isAlive } from '../../src/lib/process-alive.js';
 
 /** The URLs of a running demo and the folder holding its state (signing keys, audit trail, dev IdP key). */
 export interface DemoStack {
@@ -74,14 +75,6 @@ async function readStack(file: string): Promise<DemoStack | undefined> {
   return value as DemoStack;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function answers(url: string, timeoutMs: number): Promise<Response | undefined> {
   try {

@@ -1,6 +1,7 @@
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BehalfError } from '../errors.js';
+import { isAlive } from '../lib/process-alive.js';
 
 /** Name of the lock file inside an audit directory. */
 export const LOCK_FILE = 'writer.lock';
@@ -8,15 +9,6 @@ export const LOCK_FILE = 'writer.lock';
 /** A lock whose content cannot be read is only treated as stale once it is this old (10 s). */
 const UNREADABLE_LOCK_GRACE_MS = 10_000;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else; it still holds the lock.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function lockHolder(path: string, now: number): Promise<number | 'stale' | 'gone'> {
   let text: string;

@@ -4,7 +4,7 @@ import { EMPTY_QUERY, readQuery, repeatedNames } from '../lib/canonical-query.js
 import { bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
 import { jsonBoundsOf } from '../lib/json-scan.js';
 import { isJsonContentType, parseJsonBody, readBody } from '../lib/read-body.js';
-import { breather, LARGE_BODY_BYTES } from '../lib/breather.js';
+import { digestAndDecode } from '../lib/large-body.js';
 import { deny } from '../pipeline/decision.js';
 import type { Stage } from '../pipeline/stage.js';
 
@@ -53,16 +53,9 @@ export const screenInStage: Stage = async (ctx, deps) => {
       ctx.body = read.body;
       ctx.bytesIn = read.body.length;
       const contentType = ctx.req.headers['content-type'];
-      let body: Buffer | string = read.body;
-      if (read.body.length > LARGE_BODY_BYTES) {
-        // Join, digest + decode, parse: each step in its own turn of the event loop.
-        await breather();
-        ctx.bodyDigest = bodyDigest(read.body);
-        if (isJsonContentType(contentType)) body = read.body.toString('utf8');
-        await breather();
-      } else {
-        ctx.bodyDigest = bodyDigest(read.body);
-      }
+      const { digest, text } = await digestAndDecode(read.body, isJsonContentType(contentType));
+      ctx.bodyDigest = digest;
+      const body = text ?? read.body;
       const parsed = parseJsonBody(body, contentType, jsonBoundsOf(deps.config.server));
       if (!parsed.ok) return parsed.decision;
       ctx.json = parsed.json;

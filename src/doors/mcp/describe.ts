@@ -1,7 +1,6 @@
 import { auditString, printable } from '../../lib/printable.js';
-import { bodyDigest } from '../../lib/digest.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
-import { breather, LARGE_BODY_BYTES } from '../../lib/breather.js';
+import { digestAndDecode } from '../../lib/large-body.js';
 import { MAX_URI_LENGTH } from '../../mcp-upstream/features.js';
 import { deny, type Deny } from '../../pipeline/decision.js';
 import type { Target } from '../../pipeline/target.js';
@@ -77,15 +76,9 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
   if (read.body !== undefined) {
     ctx.body = read.body;
     ctx.bytesIn = read.body.length;
-    if (read.body.length > LARGE_BODY_BYTES) {
-      // Join, digest + decode, parse: each step in its own turn of the event loop.
-      await breather();
-      ctx.bodyDigest = bodyDigest(read.body);
-      body = read.body.toString('utf8');
-      await breather();
-    } else {
-      ctx.bodyDigest = bodyDigest(read.body);
-    }
+    const { digest, text } = await digestAndDecode(read.body, true);
+    ctx.bodyDigest = digest;
+    body = text;
   }
   const parsed = parseRpcMessage(body, deps.jsonBounds);
   if (!parsed.ok) {
