@@ -102,7 +102,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     await directory.start();
     closers.push(() => directory.close());
     const signingKeys = await loadSigningKeys(config.signing, { baseDir, ...(opts.now ? { now: opts.now } : {}) });
-    const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, ...(opts.now ? { now: opts.now } : {}) });
+    const signer = createAssertionSigner(signingKeys, { issuer: config.server.publicUrl, batch: config.signing.batch, ...(opts.now ? { now: opts.now } : {}) });
     if (config.signing.rotateAfterDays > 0) {
       const stop = scheduleKeyRotation(signingKeys, logger);
       closers.push(async () => stop());

@@ -1,10 +1,13 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { BehalfError, isBehalfError, type ErrorCode } from '../errors.js';
 import { ASSERTION_ALGORITHMS, ASSERTION_TYPE, DEFAULT_ASSERTION_HEADER, MAX_ASSERTION_LIFETIME_SECONDS, REQUIRED_CLAIMS } from '../forward/identity/assertion-claims.js';
-import { BODY_DIGEST_PREFIX, bodyDigest, EMPTY_BODY_DIGEST } from '../lib/digest.js';
+import { BATCH_SEPARATOR, parseBatchedAssertion } from '../forward/identity/batch-format.js';
+import { createRootVerifier } from './batch-roots.js';
+import { verifiedLeafClaims } from './batched-leaf.js';
 import type { ReplayCache } from './replay-cache.js';
-import { checkRequestBinding, checkTool } from './request-binding.js';
+import { callerFromClaims, type RequestLike, type VerifiedCaller } from './verified-caller.js';
+
+export type { RequestLike, VerifiedCaller } from './verified-caller.js';
 
 /** How a backend checks behalf assertions. */
 export interface VerifyOptions {
@@ -41,6 +44,12 @@ export interface VerifyOptions {
    * `{ tool }` to `verify` to require the one being called.
    */
   tools?: readonly string[];
+  /**
+   * The assertion forms accepted: `jwt` (one signature each) and `batched` (a leaf of a signed
+   * batch, docs/batched-assertions.md). Default both: the gateway sends `batched` per route, and a
+   * batch of one as `jwt`. A form left out is refused (`assertion-invalid`).
+   */
+  forms?: readonly ('jwt' | 'batched')[];
 }
 
 /** What one call of `verify` expects of the assertion beyond the request itself. */
@@ -51,37 +60,6 @@ export interface VerifyCallOptions {
    * an assertion minted for one tool is refused for another, even with the same arguments.
    */
   tool?: string;
-}
-
-/** The caller the gateway vouched for, as read from a verified assertion. */
-export interface VerifiedCaller {
-  /** The user id (`sub`). */
-  user: string;
-  tenant?: string;
-  email?: string;
-  name?: string;
-  roles: string[];
-  groups: string[];
-  /** The user token's scopes (from the space-separated `scope`). */
-  scopes: string[];
-  /** The acting client (LLM or agent), from `act.sub` or `azp`. */
-  client?: string;
-  /** The user's identity provider (`idp_iss`), not the gateway. */
-  issuer: string;
-  /** The MCP tool, for tool calls. */
-  tool?: string;
-  /** The assertion id. */
-  jti: string;
-  /** Every claim, for anything not mapped above. */
-  claims: JWTPayload;
-}
-
-/** The parts of a request the verifier reads; a node:http `IncomingMessage` fits. */
-export interface RequestLike {
-  method?: string | undefined;
-  /** Request target as received (`req.url`; in Express use `req.originalUrl`). */
-  url?: string | undefined;
-  headers: IncomingHttpHeaders;
 }
 
 /** A verifier bound to one gateway and audience. */
@@ -113,19 +91,6 @@ function mapJoseError(err: unknown): BehalfError {
   return new BehalfError('assertion-invalid', 'the assertion signature or format is invalid', { cause: err });
 }
 
-function stringList(value: unknown, claim: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw fail('assertion-invalid', `the assertion claim "${claim}" is not a list of strings`);
-  return value as string[];
-}
-
-function optionalString(claims: JWTPayload, name: string): string | undefined {
-  const v = claims[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw fail('assertion-invalid', `the assertion claim "${name}" is not a string`);
-  return v;
-}
-
 /** Asks the replay cache; a cache that cannot answer refuses the assertion (fail closed), never lets a possible replay through. */
 async function seenBefore(cache: ReplayCache, jti: string, expiresAt: number): Promise<boolean> {
   try {
@@ -142,7 +107,10 @@ async function seenBefore(cache: ReplayCache, jti: string, expiresAt: number): P
  * unknown `kid`, and every 10 min otherwise).
  *
  * `verify` checks, in order: exactly one assertion header (else `assertion-missing` /
- * `assertion-invalid`); the signature with a key from the gateway's JWKS, `alg` limited to ES256
+ * `assertion-invalid`); for the batched form (a value holding `~`, docs/batched-assertions.md),
+ * its batch root's signature once per batch (`createRootVerifier`, typ `behalf-batch+jwt`) and
+ * the leaf's inclusion proof and claims (`verifiedLeafClaims`), then everything below from the
+ * request binding on; for the plain form, the signature with a key from the gateway's JWKS, `alg` limited to ES256
  * and EdDSA (so never `none` or an HMAC), header `typ` = `behalf-assertion+jwt`, `iss`, the
  * required claims (`assertion-invalid`); `aud` (`assertion-audience-mismatch`); `exp`, and `iat`
  * neither in the future nor more than 60 s old, with the clock tolerance (`assertion-expired` or
@@ -178,6 +146,40 @@ export function createVerifier(opts: VerifyOptions): Verifier {
   const jwksUrl = opts.jwksUrl ?? `${opts.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
   const getKey: JWTVerifyGetKey = opts.keys !== undefined ? createLocalJWKSet(opts.keys) : createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: opts.jwksRefetchMs ?? DEFAULT_JWKS_REFETCH_MS });
   const tools = opts.tools === undefined ? undefined : new Set(opts.tools);
+  const forms = new Set(opts.forms ?? ['jwt', 'batched']);
+  const roots = createRootVerifier(getKey, { issuer: opts.issuer, toleranceSeconds: tolerance, now });
+
+  const jwtClaims = async (raw: string): Promise<JWTPayload> => {
+    if (!forms.has('jwt')) throw fail('assertion-invalid', 'this backend does not accept the plain assertion form');
+    try {
+      const { payload } = await jwtVerify(raw, getKey, {
+        issuer: opts.issuer,
+        audience: opts.audience,
+        algorithms: [...ASSERTION_ALGORITHMS],
+        typ: ASSERTION_TYPE,
+        clockTolerance: tolerance,
+        maxTokenAge: MAX_ASSERTION_LIFETIME_SECONDS,
+        requiredClaims: [...REQUIRED_CLAIMS],
+        currentDate: new Date(now()),
+      });
+      return payload;
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+  };
+
+  const batchedClaims = async (raw: string): Promise<JWTPayload> => {
+    if (!forms.has('batched')) throw fail('assertion-invalid', 'this backend does not accept the batched assertion form');
+    const parts = parseBatchedAssertion(raw);
+    if (parts === undefined) throw fail('assertion-invalid', 'the batched assertion is malformed');
+    let root;
+    try {
+      root = await roots.verify(parts.signedRoot);
+    } catch (err) {
+      throw isBehalfError(err) ? err : mapJoseError(err);
+    }
+    return verifiedLeafClaims(parts, root, { issuer: opts.issuer, audience: opts.audience, toleranceSeconds: tolerance, nowMs: now() });
+  };
 
   return {
     async verify(req, body, expect) {
@@ -186,63 +188,11 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       if (Array.isArray(raw) || raw.includes(',')) throw fail('assertion-invalid', 'more than one assertion was sent');
       if (raw.length > MAX_ASSERTION_CHARS) throw fail('assertion-invalid', 'the assertion is too large');
 
-      let claims: JWTPayload;
-      try {
-        ({ payload: claims } = await jwtVerify(raw, getKey, {
-          issuer: opts.issuer,
-          audience: opts.audience,
-          algorithms: [...ASSERTION_ALGORITHMS],
-          typ: ASSERTION_TYPE,
-          clockTolerance: tolerance,
-          maxTokenAge: MAX_ASSERTION_LIFETIME_SECONDS,
-          requiredClaims: [...REQUIRED_CLAIMS],
-          currentDate: new Date(now()),
-        }));
-      } catch (err) {
-        throw mapJoseError(err);
-      }
-      const { iat, exp, htm, htu, htq, bdg, sub, jti } = claims as Record<string, unknown>;
-      if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) {
-        throw fail('assertion-invalid', `the assertion lives longer than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
-      }
-      if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '') throw fail('assertion-invalid', 'the assertion lacks a subject or id');
-      if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bdg !== 'string' || !bdg.startsWith(BODY_DIGEST_PREFIX)) {
-        throw fail('assertion-invalid', 'the assertion does not bind a request');
-      }
-      if (htq !== undefined && typeof htq !== 'string') throw fail('assertion-invalid', 'the assertion claim "htq" is not a string');
-      checkRequestBinding(req.method, req.url, { htm, htu, htq });
-      const tool = optionalString(claims, 'tool');
-      checkTool(tool, tools, expect?.tool);
-      if (body === undefined) {
-        if (bdg !== EMPTY_BODY_DIGEST) throw fail('assertion-body-mismatch', 'the assertion binds a body: pass the raw request body to verify()');
-      } else if (bodyDigest(body) !== bdg) {
-        throw fail('assertion-body-mismatch', 'the request body differs from the one the assertion was issued for');
-      }
-
-      const scope = optionalString(claims, 'scope') ?? '';
-      const act = claims['act'];
-      const actSub = typeof act === 'object' && act !== null && typeof (act as { sub?: unknown }).sub === 'string' ? (act as { sub: string }).sub : undefined;
-      const client = actSub ?? optionalString(claims, 'azp');
-      const caller: VerifiedCaller = {
-        user: sub,
-        roles: stringList(claims['roles'], 'roles'),
-        groups: stringList(claims['groups'], 'groups'),
-        scopes: scope === '' ? [] : scope.split(' ').filter((s) => s !== ''),
-        issuer: optionalString(claims, 'idp_iss') ?? '',
-        jti,
-        claims,
-      };
-      const tenant = optionalString(claims, 'tenant');
-      const email = optionalString(claims, 'email');
-      const name = optionalString(claims, 'name');
-      if (tenant !== undefined) caller.tenant = tenant;
-      if (email !== undefined) caller.email = email;
-      if (name !== undefined) caller.name = name;
-      if (client !== undefined) caller.client = client;
-      if (tool !== undefined) caller.tool = tool;
+      const claims = raw.includes(BATCH_SEPARATOR) ? await batchedClaims(raw) : await jwtClaims(raw);
+      const { caller, exp } = callerFromClaims(claims, req, body, tools, expect?.tool);
 
       // Last, so that a forged or mismatched assertion never takes a slot in the cache.
-      if (opts.replayCache !== undefined && (await seenBefore(opts.replayCache, jti, exp + tolerance))) {
+      if (opts.replayCache !== undefined && (await seenBefore(opts.replayCache, caller.jti, exp + tolerance))) {
         throw fail('assertion-replayed', 'the assertion was already used');
       }
       return caller;

@@ -15,7 +15,7 @@ function verifierFor(opts: VerifyOptions): Verifier {
     byObject.set(opts, made);
     return made;
   }
-  const key = JSON.stringify([opts.issuer, opts.audience, opts.jwksUrl, opts.header, opts.clockToleranceSeconds, opts.tools]);
+  const key = JSON.stringify([opts.issuer, opts.audience, opts.jwksUrl, opts.header, opts.clockToleranceSeconds, opts.tools, opts.forms, opts.jwksRefetchMs]);
   let made = byValue.get(key);
   if (made === undefined) {
     if (byValue.size >= MAX_CACHED) byValue.delete(byValue.keys().next().value as string);

@@ -25,3 +25,6 @@ export const pathPrefix = z.string().regex(/^\/[^?#\s]*$/, 'must start with "/" 
  * Tool names never hold `*`, so a pattern cannot be taken for a name.
  */
 export const toolPattern = z.string().min(1).regex(/^[^*]*\*?$/, '"*" may only end a tool pattern ("hr.*", "hr.get_*", "*")');
+
+/** How assertions are signed: `batched` (one signature per batch) or `jwt` (one per request). */
+export const assertionForm = z.enum(['batched', 'jwt']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
+import { assertionForm, headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
 
 // The MCP sections of the config: the endpoint (`mcp`), tools declared in the config (`tools`)
 // and upstream MCP servers (`upstreams`). Part of `configSchema` (schema.ts).
@@ -85,6 +85,8 @@ export const upstreamSchema = z
         meta: z.boolean().default(true),
         audience: z.string().min(1).optional(),
         ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
+        /** `batched` or `jwt`, as `routes[].assertion.form`. */
+        form: assertionForm.default(DEFAULTS.assertionForm),
       })
       .prefault({}),
     /** A tool whose definition changed since it was pinned: `block` it, `flag` it (audited, still served), or `off`. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
+import { assertionForm, headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
 import { mcpSchema, toolSchema, upstreamSchema } from './schema-mcp.js';
 import { adminSchema, auditSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
 
@@ -76,6 +76,8 @@ export const routeSchema = z.strictObject({
       enabled: z.boolean().default(true),
       header: headerName.default(DEFAULTS.assertionHeader),
       ttlSeconds: z.number().int().min(1).max(60).default(DEFAULTS.assertionTtlSeconds),
+      /** `batched`: one signature per event-loop turn over a Merkle tree (docs/batched-assertions.md); `jwt`: one signature per request. */
+      form: assertionForm.default(DEFAULTS.assertionForm),
     })
     .prefault({}),
   /** Headers injected from the verified identity, e.g. `X-User-Id: "{user.id}"`. */
@@ -177,6 +179,15 @@ export const signingSchema = z.strictObject({
   /** Rotate: generate a new key when the newest is older than this (0 = never). */
   rotateAfterDays: z.number().min(0).default(DEFAULTS.keyRotateAfterDays),
   overlapSeconds: z.number().int().min(0).default(DEFAULTS.keyRotationOverlapSeconds),
+  /** Bounds of batched assertions (routes and upstreams with `form: batched`). */
+  batch: z
+    .strictObject({
+      /** Longest wait of a batch's first assertion for others, µs (a batch is signed at the latest at the end of its event-loop turn). */
+      maxWaitMicroseconds: z.number().int().min(0).max(10_000).default(DEFAULTS.assertionBatchMaxWaitMicroseconds),
+      /** Most assertions under one signature. */
+      maxLeaves: z.number().int().min(2).max(4_096).default(DEFAULTS.assertionBatchMaxLeaves),
+    })
+    .prefault({}),
 });
 
 export const serverSchema = z.strictObject({

@@ -22,7 +22,7 @@ export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, rout
   const target = joinUpstreamPath(route, ctx.path, ctx.search);
   if (target === undefined) return deny(400, 'bad-request', 'malformed request path', { detail: 'path not forwardable' });
 
-  const outgoing = prepareIdentity(deps.signer, plan.headers, {
+  const outgoing = await prepareIdentity(deps.signer, plan.headers, {
     identity,
     directory: ctx.user,
     requestId: ctx.requestId,
@@ -32,6 +32,7 @@ export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, rout
     bodyDigest: ctx.bodyDigest ?? EMPTY_BODY_DIGEST,
     signAssertion: route.assertion.enabled,
     ttlSeconds: route.assertion.ttlSeconds,
+    form: route.assertion.form,
     incoming: ctx.req.headers,
     bodyLength: ctx.body?.length,
     clientAddress: ctx.req.socket.remoteAddress,

@@ -72,7 +72,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
   const attempt = async (upstreamName: string, args: Readonly<Record<string, unknown>>, ctx: ToolCallContext, retryable: { session: boolean; connection: boolean }): Promise<Attempt> => {
     const client = await conn.client();
     if (client === undefined) return { result: failure('upstream unavailable', unavailableDetail(conn), 'upstream-unavailable') };
-    const prepared = prepareIdentity(deps.signer, delivery, {
+    const prepared = await prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       directory: ctx.user,
       requestId: ctx.requestId,
@@ -84,6 +84,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
       argumentsDigest: ctx.argumentsDigest,
       signAssertion: true,
       ttlSeconds: cfg.identity.ttlSeconds,
+      form: cfg.identity.form,
     });
     const params = {
       name: upstreamName,

@@ -73,7 +73,7 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
   const attempt = async (method: RelayedMethod, params: Readonly<Record<string, unknown>>, ctx: UpstreamRequestContext, retry: boolean): Promise<UpstreamReply | 'retry'> => {
     const client = await conn.client();
     if (client === undefined) return fail('unavailable', unavailableDetail(conn));
-    const prepared = prepareIdentity(deps.signer, delivery, {
+    const prepared = await prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       requestId: ctx.requestId,
       audience: binding.audience,
@@ -82,6 +82,7 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
       bodyDigest: bodyDigest(canonicalJson(params)),
       signAssertion: true,
       ttlSeconds: cfg.identity.ttlSeconds,
+      form: cfg.identity.form,
     });
     const sent = prepared.meta !== undefined ? { ...params, _meta: prepared.meta } : { ...params };
     const headers = prepared.headers;

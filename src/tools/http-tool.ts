@@ -146,7 +146,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
     if (!rendered.ok) return failureResult(rendered.message, `arguments not mapped: ${rendered.message}`);
     const { target, body } = rendered;
     const route = tool.route;
-    const { headers } = prepareIdentity(opts.signer, plan.headers, {
+    const { headers } = await prepareIdentity(opts.signer, plan.headers, {
       identity: ctx.identity,
       directory: ctx.user,
       requestId: ctx.requestId,
@@ -158,6 +158,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
       argumentsDigest: ctx.argumentsDigest,
       signAssertion: route.assertion.enabled,
       ttlSeconds: route.assertion.ttlSeconds,
+      form: route.assertion.form,
       bodyLength: body?.length,
     });
     if (body !== undefined) headers['content-type'] = 'application/json';

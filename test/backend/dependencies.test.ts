@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
  * pipeline, undici, pino, ...). Walk its import graph from src/backend/index.ts.
  */
 describe('behalf/backend dependencies', () => {
-  it('reaches only jose, node builtins, errors.ts, the assertion claims and the digest primitives', async () => {
+  it('reaches only jose, node builtins, errors.ts, the assertion claims, the batch format, the Merkle tree and the digest primitives', async () => {
     const root = new URL('../../src/', import.meta.url);
-    const allowedLocal = new Set(['errors.ts', 'forward/identity/assertion-claims.ts', 'lib/digest.ts']);
+    const allowedLocal = new Set(['errors.ts', 'forward/identity/assertion-claims.ts', 'forward/identity/batch-format.ts', 'forward/identity/merkle-tree.ts', 'lib/digest.ts']);
     const seen = new Set<string>();
     const external = new Set<string>();
     const queue = (await readdir(new URL('backend/', root))).filter((f) => f.endsWith('.ts')).map((f) => `backend/${f}`);

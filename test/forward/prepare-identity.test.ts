@@ -30,6 +30,7 @@ const request = (over: Partial<IdentityRequest> = {}): IdentityRequest => ({
   bodyDigest: EMPTY_BODY_DIGEST,
   signAssertion: true,
   ttlSeconds: 30,
+  form: 'jwt',
   ...over,
 });
 
@@ -48,7 +49,7 @@ describe('prepareIdentity', () => {
 
   it('an HTTP upstream MCP server: the assertion in its configured header and in _meta, with X-Request-Id, and nothing else', async () => {
     const delivery = mcpIdentityDelivery(upstreamConfig({ url: 'http://127.0.0.1:1/mcp', identity: { header: 'X-Gateway-Proof' } }));
-    const out = prepareIdentity(signer, delivery, request());
+    const out = await prepareIdentity(signer, delivery, request());
     assert.ok(out.assertion);
     assert.deepEqual(out.headers, { 'X-Gateway-Proof': out.assertion, 'X-Request-Id': 'req-7' });
     assert.deepEqual(out.meta, { [ASSERTION_META_KEY]: out.assertion });
@@ -57,29 +58,29 @@ describe('prepareIdentity', () => {
     assert.equal(caller.claims['exp'] as number - (caller.claims['iat'] as number), 30, 'the lifetime asked for');
   });
 
-  it('an upstream without identity.meta gets no _meta; one over stdio gets no headers (only _meta can carry it there)', () => {
-    const http = prepareIdentity(signer, mcpIdentityDelivery(upstreamConfig({ url: 'http://127.0.0.1:1/mcp', identity: { meta: false } })), request());
+  it('an upstream without identity.meta gets no _meta; one over stdio gets no headers (only _meta can carry it there)', async () => {
+    const http = await prepareIdentity(signer, mcpIdentityDelivery(upstreamConfig({ url: 'http://127.0.0.1:1/mcp', identity: { meta: false } })), request());
     assert.equal(http.meta, undefined);
     assert.deepEqual(Object.keys(http.headers), ['X-Behalf-Assertion', 'X-Request-Id']);
-    const stdio = prepareIdentity(signer, mcpIdentityDelivery(upstreamConfig({ transport: 'stdio', command: 'node' })), request());
+    const stdio = await prepareIdentity(signer, mcpIdentityDelivery(upstreamConfig({ transport: 'stdio', command: 'node' })), request());
     assert.deepEqual(stdio.headers, {});
     assert.deepEqual(stdio.meta, { [ASSERTION_META_KEY]: stdio.assertion });
   });
 
-  it('a route with its assertion disabled gets its identity headers and no assertion; its client cannot supply one', () => {
+  it('a route with its assertion disabled gets its identity headers and no assertion; its client cannot supply one', async () => {
     const builder = compileOutgoingHeaders(routeSchema.parse({ id: 'hr', path: '/api/hr', upstream: 'http://127.0.0.1:1/v1', identityHeaders: { 'X-User-Id': '{user.id}' }, assertion: { enabled: false } }), { publicUrl: ISSUER });
-    const out = prepareIdentity(signer, builder, request({ signAssertion: false, incoming: { 'x-behalf-assertion': 'forged', 'x-user-id': 'bob' } }));
+    const out = await prepareIdentity(signer, builder, request({ signAssertion: false, incoming: { 'x-behalf-assertion': 'forged', 'x-user-id': 'bob' } }));
     assert.equal(out.headers['x-behalf-assertion'], undefined);
     assert.equal(out.headers['x-user-id'], 'alice');
     assert.deepEqual(out.stripped.sort(), ['x-behalf-assertion', 'x-user-id']);
   });
 
-  it('the same request gives the same claims through either delivery, apart from jti', () => {
+  it('the same request gives the same claims through either delivery, apart from jti', async () => {
     const route = compileOutgoingHeaders(routeSchema.parse({ id: 'hr', path: '/api/hr', upstream: 'http://127.0.0.1:1/v1' }), { publicUrl: ISSUER });
     const mcp = mcpIdentityDelivery(upstreamConfig({ url: 'http://127.0.0.1:1/mcp' }));
     const req = request({ tool: 'echo', argumentsDigest: EMPTY_BODY_DIGEST });
-    const viaRoute = String(prepareIdentity(signer, route, req).headers['x-behalf-assertion']);
-    const viaMcp = String(prepareIdentity(signer, mcp, req).assertion);
+    const viaRoute = String((await prepareIdentity(signer, route, req)).headers['x-behalf-assertion']);
+    const viaMcp = String((await prepareIdentity(signer, mcp, req)).assertion);
     const claims = (jwt: string) => {
       const { jti, iat, exp, ...rest } = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
       assert.equal(typeof jti, 'string');

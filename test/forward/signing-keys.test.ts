@@ -10,7 +10,7 @@ import { loadSigningKeys } from '../../src/forward/identity/signing-keys.js';
 
 const DAY = 86_400_000;
 
-function config(over: Partial<SigningConfig> = {}): SigningConfig {
+function config(over: Partial<SigningConfig> = {}): Omit<SigningConfig, 'batch'> {
   return { algorithm: 'ES256', keyFile: 'keys/signing-keys.json', rotateAfterDays: 0, overlapSeconds: 3_600, ...over };
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
 import type { OutgoingHeaderBuilder, OutgoingHeaders } from './outgoing-headers.js';
-import type { AssertionSigner } from './signed-assertion.js';
+import type { AssertionForm, AssertionSigner } from './signed-assertion.js';
 import { ASSERTION_META_KEY, type McpIdentityDelivery } from './upstream-identity.js';
 
 /**
@@ -45,6 +45,8 @@ export interface IdentityRequest {
   readonly signAssertion: boolean;
   /** Assertion lifetime, seconds, 1-60 (`route.assertion.ttlSeconds`, `upstream.identity.ttlSeconds`). */
   readonly ttlSeconds: number;
+  /** Ordinary or batched assertion (`route.assertion.form`, `upstream.identity.form`). */
+  readonly form: AssertionForm;
 
   /** Route delivery only: the client's headers (`req.headers`); absent for tool calls, which pass none on. */
   readonly incoming?: IncomingHttpHeaders | undefined;
@@ -70,8 +72,9 @@ export interface McpIdentity {
 /**
  * Signs the request's assertion and builds the identity one backend receives.
  *
- * DOES: sign, when `request.signAssertion`, one assertion through `signer.signSync` (synchronous,
- * so no event-loop turn is added) whose user and client claims (`sub`, `tenant`, `email`, `name`,
+ * DOES: sign, when `request.signAssertion`, one assertion (through `signer.signSync` for the
+ * ordinary form, synchronously; for the batched form through `signer.sign`, which resolves at
+ * the end of the event-loop turn, when the turn's batch is signed) whose user and client claims (`sub`, `tenant`, `email`, `name`,
  * `roles`, `groups`, `scope`, `act`/`azp`, `idp_iss`, `iss`) come from `request.identity` alone
  * and whose binding claims (`aud`, `htm`, `htu`, `bdg`, `tool`, `args`, lifetime) come from the
  * request binding alone. Then deliver it:
@@ -93,12 +96,12 @@ export interface McpIdentity {
  * add) and does NOT check the request id's characters (the gateway makes it). It does NOT
  * prevent replay: `jti` is fresh per call, but only a backend's replay cache refuses a second use.
  */
-export function prepareIdentity(signer: AssertionSigner, delivery: OutgoingHeaderBuilder, request: IdentityRequest): OutgoingHeaders;
-export function prepareIdentity(signer: AssertionSigner, delivery: McpIdentityDelivery, request: IdentityRequest): McpIdentity;
-export function prepareIdentity(signer: AssertionSigner, delivery: OutgoingHeaderBuilder | McpIdentityDelivery, request: IdentityRequest): OutgoingHeaders | McpIdentity {
+export async function prepareIdentity(signer: AssertionSigner, delivery: OutgoingHeaderBuilder, request: IdentityRequest): Promise<OutgoingHeaders>;
+export async function prepareIdentity(signer: AssertionSigner, delivery: McpIdentityDelivery, request: IdentityRequest): Promise<McpIdentity>;
+export async function prepareIdentity(signer: AssertionSigner, delivery: OutgoingHeaderBuilder | McpIdentityDelivery, request: IdentityRequest): Promise<OutgoingHeaders | McpIdentity> {
   // The request is passed as it is: it holds every field `AssertionInput` reads (no `body`,
   // so the signer never hashes: `bodyDigest` is always given).
-  const assertion = request.signAssertion ? signer.signSync(request) : undefined;
+  const assertion = !request.signAssertion ? undefined : request.form === 'batched' ? await signer.sign(request) : signer.signSync(request);
   if (delivery.kind === 'headers') return delivery.build(request, assertion);
   const headers: Record<string, string> = {};
   if (delivery.header !== undefined) {

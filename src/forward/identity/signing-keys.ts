@@ -49,7 +49,7 @@ export interface SigningKeys {
  * with it; a verifier that refetched its JWKS very recently may refuse such assertions until its
  * refetch cooldown (30 s in jose) has passed.
  */
-export async function loadSigningKeys(cfg: SigningConfig, opts: { baseDir: string; now?: () => number }): Promise<SigningKeys> {
+export async function loadSigningKeys(cfg: Omit<SigningConfig, 'batch'>, opts: { baseDir: string; now?: () => number }): Promise<SigningKeys> {
   const now = opts.now ?? Date.now;
   const alg = cfg.algorithm;
   const file = isAbsolute(cfg.keyFile) ? cfg.keyFile : resolve(opts.baseDir, cfg.keyFile);
