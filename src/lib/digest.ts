@@ -18,13 +18,13 @@ export const BODY_DIGEST_PREFIX = 'sha256:';
  * it covers the exact bytes, so signer and verifier must hash the same bytes.
  */
 export function bodyDigest(body: Uint8Array | string | undefined): string {
-  const hash = createHash('sha256');
-  if (body !== undefined) hash.update(body);
-  return BODY_DIGEST_PREFIX + hash.digest('base64url');
+  if (body === undefined) return EMPTY_BODY_DIGEST;
+  // One-shot: a third of the cost of a createHash object per call (a string is hashed as UTF-8).
+  return BODY_DIGEST_PREFIX + oneShotHash('sha256', body, 'base64url');
 }
 
 /** The digest of zero bytes, i.e. of a request without a body. */
-export const EMPTY_BODY_DIGEST = bodyDigest(undefined);
+export const EMPTY_BODY_DIGEST = BODY_DIGEST_PREFIX + createHash('sha256').digest('base64url');
 
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
 export function sha256Hex(text: string): string {

@@ -38,7 +38,8 @@ describe('batched assertions', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'behalf-batch-'));
     keys = await loadSigningKeys({ algorithm: 'ES256', keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
-    signer = createAssertionSigner(keys, { issuer: ISSUER });
+    // A generous wait: a cold first call on a loaded machine must not split the test's batch.
+    signer = createAssertionSigner(keys, { issuer: ISSUER, batch: { maxLeaves: 256, maxWaitMicroseconds: 10_000 } });
     options = { issuer: ISSUER, audience: AUDIENCE, keys: keys.publicJwks() };
   });
   after(async () => {
@@ -211,5 +212,19 @@ describe('batched assertions', () => {
     const [a, b] = await Promise.all([first, second]);
     assert.equal(quick.batchStats().batches, 1);
     assert.equal(a!.split('~')[0], b!.split('~')[0]);
+  });
+});
+
+describe('batched assertion wire form', () => {
+  it('only the canonical base64url of a leaf or path is accepted', () => {
+    const root = 'h.p.s';
+    const path = Buffer.alloc(32, 7).toString('base64url');
+    const leaf = Buffer.from('{"a":1}').toString('base64url'); // 7 bytes: 10 characters, the last holding 2 unused bits
+    assert.ok(parseBatchedAssertion(`${root}~${leaf}~0.${path}`));
+    const sloppy = (text: string) => text.slice(0, -1) + String.fromCharCode(text.charCodeAt(text.length - 1) + 1);
+    assert.equal(parseBatchedAssertion(`${root}~${sloppy(leaf)}~0.${path}`), undefined, 'a leaf with unused bits set');
+    assert.equal(parseBatchedAssertion(`${root}~${leaf}AAA~0.${path}`), undefined, 'a lone trailing character (13 characters)');
+    assert.equal(parseBatchedAssertion(`${root}~${leaf}~0.${sloppy(path)}`), undefined, 'a path with unused bits set');
+    assert.equal(parseBatchedAssertion(`${root}~${leaf}~0.${path.slice(0, -2)}`), undefined, 'a path of 31 bytes');
   });
 });

@@ -59,6 +59,21 @@ export function formatBatchedAssertion(signedRoot: string, leaf: string, index: 
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether `text` (already known to hold only base64url characters) is the one encoding of its
+ * bytes: no length that leaves a lone character, and the unused low bits of the last character
+ * zero. Node's decoder accepts both and ignores them, so without this check many strings would
+ * decode to the same bytes.
+ */
+function canonicalBase64url(text: string): boolean {
+  const rest = text.length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  const last = ALPHABET.indexOf(text[text.length - 1] as string);
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
 const INDEX = /^(?:0|[1-9][0-9]{0,4})$/;
 
 /**
@@ -79,11 +94,10 @@ export function parseBatchedAssertion(value: string): BatchedAssertionParts | un
   if (!INDEX.test(indexText) || !BASE64URL.test(pathText)) return undefined;
   const index = Number(indexText);
   if (index >= MAX_BATCH_LEAVES) return undefined;
+  if (!canonicalBase64url(pathText) || !canonicalBase64url(leaf)) return undefined;
   const pathBytes = Buffer.from(pathText, 'base64url');
-  if (pathBytes.length % HASH_BYTES !== 0 || pathBytes.toString('base64url') !== pathText) return undefined;
+  if (pathBytes.length % HASH_BYTES !== 0) return undefined;
   const path: Buffer[] = [];
   for (let at = 0; at < pathBytes.length; at += HASH_BYTES) path.push(pathBytes.subarray(at, at + HASH_BYTES));
-  const leafBytes = Buffer.from(leaf, 'base64url');
-  if (leafBytes.toString('base64url') !== leaf) return undefined;
-  return { signedRoot, leaf: leafBytes, index, path };
+  return { signedRoot, leaf: Buffer.from(leaf, 'base64url'), index, path };
 }

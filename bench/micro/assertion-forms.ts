@@ -1,0 +1,54 @@
+// The cost of each assertion form on both sides, in one process, no HTTP: signing (per assertion)
+// and verifying with behalf/backend (per request, the root cache warm as under load), for the
+// ordinary JWT and for batches of several sizes.
+// Run: node --import tsx bench/micro/assertion-forms.ts [--seconds 1]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createVerifier } from '../../src/backend/index.js';
+import { createAssertionSigner, type AssertionInput } from '../../src/forward/identity/signed-assertion.js';
+import { loadSigningKeys } from '../../src/forward/identity/signing-keys.js';
+import { EMPTY_BODY_DIGEST } from '../../src/lib/digest.js';
+
+const i = process.argv.indexOf('--seconds');
+const SECONDS = i === -1 ? 1 : Number(process.argv[i + 1]);
+const dir = await mkdtemp(join(tmpdir(), 'behalf-micro-'));
+const keys = await loadSigningKeys({ algorithm: 'ES256', keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
+const ISSUER = 'http://127.0.0.1:8080';
+const identity = { id: 'alice', issuer: 'http://127.0.0.1:9400', issuerId: 'idp', tenant: 'acme', email: 'alice@example.test', name: 'Alice', roles: ['manager'], groups: ['platform'], scopes: ['reviews:read'], client: 'chatgpt', expiresAt: 4_102_444_800 };
+const input = (n: number): AssertionInput => ({ identity, audience: 'hr-backend', method: 'GET', path: `/v1/reviews/bob?n=${n}`, bodyDigest: EMPTY_BODY_DIGEST, ttlSeconds: 60, form: 'batched' });
+const verifier = createVerifier({ issuer: ISSUER, audience: 'hr-backend', keys: keys.publicJwks() });
+
+async function timed(label: string, perRound: number, round: () => Promise<void>): Promise<number> {
+  for (let w = 0; w < 20; w++) await round();
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(SECONDS * 1e9));
+  while (process.hrtime.bigint() < end) {
+    await round();
+    ops += perRound;
+  }
+  const us = Number(process.hrtime.bigint() - start) / 1_000 / ops;
+  console.log(`${label.padEnd(44)} ${us.toFixed(2).padStart(8)} us/op`);
+  return us;
+}
+
+const signer = createAssertionSigner(keys, { issuer: ISSUER, batch: { maxLeaves: 4_096, maxWaitMicroseconds: 10_000 } });
+const header = (t: string) => ({ method: 'GET', url: '', headers: { 'x-behalf-assertion': t } });
+let n = 0;
+const jwtToken = signer.signSync({ ...input(0), form: 'jwt' });
+await timed('sign: jwt (one ES256 each)', 1, async () => void signer.signSync({ ...input(n++), form: 'jwt' }));
+for (const size of [8, 32, 128]) {
+  await timed(`sign: batched, batches of ${size}`, size, async () => void (await Promise.all(Array.from({ length: size }, () => signer.sign(input(n++))))));
+}
+await timed('verify: jwt', 1, async () => void (await verifier.verify({ ...header(jwtToken), url: '/v1/reviews/bob?n=0' })));
+for (const size of [8, 32, 128]) {
+  // One batch's requests, verified as a backend gets them (the root verified once, then cached).
+  const base = n;
+  const tokens = await Promise.all(Array.from({ length: size }, () => signer.sign(input(n++))));
+  await timed(`verify: batched, batches of ${size}`, size, async () => {
+    for (const [k, t] of tokens.entries()) await verifier.verify({ ...header(t), url: `/v1/reviews/bob?n=${base + k}` });
+  });
+  console.log(`  header: ${tokens[0]!.length} chars batched (index 0) vs ${jwtToken.length} plain`);
+}
+await rm(dir, { recursive: true, force: true });
