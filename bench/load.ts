@@ -18,6 +18,8 @@ export interface LoadResult {
   upstreamCpuUsPerRequest?: number;
   /** Filled in by the caller (MCP cases): the upstream's heap in use after a full GC, after the measurement, MB. */
   upstreamHeapMb?: number;
+  /** behalf: assertions per batch signature during the measurement (from its metrics). */
+  assertionsPerBatch?: number;
   /** Filled in by the caller: CPU the load generator (this process) used per request, µs. */
   generatorCpuUsPerRequest?: number;
   /** Filled in by the caller: CPU used by processes outside the benchmark meanwhile, % of the machine. */

@@ -8,10 +8,12 @@
 //   (scale-cases.ts).
 // req/s and p50/p99 at 1 and 32 connections, the ratios, and behalf's memory over a long run.
 // Flags: --seconds N (per measurement, default 10), --memory-seconds N (default 60, 0 = skip),
-//   --targets a,b,n,c,w,m,l,i and --connections 1,32 to run a subset (n: nginx as a plain proxy,
+//   --targets a,b,n,c,w,v,m,l,i and --connections 1,32 to run a subset (v: behalf in front of a
+//   backend that verifies each assertion, batched and jwt; n: nginx as a plain proxy,
 //   installed when missing; w: a POST through behalf, a
 //   change: its intent record is written, and fsynced, before the backend is asked), --no-assertion (diagnosis: no signing),
 //   --no-sync (diagnosis: no response waits for an fsync, `audit.syncBeforeResponse: none`),
+//   --assertion-form jwt|batched (the form of (c)'s assertions), --batch-wait <us> (signing.batch.maxWaitMicroseconds),
 //   --mcp-json (diagnosis: the SDK upstream answers calls as JSON; it leaks ~5 KB per call in that mode).
 // BEHALF_BENCH_CLI=<path to main.js>: run another build of behalf (to measure a change to it).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,6 +51,16 @@ const wanted = (l: string) => ONLY === undefined || ONLY.includes(l);
 const NO_ASSERTION = process.argv.includes('--no-assertion');
 /** Diagnosis only: no response waits for its record's fsync (MCP tool calls otherwise all do). */
 const NO_SYNC = process.argv.includes('--no-sync');
+/** `--assertion-form jwt|batched`: the form of (c)'s assertions (default: the config default, batched). */
+const ASSERTION_FORM = (() => {
+  const i = process.argv.indexOf('--assertion-form');
+  return i === -1 ? undefined : process.argv[i + 1];
+})();
+/** `--batch-wait <µs>`: `signing.batch.maxWaitMicroseconds` (default: the config default). */
+const BATCH_WAIT = (() => {
+  const i = process.argv.indexOf('--batch-wait');
+  return i === -1 ? undefined : Number(process.argv[i + 1]);
+})();
 /** Diagnosis only: the SDK upstream answers calls as JSON instead of SSE (its default); it leaks in that mode (mcp-upstream.ts). */
 const MCP_JSON = process.argv.includes('--mcp-json');
 /** The behalf CLI to run: this tree's build unless BEHALF_BENCH_CLI names another. */
@@ -216,15 +228,25 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}`;
+    // (v): a backend that verifies every assertion with behalf/backend (its CPU next to the trivial upstream's).
+    const verifying = wanted('v') ? await startChild([...profileArgs('verifying-upstream'), '--import', 'tsx', join(here, 'verifying-upstream.ts'), publicUrl, 'hr-backend']) : undefined;
+    const verifyingUrl = verifying === undefined ? undefined : `http://127.0.0.1:${verifying.port}`;
     const idp = await startDevIdp({ users: [{ id: 'alice', name: 'Alice', email: 'alice@example.test' }], audience: publicUrl, defaultScopes: ['reviews:read'], log: () => {} });
     await writeFile(join(work, 'directory.yaml'), 'users:\n  - { id: alice, department: Platform }\n  - { id: bob, manager: alice, department: Platform }\n');
     /** The (c) config; the scale-out cases change the port and audit directory, add limits and leave out MCP. */
     const behalfYaml = (o: { port: number; audit: string; limits?: string; mcp?: boolean }) => `server: { port: ${o.port}, publicUrl: "${publicUrl}" }
 issuers: [{ id: idp, issuer: "${idp.issuer}", audience: "${publicUrl}", requireType: at+jwt }]
 directory: { file: directory.yaml }
-signing: { keyFile: keys.json }
-routes: [{ id: hr, path: /api/hr, upstream: "${upstreamUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" }${NO_ASSERTION ? ', assertion: { enabled: false }' : ''} }]
-policies:
+signing: { keyFile: keys.json${BATCH_WAIT === undefined ? '' : `, batch: { maxWaitMicroseconds: ${BATCH_WAIT} }`} }
+routes:
+  - { id: hr, path: /api/hr, upstream: "${upstreamUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" }${NO_ASSERTION ? ', assertion: { enabled: false }' : ASSERTION_FORM === undefined ? '' : `, assertion: { form: ${ASSERTION_FORM} }`} }
+${verifyingUrl === undefined ? '' : `  - { id: hrv, path: /api/verified, upstream: "${verifyingUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" } }
+  - { id: hrvj, path: /api/verified-jwt, upstream: "${verifyingUrl}/v1", audience: hr-backend, identityHeaders: { X-User-Id: "{user.id}" }, assertion: { form: jwt } }
+`}policies:${verifyingUrl === undefined ? '' : `
+  - id: verified-backend
+    effect: allow
+    match: { routes: [hrv, hrvj], methods: [GET], paths: ["/api/verified/reviews/:employee", "/api/verified-jwt/reviews/:employee"] }
+    when: request.params.employee in user.reports`}
   - id: manager-reads-reports
     effect: allow
     match: { routes: [hr], methods: [GET], paths: ["/api/hr/reviews/:employee"] }
@@ -281,8 +303,14 @@ ${o.limits ?? ''}log: { level: warn }
       { name: '(a) direct', url: upstreamUrl, path: '/v1/reviews/bob', headers: {}, pid: upstream.child.pid },
       { name: '(b) bare proxy', url: bareUrl, path: '/v1/reviews/bob', headers: {}, pid: bare.child.pid },
       ...(nginx === undefined ? [] : [{ name: '(n) nginx proxy', url: nginx.url, path: '/v1/reviews/bob', headers: {}, pid: nginx.pid }]),
-      { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid },
+      { name: '(c) behalf', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}` }, pid: behalf.pid, ...(verifying === undefined ? {} : { upstreamPid: upstream.child.pid }) },
     ];
+    if (verifying !== undefined) {
+      // The same request to a backend that verifies it, once per form: its CPU minus the trivial upstream's under (c) is the verification.
+      for (const [name, path] of [['(v) verify batched', '/api/verified/reviews/bob'], ['(v) verify jwt', '/api/verified-jwt/reviews/bob']] as const) {
+        targets.push({ name, url: publicUrl, path, headers: { authorization: `Bearer ${token}` }, pid: behalf.pid, upstreamPid: verifying.child.pid, upstreamLabel: 'backend' });
+      }
+    }
     if (wanted('w')) {
       const review = (n: number) => `{"rating":"meets","summary":"review ${n}"}`;
       targets.push({ name: '(w) behalf POST', url: publicUrl, path: '/api/hr/reviews/bob', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: review, pid: behalf.pid });
@@ -342,6 +370,16 @@ ${o.limits ?? ''}log: { level: warn }
       const m = targets.find((t) => t.name === '(m) mcp behalf');
       return m?.mcp === undefined || m.pid === undefined || !wanted('m') ? Promise.resolve(undefined) : memoryRun('(m) MCP tools/call: ', m.pid, () => runMcpLoad(m.mcp!, 32, MEMORY_SECONDS));
     };
+    /** behalf's batch counters (signatures over batches, assertions in them), from its /metrics. */
+    const batchCounts = async (): Promise<[number, number] | undefined> => {
+      try {
+        const text = await (await fetch(`${publicUrl}/metrics`)).text();
+        const read = (name: string) => Number(text.split('\n').find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN);
+        return [read('behalf_assertion_batches_total'), read('behalf_assertions_batched_total')];
+      } catch {
+        return undefined;
+      }
+    };
     const results: Record<string, Record<number, LoadResult>> = {};
     console.log(`behalf benchmark: ${SECONDS} s per measurement, loopback, node ${process.version}\n`);
     for (const connections of CONNECTIONS) {
@@ -351,8 +389,10 @@ ${o.limits ?? ''}log: { level: warn }
         const serverCpuMs = async () => (await Promise.all([t.pid, ...(t.extraPids ?? [])].map(cpuMs))).reduce((x, y) => x + y, 0);
         const cpu0 = await serverCpuMs();
         const up0 = await cpuMs(t.upstreamPid);
+        const batches0 = t.pid === behalf.pid ? await batchCounts() : undefined;
         const [machine0, own0, gen0] = [await machineBusyMs(), await ownMs(), process.cpuUsage()];
         const r = await measure(t, connections, SECONDS);
+        const batches1 = batches0 === undefined ? undefined : await batchCounts();
         const gen = process.cpuUsage(gen0);
         r.generatorCpuUsPerRequest = (gen.user + gen.system) / r.requests;
         // Other processes' CPU meanwhile, % of the machine: this VM is shared, so say when a
@@ -368,7 +408,10 @@ ${o.limits ?? ''}log: { level: warn }
         const mem = t.memoryOrigin === undefined ? undefined : await upstreamMemory(t.memoryOrigin);
         if (mem !== undefined) r.upstreamHeapMb = mem.heapUsedMb;
         const memText = mem === undefined ? '' : `  [upstream heap ${mem.heapUsedMb.toFixed(1)} MB, rss ${mem.rssMb.toFixed(0)} MB]`;
-        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}${memText}`);
+        const signed = batches0 !== undefined && batches1 !== undefined ? [batches1[0] - batches0[0], batches1[1] - batches0[1]] : undefined;
+        if (signed !== undefined && signed[0]! > 0) r.assertionsPerBatch = signed[1]! / signed[0]!;
+        const batchText = r.assertionsPerBatch === undefined ? '' : `  [${r.assertionsPerBatch.toFixed(1)} assertions per batch signature]`;
+        console.log(`${t.name.padEnd(16)} ${String(connections).padStart(2)} conn  ${fmt(r)}  cpu ${r.cpuUsPerRequest.toFixed(0)} us/req${upstreamCpu}${memText}${batchText}`);
         if (r.otherCpuPercent >= 5) console.log(`                 (other processes used ${r.otherCpuPercent.toFixed(0)}% of the machine meanwhile)`);
       }
     }
@@ -396,7 +439,7 @@ ${o.limits ?? ''}log: { level: warn }
     const mcpRatios = printMcpRatios(results);
     const scale = printScaleComparisons(results, unreachable);
 
-    const memory = behalf.pid === undefined ? undefined : await memoryRun('', behalf.pid, () => runLoad({ ...targets[2]!, connections: 32, seconds: MEMORY_SECONDS })); // (c) behalf
+    const memory = behalf.pid === undefined ? undefined : await memoryRun('', behalf.pid, () => runLoad({ ...targets.find((t) => t.name === '(c) behalf')!, connections: 32, seconds: MEMORY_SECONDS }));
     const mcpMemory = await mcpMemoryRun();
     await writeResults({ date: new Date().toISOString(), seconds: SECONDS, results, ratios, ...(mcpRatios === undefined ? {} : { mcpRatios }), ...(scale === undefined ? {} : { scale }), memory, ...(mcpMemory === undefined ? {} : { mcpMemory }) });
     await idp.close();

@@ -129,6 +129,14 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     });
     revocations.start();
     closers.push(() => revocations.close());
+    let counted = { batches: 0, assertions: 0 };
+    metrics.beforeScrape.push(() => {
+      // The signer counts on the hot path without touching prom-client; the metrics catch up at scrape time.
+      const now = signer.batchStats();
+      metrics.assertionBatches.inc(now.batches - counted.batches);
+      metrics.assertionsBatched.inc(now.assertions - counted.assertions);
+      counted = now;
+    });
     metrics.beforeScrape.push(() => {
       metrics.revocations.set(revocations.size);
       const spool = store.status?.();

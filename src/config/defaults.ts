@@ -63,7 +63,7 @@ export const DEFAULTS = {
   assertionTtlSeconds: 60, // at most 60 s
   /** One signature per event-loop turn's batch (docs/batched-assertions.md); `jwt` signs each. */
   assertionForm: 'batched' as 'batched' | 'jwt',
-  assertionBatchMaxWaitMicroseconds: 250, // 0.25 ms at most before a batch is signed
+  assertionBatchMaxWaitMicroseconds: 500, // 0.5 ms at most before a batch is signed
   assertionBatchMaxLeaves: 256, // a full batch is signed at once
   /** A query name given more than once on a route: refused (400 `query-repeated`) unless a route allows it. */
   queryRepeated: 'refuse' as 'refuse' | 'allow',

@@ -35,6 +35,10 @@ export interface Metrics {
   /** PostgreSQL audit store: records and bytes waiting in the local spool (set at scrape time). */
   readonly auditSpoolRecords: Gauge;
   readonly auditSpoolBytes: Gauge;
+  /** Signatures over batches of assertions (a batch of one included): with `assertionsBatched`, the mean batch size. */
+  readonly assertionBatches: Counter;
+  /** Assertions signed through batches (routes and upstreams with `form: batched`). */
+  readonly assertionsBatched: Counter;
   /** Called before each scrape, to set gauges read from components (spool depth, revocations). */
   readonly beforeScrape: (() => void)[];
 }
@@ -74,6 +78,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     revocationStale: new Gauge({ name: 'behalf_revocation_stale', help: '1 while the local copy of the revocations is too old to trust (alarm)', registers: [registry] }),
     revocations: new Gauge({ name: 'behalf_revocations', help: 'Revocations in force on this instance', registers: [registry] }),
     auditSpoolRecords: new Gauge({ name: 'behalf_audit_spool_records', help: 'Audit records waiting in the local spool for PostgreSQL', registers: [registry] }),
+    assertionBatches: new Counter({ name: 'behalf_assertion_batches_total', help: 'Signatures made over batches of assertions (a batch of one included)', registers: [registry] }),
+    assertionsBatched: new Counter({ name: 'behalf_assertions_batched_total', help: 'Assertions signed through batches', registers: [registry] }),
     auditSpoolBytes: new Gauge({ name: 'behalf_audit_spool_bytes', help: 'Bytes waiting in the local audit spool', registers: [registry] }),
   };
 }

@@ -9,7 +9,7 @@ export interface BatchOptions {
   /**
    * Longest time the first assertion of a batch waits for others, µs. A batch is signed at the
    * end of the event-loop turn in which it opened, or sooner when a request joins it this long
-   * after it opened. Default 250.
+   * after it opened. Default 500.
    */
   readonly maxWaitMicroseconds: number;
   /** Most assertions in one batch; a full batch is signed at once. Default 256. */

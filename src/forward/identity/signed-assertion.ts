@@ -10,7 +10,7 @@ import { createBatchSigner, type BatchOptions, type BatchStats } from './batch-s
 export type AssertionForm = 'jwt' | 'batched';
 
 /** Batch bounds when none are configured (same as `DEFAULTS.assertionBatch*`). */
-const DEFAULT_BATCH: BatchOptions = { maxWaitMicroseconds: 250, maxLeaves: 256 };
+const DEFAULT_BATCH: BatchOptions = { maxWaitMicroseconds: 500, maxLeaves: 256 };
 
 /** What one assertion is about: who, for which backend, and which exact request. */
 export interface AssertionInput {
