@@ -46,6 +46,11 @@ const three = [leafOf(claims({})), leafOf(claims({ sub: 'bob', htu: '/v1/reviews
 const good = batch(three);
 const [root0, leaf0, proof0] = good[0]!.split('~') as [string, string, string];
 const [, leaf1, proof1] = good[1]!.split('~') as [string, string, string];
+/** The signed root with one character of its signature's middle changed. */
+const flipped = (jws: string) => {
+  const at = jws.length - 30;
+  return jws.slice(0, at) + (jws[at] === 'A' ? 'B' : 'A') + jws.slice(at + 1);
+};
 const edited = Buffer.from(JSON.stringify({ ...JSON.parse(three[0]!.toString()), sub: 'mallory' })).toString('base64url');
 
 const cases = [
@@ -65,6 +70,7 @@ const cases = [
   { name: 'a root claiming size 1', header: batch([leafOf(claims({})), leafOf(claims({}))], { size: 1 })[0], request: get, expect: 'assertion-invalid' },
   { name: 'leaf 0 of 3, 61 s later', header: good[0], request: get, expect: 'assertion-expired', now: NOW + 61 + 5 },
   { name: 'the signed root alone', header: root0, request: get, expect: 'assertion-invalid' },
+  { name: 'leaf 0 with a bit of the root signature flipped', header: `${flipped(root0)}~${leaf0}~${proof0}`, request: get, expect: 'assertion-invalid' },
 ];
 
 const out = {
