@@ -1,6 +1,7 @@
-import { canonicalJson, canonicalObject } from '../lib/canonical-json.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 import { sha256Hex } from '../lib/digest.js';
 import type { AuditRecord, StoredAuditRecord } from './record.js';
+import { recordMembersText } from './record-text.js';
 
 /**
  * The hash chain shared by every audit store (file, PostgreSQL): how a record is serialised,
@@ -48,23 +49,19 @@ export interface SealedRecord {
 
 /**
  * Seal `rec` as the record after (`prevSeq`, `prevHash`). Any `seq`/`prev`/`hash` already on
- * `rec` is replaced. Costs one canonical serialisation and one SHA-256 (a few microseconds);
- * written without spreads or intermediate objects because it runs once per request.
+ * `rec` is replaced. Costs one canonical serialisation (by a plan compiled once per record
+ * shape, record-text.ts) and one one-shot SHA-256: a few microseconds, once per request.
  *
  * This does NOT check that `rec` holds no secrets or bodies: the pipeline builds records that
  * way (see record.ts).
  */
 export function sealRecord(rec: AuditRecord, prevSeq: number, prevHash: string): SealedRecord {
   const seq = prevSeq + 1;
-  const fields = rec as unknown as Record<string, unknown>;
-  const keys = Object.keys(fields).filter((k) => k !== 'seq' && k !== 'prev' && k !== 'hash');
-  keys.push('prev', 'seq');
-  keys.sort();
-  const text = canonicalObject(keys, (key) => (key === 'seq' ? seq : key === 'prev' ? prevHash : fields[key]));
-  const hash = sha256Hex(text);
+  const members = recordMembersText(rec, seq, prevHash);
+  const hash = sha256Hex(`{${members}}`);
   // The hash is appended after the canonical body (not sorted in) so the line stays cheap to
   // build; verification parses the line and recomputes from the fields, so layout is free.
-  return { seq, prev: prevHash, hash, line: `${text.slice(0, -1)},"hash":"${hash}"}` };
+  return { seq, prev: prevHash, hash, line: `{${members},"hash":"${hash}"}` };
 }
 
 /** `rec` as stored under `sealed` (for stores that keep fields rather than lines). */

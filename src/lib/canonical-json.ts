@@ -19,23 +19,6 @@ export function canonicalJson(value: unknown): string {
   return buildText(value);
 }
 
-/**
- * Canonical text of an object whose keys, already in canonical order, are `sortedKeys`, with
- * values from `valueOf` (so sealing can add `seq`/`prev` without copying the record). String
- * concatenation beats building a sorted copy for `JSON.stringify` on V8 (measured ~3.5 us vs
- * ~5 us for a 20-field record).
- */
-export function canonicalObject(sortedKeys: readonly string[], valueOf: (key: string) => unknown): string {
-  let text = '{';
-  for (const key of sortedKeys) {
-    const v = valueOf(key);
-    if (v === undefined) continue;
-    if (text.length > 1) text += ',';
-    text += `${JSON.stringify(key)}:${typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v)}`;
-  }
-  return `${text}}`;
-}
-
 /** A value that is not an object or array. */
 function scalarText(value: unknown): string {
   switch (typeof value) {

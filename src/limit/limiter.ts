@@ -118,8 +118,8 @@ export function createLimiter(limits: LimitsConfig, store: LimitStore, opts: Lim
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
       storeFailed(failed.reason);
-      for (const rule of matched) metrics?.limitDecisions.inc({ rule: rule.id, outcome: 'error' });
-      if (guard) metrics?.limitDecisions.inc({ rule: 'runaway', outcome: 'error' });
+      for (const rule of matched) metrics?.countLimitDecision(rule.id, 'error');
+      if (guard) metrics?.countLimitDecision('runaway', 'error');
       // Do not make the request wait on a store that is failing: give back in the background.
       void undoAll(steps);
       const message = failed.reason instanceof Error ? failed.reason.message : 'limit store failed';
@@ -130,7 +130,7 @@ export function createLimiter(limits: LimitsConfig, store: LimitStore, opts: Lim
     }
     storeAnswered();
 
-    for (const s of steps) metrics?.limitDecisions.inc({ rule: s.label, outcome: s.allowed ? 'allow' : 'deny' });
+    for (const s of steps) metrics?.countLimitDecision(s.label, s.allowed ? 'allow' : 'deny');
     const headers = rateLimitHeaders(steps);
     const refused = steps.filter((s) => !s.allowed);
     if (refused.length > 0) {

@@ -1,9 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterCells } from './counter-cells.js';
 
 /** The gateway's Prometheus metrics, on a registry of its own (several gateways can share a process in tests). */
 export interface Metrics {
   readonly registry: Registry;
   readonly requests: Counter<'door' | 'route' | 'decision' | 'reason'>;
+  /** One request in `requests`, the per-request way: no label object, no hash string (counter-cells.ts). */
+  readonly countRequest: (door: string, route: string, decision: string, reason: string) => void;
   readonly duration: Histogram<'door' | 'decision'>;
   readonly upstreamFailures: Counter<'route' | 'reason'>;
   /** 1 while an upstream MCP server's circuit is open (its calls fail at once), 0 once it closed again. */
@@ -22,6 +25,8 @@ export interface Metrics {
   readonly auditUnhealthy: Gauge;
   /** Limit stage: one per matching rule per request; `rule` is the rule id (`runaway` for the guard), `outcome` allow, deny or error. */
   readonly limitDecisions: Counter<'rule' | 'outcome'>;
+  /** One decision in `limitDecisions`, the per-request way (counter-cells.ts). */
+  readonly countLimitDecision: (rule: string, outcome: 'allow' | 'deny' | 'error') => void;
   /** Limit store operations that failed (Redis unreachable, timed out). */
   readonly limitStoreErrors: Counter;
   /** 1 while the last limit store operation failed, 0 once one succeeds again: the alarm. */
@@ -46,10 +51,35 @@ export interface Metrics {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'behalf_' });
+  const requestCells = new CounterCells(['door', 'route', 'decision', 'reason']);
+  const requests = new Counter({
+    name: 'behalf_requests_total',
+    help: 'Requests by door, route, decision and reason',
+    labelNames: ['door', 'route', 'decision', 'reason'],
+    registers: [registry],
+    collect() {
+      requestCells.flushInto(this);
+    },
+  });
+  requestCells.attach(requests);
+  const limitCells = new CounterCells(['rule', 'outcome']);
+  const limitDecisions = new Counter({
+    name: 'behalf_limit_decisions_total',
+    help: 'Limit rule decisions by rule and outcome (allow, deny, error)',
+    labelNames: ['rule', 'outcome'],
+    registers: [registry],
+    collect() {
+      limitCells.flushInto(this);
+    },
+  });
+  limitCells.attach(limitDecisions);
   return {
     registry,
     beforeScrape: [],
-    requests: new Counter({ name: 'behalf_requests_total', help: 'Requests by door, route, decision and reason', labelNames: ['door', 'route', 'decision', 'reason'], registers: [registry] }),
+    requests,
+    countRequest: (door, route, decision, reason) => requestCells.inc(door, route, decision, reason),
+    limitDecisions,
+    countLimitDecision: (rule, outcome) => limitCells.inc(rule, outcome),
     duration: new Histogram({
       name: 'behalf_request_duration_seconds',
       help: 'Time from receipt to the end of the response',
@@ -71,7 +101,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     connectionsOpen: new Gauge({ name: 'behalf_connections_open', help: 'Client connections the public listener holds', registers: [registry] }),
     auditFailures: new Counter({ name: 'behalf_audit_write_failures_total', help: 'Audit records that could not be written', registers: [registry] }),
     auditUnhealthy: new Gauge({ name: 'behalf_audit_unhealthy', help: '1 while audit records cannot be written (alarm)', registers: [registry] }),
-    limitDecisions: new Counter({ name: 'behalf_limit_decisions_total', help: 'Limit rule decisions by rule and outcome (allow, deny, error)', labelNames: ['rule', 'outcome'], registers: [registry] }),
     limitStoreErrors: new Counter({ name: 'behalf_limit_store_errors_total', help: 'Limit store operations that failed', registers: [registry] }),
     limitStoreUnhealthy: new Gauge({ name: 'behalf_limit_store_unhealthy', help: '1 while the limit store cannot be reached (alarm)', registers: [registry] }),
     revocationStoreErrors: new Counter({ name: 'behalf_revocation_store_errors_total', help: 'Revocation syncs with the shared store that failed', registers: [registry] }),

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
 import type { RouteConfig } from '../config/schema.js';
 import type { CanonicalQuery } from '../lib/canonical-query.js';
+import { isoTime } from '../lib/iso-time.js';
 import { newRequestId } from '../lib/request-id.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
 import type { ToolCallResult } from '../tools/types.js';
@@ -110,7 +111,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     door,
     requestId: newRequestId(),
     startedAt,
-    time: new Date(wallMs).toISOString(),
+    time: isoTime(wallMs),
     method: req.method ?? 'GET',
     path,
     search,

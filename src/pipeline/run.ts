@@ -52,11 +52,6 @@ export function createRunner<C extends RequestContext>(door: Door<C>, deps: Pipe
       if (!res.destroyed) res.destroy();
     }
     const decision = ctx.decision;
-    deps.metrics.requests.inc({
-      door: ctx.door,
-      route: targetLabel(ctx.target) || (ctx.route?.id ?? ''),
-      decision: decision?.allow === true ? 'allow' : 'deny',
-      reason: decision?.reason ?? '',
-    });
+    deps.metrics.countRequest(ctx.door, targetLabel(ctx.target) || (ctx.route?.id ?? ''), decision?.allow === true ? 'allow' : 'deny', decision?.reason ?? '');
   };
 }
