@@ -6,8 +6,8 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** Node's `req.rawHeaders`: the only place where a second `Authorization` header is visible. */
   rawHeaders: readonly string[];
-  /** Path and query as received (`req.url`). */
-  url: string;
+  /** Path and query as received (`req.url`; a server request always has one). */
+  url?: string | undefined;
 }
 
 /** The client-facing message for a request whose credentials are absent or malformed. */
@@ -56,7 +56,7 @@ export function extractBearerToken(req: AuthRequest, maxTokenBytes: number): Ext
     if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
   if (count > 1) return no('token-duplicate', `${count} Authorization headers`);
-  if (hasQueryToken(req.url)) return no('token-in-query', 'access_token in the query string');
+  if (req.url !== undefined && hasQueryToken(req.url)) return no('token-in-query', 'access_token in the query string');
 
   const header = req.headers.authorization;
   if (header === undefined || header === '') return no('token-missing', 'no Authorization header');
