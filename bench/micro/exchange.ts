@@ -1,7 +1,8 @@
 // One forwarded exchange's own work, without the network: the exchange is made, undici's events
 // are played to it (request start, response head, one body chunk, end) as for the benchmark's
-// small fixed-length answer, and it finishes into a stand-in client response. What is left is
-// the glue: the whole-exchange timer, the client-close and drain listeners, the response head.
+// small fixed-length answer, and it finishes into a stand-in client response once `beforeEnd`
+// agreed (as forward/route.ts asks, for the audit record). What is left is the glue: the
+// whole-exchange timer, the client-close and drain listeners, the response head, the promises.
 //   node --import tsx bench/micro/exchange.ts [--root <checkout>] [--ms N]
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -48,18 +49,18 @@ const headers = { 'x-request-id': 'K3x-XZ-Z0yXkI3uxm5ti4w' };
 const socket = new EventEmitter();
 
 console.log(ROOT);
-let pending: Promise<unknown> = Promise.resolve();
+const agreed = Promise.resolve(true);
+const beforeEnd = () => agreed;
 await measure('exchange: start, head, one chunk, end', () => {
   const res = new StandInResponse();
   res.socket = socket;
   const ex = new (Exchange as unknown as new (...a: unknown[]) => InstanceType<typeof Exchange>)(
-    { req, res, route, upstreamPath: '/v1/reviews/bob', headers, body: undefined },
+    { req, res, route, upstreamPath: '/v1/reviews/bob', headers, body: undefined, beforeEnd },
     deadlines,
   );
   ex.onRequestStart(controller as never);
   ex.onResponseStart(controller as never, 200, upstreamHeaders);
   ex.onResponseData(controller as never, chunk);
   ex.onResponseEnd();
-  pending = ex.done;
-});
-await pending;
+  return ex.done;
+}, { async: true });

@@ -21,11 +21,14 @@ export function errorCode(err: unknown): string {
  * gateway's request id instead of the upstream's.
  */
 function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string[] | undefined): OutgoingHttpHeaders {
-  const named = upstream.connection === undefined ? undefined : new Set(String(upstream.connection).toLowerCase().split(',').map((s) => s.trim()));
+  const connection = upstream.connection === undefined ? undefined : String(upstream.connection).toLowerCase();
+  // Nearly every upstream says `keep-alive` or `close`: one name, compared without a Set.
+  const one = connection === undefined || connection.includes(',') ? undefined : connection.trim();
+  const named = connection === undefined || one !== undefined ? undefined : new Set(connection.split(',').map((s) => s.trim()));
   const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
   for (const name of Object.keys(upstream)) {
     const value = upstream[name];
-    if (value === undefined || HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
+    if (value === undefined || HOP.has(name) || name === one || named?.has(name) || name === 'x-request-id') continue;
     out[name] = value;
   }
   if (typeof requestId === 'string') out['x-request-id'] = requestId;
@@ -173,7 +176,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
         if (this.settled) return;
         if (proceed) return this.complete();
         this.input.res.destroy();
-        this.finish({ ok: false, ...this.base(), aborted: 'gateway' });
+        this.finish(this.result(false, 'gateway'));
       });
   }
 
@@ -198,7 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
       }
     }
     res.end(this.held);
-    this.finish({ ok: true, ...this.base() });
+    this.finish(this.result(true));
   }
 
   private readonly onClientClose = (): void => {
@@ -206,7 +209,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
     if (this.started && !this.input.res.destroyed) this.input.res.destroy();
     // Settle first, then abort: undici reports the abort back through onResponseError at once,
     // and that report must not decide the outcome.
-    this.finish({ ok: false, ...this.base(), aborted: 'client' });
+    this.finish(this.result(false, 'client'));
     this.abortUpstream('client closed');
   };
 
@@ -221,13 +224,20 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
     else if (!this.controller.aborted) this.controller.abort(err);
   }
 
-  private base(): { bytesOut: number; upstreamStatus?: number } {
-    return this.status === undefined ? { bytesOut: this.bytesOut } : { bytesOut: this.bytesOut, upstreamStatus: this.status };
+  /** The result of an exchange whose response started (or was about to): status and bytes so far. */
+  private result(ok: boolean, aborted?: 'client' | 'upstream' | 'gateway'): { -readonly [K in keyof ForwardResult]: ForwardResult[K] } {
+    const r: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { ok, bytesOut: this.bytesOut };
+    if (this.status !== undefined) r.upstreamStatus = this.status;
+    if (aborted !== undefined) r.aborted = aborted;
+    return r;
   }
 
   private failStarted(reason: 'upstream-timeout' | 'upstream-error', detail: string): void {
     this.input.res.destroy();
-    this.finish({ ok: false, ...this.base(), aborted: 'upstream', reason, detail });
+    const r = this.result(false, 'upstream');
+    r.reason = reason;
+    r.detail = detail;
+    this.finish(r);
   }
 
   private failEarly(timedOut: boolean, detail: string): void {
