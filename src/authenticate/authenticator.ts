@@ -55,15 +55,26 @@ export type { AuthRequest } from './extract-token.js';
  */
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; decision: Deny; identity?: Identity };
 
+/**
+ * What a route or door asks of a token beyond the issuer's configuration: `allowedIssuers`,
+ * issuer ids accepted (undefined = all configured); `audience`, accepted audiences replacing the
+ * issuer's configured list.
+ */
+export interface AuthConstraints {
+  readonly allowedIssuers?: readonly string[] | undefined;
+  readonly audience?: readonly string[] | undefined;
+}
+
 /** The authenticate stage. */
 export interface Authenticator {
   /**
-   * Verify the request's bearer token and map it to an Identity.
+   * Verify the request's bearer token and map it to an Identity. Answers synchronously when no
+   * verification is needed (no usable token, or a token from the cache), else a promise.
    * @param opts.allowedIssuers issuer ids accepted on this route (undefined = all configured).
    * @param opts.audience accepted audiences, replacing the issuer's configured list (the MCP door
    *   passes its public `/mcp` URL, RFC 8707).
    */
-  authenticate(req: AuthRequest, opts?: { allowedIssuers?: readonly string[]; audience?: readonly string[] }): Promise<AuthResult>;
+  authenticate(req: AuthRequest, opts?: AuthConstraints): AuthResult | Promise<AuthResult>;
   /** Load discovery and JWKS for every issuer, and wait for it (at start). Never throws. */
   warm(): Promise<{ issuerId: string; ok: boolean; error?: string }[]>;
   /**
@@ -138,7 +149,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     return audiences.some((a) => expected.includes(a));
   };
 
-  async function authenticate(req: AuthRequest, ropts: { allowedIssuers?: readonly string[]; audience?: readonly string[] } = {}): Promise<AuthResult> {
+  function authenticate(req: AuthRequest, ropts: AuthConstraints = NO_CONSTRAINTS): AuthResult | Promise<AuthResult> {
     const extracted = extractBearerToken(req, opts.maxTokenBytes);
     if (!extracted.ok) return extracted;
     const token = extracted.token;
@@ -149,7 +160,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     if (hit !== undefined && acceptable(hit.identity, hit.audiences, ropts.allowedIssuers, ropts.audience)) {
       return notRevoked(hit.identity);
     }
+    return verify(token, key, ropts);
+  }
 
+  async function verify(token: string, key: string, ropts: AuthConstraints): Promise<AuthResult> {
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
@@ -214,6 +228,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   return { authenticate, warm, keyStatus };
 }
 
+const NO_CONSTRAINTS: AuthConstraints = Object.freeze({});
 const REVOKED = deny(401, 'token-revoked', INVALID_TOKEN_MESSAGE);
 const REVOCATIONS_UNAVAILABLE = deny(503, 'revocation-unavailable', 'service temporarily unavailable, retry later', {
   headers: { 'retry-after': '1' },

@@ -6,8 +6,8 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** Node's `req.rawHeaders`: the only place where a second `Authorization` header is visible. */
   rawHeaders: readonly string[];
-  /** Path and query as received (`req.url`). */
-  url: string;
+  /** Path and query as received (`req.url`; a server request always has one). */
+  url?: string | undefined;
 }
 
 /** The client-facing message for a request whose credentials are absent or malformed. */
@@ -17,6 +17,12 @@ export const MISSING_TOKEN_MESSAGE = 'a valid bearer access token is required';
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** `auth-scheme [ 1*SP credentials ]` (RFC 9110 §11.4). */
 const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +([^]*))?$/;
+/**
+ * The common case in one scan: `Bearer` (any case), one space, one b64token, nothing else. Every
+ * header it matches, the general checks below accept with the same token; anything else (two
+ * spaces, another scheme, a bad character) takes the general path, which gives the reason.
+ */
+const PLAIN_BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)$/;
 
 /** The one bearer token of the request, or the denial saying why there is none. */
 export type ExtractResult = { ok: true; token: string } | { ok: false; decision: Deny };
@@ -43,16 +49,22 @@ export type ExtractResult = { ok: true; token: string } | { ok: false; decision:
  */
 export function extractBearerToken(req: AuthRequest, maxTokenBytes: number): ExtractResult {
   let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]?.toLowerCase() === 'authorization') count++;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    // Lower-casing only names of the right length: no new string for every other header.
+    const name = raw[i];
+    if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
   if (count > 1) return no('token-duplicate', `${count} Authorization headers`);
-  if (hasQueryToken(req.url)) return no('token-in-query', 'access_token in the query string');
+  if (req.url !== undefined && hasQueryToken(req.url)) return no('token-in-query', 'access_token in the query string');
 
   const header = req.headers.authorization;
   if (header === undefined || header === '') return no('token-missing', 'no Authorization header');
   // Bound the work before matching anything: "Bearer " plus the token.
   if (header.length > maxTokenBytes + 64) return no('token-too-large', `Authorization header over ${maxTokenBytes} bytes`);
+  const plain = PLAIN_BEARER.exec(header);
+  // A b64token is ASCII: its length is its size in bytes.
+  if (plain !== null && plain[1]!.length <= maxTokenBytes) return { ok: true, token: plain[1]! };
   const m = CREDENTIALS.exec(header);
   if (m === null) return no('token-malformed', 'Authorization header is not "scheme credentials"');
   if (m[1]!.toLowerCase() !== 'bearer') return no('token-missing', 'Authorization scheme is not Bearer');

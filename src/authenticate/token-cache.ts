@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Identity } from './identity.js';
 
 /** What a cache hit needs to re-check the route's constraints without verifying again. */
@@ -10,9 +10,12 @@ export interface CachedToken {
   readonly expiresAtMs: number;
 }
 
-/** Cache key of a token: SHA-256, base64url. The token itself is never stored. */
+/**
+ * Cache key of a token: SHA-256 of its UTF-8 bytes, base64url. The token itself is never stored.
+ * One-shot (`crypto.hash`): no Hash object per request.
+ */
 export function tokenKey(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { deny } from '../pipeline/decision.js';
 import type { ForwardInput, ForwardResult } from './proxy-types.js';
 import { HOP_BY_HOP } from './identity/stripped-headers.js';
+import type { Deadline, DeadlineList, Expirable } from '../lib/deadlines.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const HOP = new Set<string>(HOP_BY_HOP);
@@ -20,11 +21,14 @@ export function errorCode(err: unknown): string {
  * gateway's request id instead of the upstream's.
  */
 function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string[] | undefined): OutgoingHttpHeaders {
-  const named = upstream.connection === undefined ? undefined : new Set(String(upstream.connection).toLowerCase().split(',').map((s) => s.trim()));
+  const connection = upstream.connection === undefined ? undefined : String(upstream.connection).toLowerCase();
+  // Nearly every upstream says `keep-alive` or `close`: one name, compared without a Set.
+  const one = connection === undefined || connection.includes(',') ? undefined : connection.trim();
+  const named = connection === undefined || one !== undefined ? undefined : new Set(connection.split(',').map((s) => s.trim()));
   const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
   for (const name of Object.keys(upstream)) {
     const value = upstream[name];
-    if (value === undefined || HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
+    if (value === undefined || HOP.has(name) || name === one || named?.has(name) || name === 'x-request-id') continue;
     out[name] = value;
   }
   if (typeof requestId === 'string') out['x-request-id'] = requestId;
@@ -33,15 +37,16 @@ function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string
 
 /**
  * One forwarded request: the undici dispatch handler that streams the upstream response into the
- * client response, plus the whole-exchange timer and the client-disconnect watch. `done`
- * resolves exactly once; nothing here throws. See `createForwarder` for the behaviour.
+ * client response, plus the whole-exchange deadline (on a list that shares one timer,
+ * lib/deadlines.ts) and the client-disconnect watch. `done` resolves exactly once; nothing here
+ * throws. See `createForwarder` for the behaviour.
  *
  * With `beforeEnd`, the client must not see a complete response before `beforeEnd` agreed, so:
  * a bodiless response's head is held back until then; a fixed-length body's last chunk is held
  * back (its Content-Length would otherwise make the response look complete); a chunked body is
  * streamed whole, its end being the terminating chunk that `res.end()` sends.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Expirable {
   readonly done: Promise<ForwardResult>;
   private resolve!: (r: ForwardResult) => void;
   private controller: Dispatcher.DispatchController | undefined;
@@ -57,22 +62,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private deferredHead: OutgoingHttpHeaders | undefined;
   /** A fixed-length response's head, sent with its first body bytes. */
   private bodyHead: OutgoingHttpHeaders | undefined;
-  private readonly timer: NodeJS.Timeout;
+  /** The whole-exchange bound, `route.timeoutMs`, on the forwarder's shared list for that duration. */
+  private readonly deadline: Deadline;
 
-  constructor(private readonly input: ForwardInput) {
+  /** @param deadlines the list for `input.route.timeoutMs` (the forwarder keeps one per duration). */
+  constructor(
+    private readonly input: ForwardInput,
+    deadlines: DeadlineList,
+  ) {
     this.done = new Promise((r) => (this.resolve = r));
-    const { res, signal, route } = input;
-    this.timer = setTimeout(() => {
-      if (this.started) this.failStarted('upstream-timeout', `no complete response in ${route.timeoutMs} ms`);
-      else this.failEarly(true, `no response headers in ${route.timeoutMs} ms`);
-      this.abortUpstream('timeout');
-    }, route.timeoutMs);
+    const { res, signal } = input;
+    this.deadline = deadlines.add(this);
     if (res.destroyed || signal?.aborted === true) {
       this.finish({ ok: false, bytesOut: 0, aborted: 'client' });
       return;
     }
     res.on('close', this.onClientClose);
     signal?.addEventListener('abort', this.onClientClose, { once: true });
+  }
+
+  /** Called by the deadline list once `route.timeoutMs` has passed without the exchange ending. */
+  expire(): void {
+    const ms = this.input.route.timeoutMs;
+    if (this.started) this.failStarted('upstream-timeout', `no complete response in ${ms} ms`);
+    else this.failEarly(true, `no response headers in ${ms} ms`);
+    this.abortUpstream('timeout');
   }
 
   /** The outcome is decided (the client was already gone, or undici refused the request). */
@@ -153,7 +167,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     const beforeEnd = this.input.beforeEnd;
     if (beforeEnd === undefined) return this.complete();
-    clearTimeout(this.timer);
+    this.deadline.cancel();
     const done = { upstreamStatus: this.status ?? 0, bytesOut: this.bytesOut };
     Promise.resolve()
       .then(() => beforeEnd(done))
@@ -162,7 +176,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         if (this.settled) return;
         if (proceed) return this.complete();
         this.input.res.destroy();
-        this.finish({ ok: false, ...this.base(), aborted: 'gateway' });
+        this.finish(this.result(false, 'gateway'));
       });
   }
 
@@ -187,7 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     res.end(this.held);
-    this.finish({ ok: true, ...this.base() });
+    this.finish(this.result(true));
   }
 
   private readonly onClientClose = (): void => {
@@ -195,7 +209,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.started && !this.input.res.destroyed) this.input.res.destroy();
     // Settle first, then abort: undici reports the abort back through onResponseError at once,
     // and that report must not decide the outcome.
-    this.finish({ ok: false, ...this.base(), aborted: 'client' });
+    this.finish(this.result(false, 'client'));
     this.abortUpstream('client closed');
   };
 
@@ -210,13 +224,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else if (!this.controller.aborted) this.controller.abort(err);
   }
 
-  private base(): { bytesOut: number; upstreamStatus?: number } {
-    return this.status === undefined ? { bytesOut: this.bytesOut } : { bytesOut: this.bytesOut, upstreamStatus: this.status };
+  /** The result of an exchange whose response started (or was about to): status and bytes so far. */
+  private result(ok: boolean, aborted?: 'client' | 'upstream' | 'gateway'): { -readonly [K in keyof ForwardResult]: ForwardResult[K] } {
+    const r: { -readonly [K in keyof ForwardResult]: ForwardResult[K] } = { ok, bytesOut: this.bytesOut };
+    if (this.status !== undefined) r.upstreamStatus = this.status;
+    if (aborted !== undefined) r.aborted = aborted;
+    return r;
   }
 
   private failStarted(reason: 'upstream-timeout' | 'upstream-error', detail: string): void {
     this.input.res.destroy();
-    this.finish({ ok: false, ...this.base(), aborted: 'upstream', reason, detail });
+    const r = this.result(false, 'upstream');
+    r.reason = reason;
+    r.detail = detail;
+    this.finish(r);
   }
 
   private failEarly(timedOut: boolean, detail: string): void {
@@ -230,7 +251,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finish(r: ForwardResult): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.deadline.cancel();
     this.input.res.off('close', this.onClientClose);
     this.input.res.off('drain', this.onDrain);
     this.input.signal?.removeEventListener('abort', this.onClientClose);

@@ -46,7 +46,7 @@ export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, rout
     upstreamPath: target,
     headers: outgoing.headers,
     body: ctx.body,
-    beforeEnd: async (done) => {
+    beforeEnd: (done) => {
       ctx.upstreamStatus = done.upstreamStatus;
       ctx.bytesOut = done.bytesOut;
       // No record: a read may still be answered when so configured (the alarm is raised);

@@ -25,7 +25,9 @@ export function createRunner<C extends RequestContext>(door: Door<C>, deps: Pipe
       denial = door.receive(ctx);
       if (denial === undefined) {
         for (const [, stage] of STAGES) {
-          denial = await stage(ctx, deps, door as unknown as Door);
+          const result = stage(ctx, deps, door as unknown as Door);
+          // A stage that answered synchronously is not awaited: an await costs a microtask turn.
+          denial = result instanceof Promise ? await result : result;
           if (denial !== undefined) break;
         }
       }
@@ -38,7 +40,8 @@ export function createRunner<C extends RequestContext>(door: Door<C>, deps: Pipe
       ctx.decision = denial;
       ctx.status = door.statusOf(ctx, denial);
     }
-    const recorded = await auditStage(ctx, deps);
+    // A proxied response's record was written before its end (forward): no async call for it.
+    const recorded = ctx.recorded || (await auditStage(ctx, deps));
     if (denial === undefined && !recorded && !mayAnswerWithoutRecord(ctx, deps)) {
       denial = deny(503, 'audit-unavailable', 'service unavailable', { detail: 'audit record could not be written' });
       ctx.decision = denial;

@@ -37,6 +37,14 @@ describe('extractBearerToken', () => {
     ['an empty access_token parameter', req([`Bearer ${TOKEN}`], '/api/x?access_token='), '401 token-in-query'],
     ['a parameter merely containing the name', req([`Bearer ${TOKEN}`], '/api/x?my_access_token_hint=1'), `token:${TOKEN}`],
     ['access_token only in the fragment', req([`Bearer ${TOKEN}`], '/api/x#access_token=1'), `token:${TOKEN}`],
+    // The one-scan path for `Bearer <token>` and the general path must agree on every edge.
+    ['a mixed-case scheme', req([`bEaReR ${TOKEN}`]), `token:${TOKEN}`],
+    ['a token with padding', req(['Bearer abc+/~.-_==']), 'token:abc+/~.-_=='],
+    ['a token then a space', req([`Bearer ${TOKEN} `]), `token:${TOKEN}`],
+    ['padding only', req(['Bearer ==']), '401 token-malformed'],
+    ['padding inside the token', req(['Bearer ab=cd']), '401 token-malformed'],
+    ['a scheme that only starts with Bearer', req([`Bearerx ${TOKEN}`]), '401 token-missing'],
+    ['a second Authorization header in upper case', { ...req([`Bearer ${TOKEN}`]), rawHeaders: ['Authorization', `Bearer ${TOKEN}`, 'AUTHORIZATION', 'Basic eA=='] }, '401 token-duplicate'],
   ];
   for (const [name, r, expected] of cases) {
     it(`${name} -> ${expected.startsWith('token:') ? 'token' : expected}`, () => {

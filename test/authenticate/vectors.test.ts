@@ -26,7 +26,7 @@ describe('JWT attack vectors', () => {
       homeIssuer: 'primary',
     });
     gateway = await serve((req, res) => {
-      void auth.authenticate({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url ?? '/' }, { allowedIssuers: env.allowedIssuers }).then((r) => {
+      void Promise.resolve(auth.authenticate({ headers: req.headers, rawHeaders: req.rawHeaders, url: req.url ?? '/' }, { allowedIssuers: env.allowedIssuers })).then((r) => {
         if (r.ok) {
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r.identity));
           return;
