@@ -115,6 +115,20 @@ export function compileOutgoingHeaders(
     return 'pass';
   };
   const memo = new Map<string, Action>();
+  // `Connection: keep-alive` on nearly every request: its names are worked out once per value.
+  const connectionMemo = new Map<string, ReadonlySet<string> | undefined>();
+  /**
+   * The header names a `Connection` value makes hop-by-hop, in normal form, leaving out those
+   * removed as routine anyway (`keep-alive`, `close` is no header): `undefined` when none is left.
+   */
+  const connectionNames = (value: string): ReadonlySet<string> | undefined => {
+    if (connectionMemo.has(value)) return connectionMemo.get(value);
+    const names = new Set(value.split(',').map((s) => normalizeHeaderName(s.trim())).filter((n) => n !== '' && classifyHeader(n) !== 'routine'));
+    const result = names.size === 0 ? undefined : names;
+    if (connectionMemo.size >= MEMO_MAX) connectionMemo.clear();
+    connectionMemo.set(value, result);
+    return result;
+  };
 
   return {
     kind: 'headers',
@@ -124,7 +138,7 @@ export function compileOutgoingHeaders(
       const dropped: { header: string; problem: 'missing' | 'invalid' }[] = [];
       const incoming = input.incoming ?? NO_HEADERS;
       const connection = incoming.connection;
-      const named = connection === undefined ? undefined : new Set(String(connection).split(',').map((s) => normalizeHeaderName(s.trim())));
+      const named = connection === undefined ? undefined : connectionNames(String(connection));
 
       for (const rawName of Object.keys(incoming)) {
         const value = incoming[rawName];
