@@ -15,7 +15,8 @@ import { targetLabel } from './target.js';
  * the client will get), recorded, then sent, so an answer the client sees as complete always has
  * its record: when the record cannot be written, the answer is replaced by a 503 (or sent anyway
  * for a read, with `audit.onFailureForReads: allow`). A denial is recorded, then sent in the
- * door's wire form. Counted once in `behalf_requests_total`. Never rejects.
+ * door's wire form. Counted once in `behalf_requests_total`, and its time from receipt to the
+ * answer observed in `behalf_request_duration_seconds`. Never rejects.
  */
 export function createRunner<C extends RequestContext>(door: Door<C>, deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
@@ -55,6 +56,8 @@ export function createRunner<C extends RequestContext>(door: Door<C>, deps: Pipe
       if (!res.destroyed) res.destroy();
     }
     const decision = ctx.decision;
-    deps.metrics.countRequest(ctx.door, targetLabel(ctx.target) || (ctx.route?.id ?? ''), decision?.allow === true ? 'allow' : 'deny', decision?.reason ?? '');
+    const outcome = decision?.allow === true ? 'allow' : 'deny';
+    deps.metrics.countRequest(ctx.door, targetLabel(ctx.target) || (ctx.route?.id ?? ''), outcome, decision?.reason ?? '');
+    deps.metrics.duration.observe({ door: ctx.door, decision: outcome }, (performance.now() - ctx.startedAt) / 1_000);
   };
 }

@@ -103,7 +103,7 @@ test('the JWKS holds the ES256 public key that signs assertions, with a kid and 
   assert.ok(keys.some((k) => k['kid'] === kid), 'the assertion key is not in the published JWKS');
 });
 
-test('/healthz 200; /readyz 200 with the IdP keys reachable; /metrics counts requests', async () => {
+test('/healthz 200; /readyz 200 with the IdP keys reachable; /metrics counts and times requests', async () => {
   assert.equal((await send(gw.url, { path: '/healthz' })).status, 200);
   const ready = await send(gw.url, { path: '/readyz' });
   assert.equal(ready.status, 200, ready.body);
@@ -115,6 +115,9 @@ test('/healthz 200; /readyz 200 with the IdP keys reachable; /metrics counts req
   assert.match(String(metrics.headers['content-type']), /^text\/plain/);
   assert.match(metrics.body, /^behalf_requests_total\{[^}]*route="hr"[^}]*decision="allow"[^}]*\} [1-9]/m);
   assert.match(metrics.body, /^behalf_requests_total\{[^}]*decision="deny"[^}]*reason="token-missing"[^}]*\} [1-9]/m);
+  // Every request's time is observed, allowed and denied alike.
+  assert.match(metrics.body, /^behalf_request_duration_seconds_count\{door="http",decision="allow"\} [1-9]/m);
+  assert.match(metrics.body, /^behalf_request_duration_seconds_count\{door="http",decision="deny"\} [1-9]/m);
 });
 
 test(
