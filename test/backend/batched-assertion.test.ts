@@ -228,3 +228,30 @@ describe('batched assertion wire form', () => {
     assert.equal(parseBatchedAssertion(`${root}~${leaf}~0.${path.slice(0, -2)}`), undefined, 'a path of 31 bytes');
   });
 });
+
+describe('batch roots: algorithms and keys', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'behalf-batch-alg-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an EdDSA gateway batch verifies; a root with alg none, HS256 or a crit header is refused', async () => {
+    const ed = await loadSigningKeys({ algorithm: 'EdDSA', keyFile: 'ed.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
+    const signer = createAssertionSigner(ed, { issuer: ISSUER, batch: { maxLeaves: 256, maxWaitMicroseconds: 10_000 } });
+    const input: AssertionInput = { identity: alice, audience: AUDIENCE, method: 'GET', path: PATH, ttlSeconds: 30, form: 'batched' };
+    const tokens = await Promise.all([signer.sign(input), signer.sign(input)]);
+    const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: ed.publicJwks() });
+    assert.equal((await verifier.verify({ method: 'GET', url: PATH, headers: { 'x-behalf-assertion': tokens[0]! } })).user, 'alice');
+
+    const [root, leaf, proof] = tokens[1]!.split('~') as [string, string, string];
+    const [, body, signature] = root.split('.') as [string, string, string];
+    const { kid } = ed.current();
+    for (const header of [{ alg: 'none', kid, typ: BATCH_ROOT_TYPE }, { alg: 'HS256', kid, typ: BATCH_ROOT_TYPE }, { alg: 'EdDSA', kid, typ: BATCH_ROOT_TYPE, crit: ['exp'] }]) {
+      const forged = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${body}.${signature}`;
+      await rejects(verifier.verify({ method: 'GET', url: PATH, headers: { 'x-behalf-assertion': `${forged}~${leaf}~${proof}` } }), 'assertion-invalid');
+    }
+  });
+});
