@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createVerifier, type RequestLike } from '../../src/backend/index.js';
 import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 import { startFeatureUpstream, type FeatureUpstream } from '../mcp/upstreams/feature-server.js';
-import { startRouteGateway, type RouteGateway } from './route-gateway.js';
+import { connectAlice, startRouteGateway, type RouteGateway } from './route-gateway.js';
 import { send } from './fixtures.js';
 
 // Batched assertions through the real gateway and both doors: requests that arrive together are
@@ -39,13 +38,7 @@ before(async () => {
     ],
     upstreams: [{ id: 'hr-mcp', namespace: 'hr', url: upstream.url, pinning: 'off', identity: { audience: 'mcp-backend' } }],
   });
-  client = new Client({ name: 'batched-doors', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: await gw.auth({ audience: `${gw.publicUrl}/mcp` }) } }));
-  const deadline = Date.now() + 10_000;
-  while (!(await client.listTools()).tools.some((t) => t.name === 'hr.chatty')) {
-    if (Date.now() > deadline) throw new Error('the gateway listed no upstream tools within 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  client = await connectAlice(gw, 'batched-doors', 'hr.chatty');
 });
 after(async () => {
   await client?.close().catch(() => undefined);

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createVerifier, type RequestLike } from '../../src/backend/index.js';
 import { ASSERTION_META_KEY } from '../../src/forward/identity/upstream-identity.js';
 import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 import { startFeatureUpstream, type FeatureUpstream } from '../mcp/upstreams/feature-server.js';
-import { ALICE, ALICE_CLIENT, ALICE_SCOPES, startRouteGateway, TENANT, type RouteGateway } from './route-gateway.js';
+import { ALICE, ALICE_CLIENT, ALICE_SCOPES, connectAlice, startRouteGateway, TENANT, type RouteGateway } from './route-gateway.js';
 import { send } from './fixtures.js';
 
 // One user, one gateway, every kind of backend: an HTTP route, a tool declared in the config, an
@@ -58,14 +57,7 @@ before(async () => {
     ],
     upstreams: [{ id: 'hr-mcp', namespace: 'hr', url: upstream.url, pinning: 'off', identity: { audience: 'mcp-backend' } }],
   });
-  const mcpUrl = `${gw.publicUrl}/mcp`;
-  client = new Client({ name: 'identity-parity', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: await gw.auth({ audience: mcpUrl }) } }));
-  const deadline = Date.now() + 10_000;
-  while (!(await client.listTools()).tools.some((t) => t.name === 'hr.chatty')) {
-    if (Date.now() > deadline) throw new Error('the gateway listed no upstream tools within 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  client = await connectAlice(gw, 'identity-parity', 'hr.chatty');
 });
 after(async () => {
   await client?.close().catch(() => undefined);

@@ -6,6 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { pino } from 'pino';
 import type { AuditRecord, StoredAuditRecord } from '../../src/audit/record.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -120,4 +122,19 @@ export async function startRouteGateway(config: Omit<Partial<ConfigInput>, 'serv
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An MCP client of `gw` as Alice (a token for the MCP endpoint), returned once `tool` is listed:
+ * an upstream MCP server's tools appear shortly after the gateway starts. Fails after 10 s.
+ */
+export async function connectAlice(gw: RouteGateway, name: string, tool: string): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: await gw.auth({ audience: `${gw.publicUrl}/mcp` }) } }));
+  const deadline = Date.now() + 10_000;
+  while (!(await client.listTools()).tools.some((t) => t.name === tool)) {
+    if (Date.now() > deadline) throw new Error(`the gateway did not list ${tool} within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return client;
 }
