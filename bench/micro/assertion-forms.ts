@@ -1,7 +1,7 @@
 // The cost of each assertion form on both sides, in one process, no HTTP: signing (per assertion)
 // and verifying with behalf/backend (per request, the root cache warm as under load), for the
 // ordinary JWT and for batches of several sizes.
-// Run: node --import tsx bench/micro/assertion-forms.ts [--seconds 1]
+// Run: node --import tsx bench/micro/assertion-forms.ts [--seconds 1] [--eddsa] (the gateway key's algorithm, default ES256)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { EMPTY_BODY_DIGEST } from '../../src/lib/digest.js';
 const i = process.argv.indexOf('--seconds');
 const SECONDS = i === -1 ? 1 : Number(process.argv[i + 1]);
 const dir = await mkdtemp(join(tmpdir(), 'behalf-micro-'));
-const keys = await loadSigningKeys({ algorithm: 'ES256', keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
+const ALG = process.argv.includes('--eddsa') ? 'EdDSA' : 'ES256';
+const keys = await loadSigningKeys({ algorithm: ALG, keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
 const ISSUER = 'http://127.0.0.1:8080';
 const identity = { id: 'alice', issuer: 'http://127.0.0.1:9400', issuerId: 'idp', tenant: 'acme', email: 'alice@example.test', name: 'Alice', roles: ['manager'], groups: ['platform'], scopes: ['reviews:read'], client: 'chatgpt', expiresAt: 4_102_444_800 };
 const input = (n: number): AssertionInput => ({ identity, audience: 'hr-backend', method: 'GET', path: `/v1/reviews/bob?n=${n}`, bodyDigest: EMPTY_BODY_DIGEST, ttlSeconds: 60, form: 'batched' });
@@ -41,7 +42,7 @@ const signer = createAssertionSigner(keys, { issuer: ISSUER, batch: { maxLeaves:
 const header = (t: string) => ({ method: 'GET', url: '', headers: { 'x-behalf-assertion': t } });
 let n = 0;
 const jwtToken = signer.signSync({ ...input(0), form: 'jwt' });
-await timed('sign: jwt (one ES256 each)', 1, async () => void signer.signSync({ ...input(n++), form: 'jwt' }));
+await timed(`sign: jwt (one ${ALG} signature each)`, 1, async () => void signer.signSync({ ...input(n++), form: 'jwt' }));
 for (const size of [8, 32, 128]) {
   await timed(`sign: batched, batches of ${size}`, size, async () => void (await Promise.all(Array.from({ length: size }, () => signer.sign(input(n++))))));
 }

@@ -255,3 +255,22 @@ describe('batch roots: algorithms and keys', () => {
     }
   });
 });
+
+describe('batch signer failures', () => {
+  it('a request whose claims cannot be built fails alone; its batch-mates are signed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'behalf-batch-fail-'));
+    try {
+      const keys = await loadSigningKeys({ algorithm: 'ES256', keyFile: 'k.json', rotateAfterDays: 0, overlapSeconds: 60 }, { baseDir: dir });
+      const signer = createAssertionSigner(keys, { issuer: ISSUER, batch: { maxLeaves: 256, maxWaitMicroseconds: 10_000 } });
+      const good: AssertionInput = { identity: alice, audience: AUDIENCE, method: 'GET', path: PATH, ttlSeconds: 30, form: 'batched' };
+      // A method that is not a string: building its claims throws (a caller's bug, not the batch's).
+      const bad = { ...good, method: undefined } as unknown as AssertionInput;
+      const results = await Promise.allSettled([signer.sign(good), signer.sign(bad), signer.sign(good)]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: keys.publicJwks() });
+      for (const r of results) if (r.status === 'fulfilled') assert.equal((await verifier.verify({ method: 'GET', url: PATH, headers: { 'x-behalf-assertion': r.value } })).user, 'alice');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

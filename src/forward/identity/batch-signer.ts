@@ -65,24 +65,40 @@ export function createBatchSigner(
   let assertions = 0;
 
   const flush = (): void => {
-    const batch = waiting;
-    if (batch.length === 0) return;
+    const taken = waiting;
+    if (taken.length === 0) return;
     waiting = [];
+    let iat: number;
+    let signer: { kid: string; key: CryptoKey };
+    try {
+      iat = Math.floor(opts.now() / 1_000);
+      signer = keys.current();
+    } catch (err) {
+      for (const w of taken) w.reject(err);
+      return;
+    }
+    // Claims are built one by one: a request whose claims cannot be built fails alone, never its batch-mates.
+    const batch: { w: Waiting; claims: AssertionClaims }[] = [];
+    for (const w of taken) {
+      try {
+        batch.push({ w, claims: w.build(iat) });
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+    if (batch.length === 0) return;
     batches += 1;
     assertions += batch.length;
     try {
-      const iat = Math.floor(opts.now() / 1_000);
-      const { kid, key } = keys.current();
       if (batch.length === 1) {
-        const only = batch[0] as Waiting;
-        only.resolve(sign(keys.alg, kid, key, ASSERTION_TYPE, only.build(iat)));
+        const [only] = batch as [{ w: Waiting; claims: AssertionClaims }];
+        only.w.resolve(sign(keys.alg, signer.kid, signer.key, ASSERTION_TYPE, only.claims));
         return;
       }
       const leaves: string[] = [];
       const hashes: Buffer[] = [];
       let exp = iat;
-      for (const w of batch) {
-        const claims = w.build(iat);
+      for (const { claims } of batch) {
         if (claims.exp > exp) exp = claims.exp;
         const bytes = Buffer.from(JSON.stringify(claims));
         leaves.push(bytes.toString('base64url'));
@@ -90,12 +106,12 @@ export function createBatchSigner(
       }
       const tree = buildTree(hashes);
       const rootClaims: BatchRootClaims = { iss: opts.issuer, iat, exp, root: tree.root.toString('base64url'), size: tree.size };
-      const signedRoot = sign(keys.alg, kid, key, BATCH_ROOT_TYPE, rootClaims);
+      const signedRoot = sign(keys.alg, signer.kid, signer.key, BATCH_ROOT_TYPE, rootClaims);
       for (let i = 0; i < batch.length; i++) {
-        (batch[i] as Waiting).resolve(formatBatchedAssertion(signedRoot, leaves[i] as string, i, tree.proof(i)));
+        (batch[i] as { w: Waiting }).w.resolve(formatBatchedAssertion(signedRoot, leaves[i] as string, i, tree.proof(i)));
       }
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      for (const { w } of batch) w.reject(err);
     }
   };
 
