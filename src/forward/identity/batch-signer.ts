@@ -26,7 +26,11 @@ export interface BatchStats {
 
 /** Gathers assertion claims and signs each gathered set once. */
 export interface BatchSigner {
-  /** Adds `claims` (issued at `iat()`, see {@link createBatchSigner}) to the open batch; resolves the header value. */
+  /**
+   * Adds one assertion to the open batch. `build` makes its claims when the batch is signed, given
+   * the batch's `iat` (epoch seconds). Resolves the header value: the batched form, or an ordinary
+   * JWT when the batch held only this one; rejects when its claims or the signature fail.
+   */
   add(build: (iat: number) => AssertionClaims): Promise<string>;
   /** Counts so far. */
   stats(): BatchStats;
