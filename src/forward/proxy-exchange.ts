@@ -3,7 +3,6 @@ import type { Dispatcher } from 'undici';
 import { deny } from '../pipeline/decision.js';
 import type { ForwardInput, ForwardResult } from './proxy-types.js';
 import { HOP_BY_HOP } from './identity/stripped-headers.js';
-import type { Deadline, DeadlineList, Expirable } from '../lib/deadlines.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const HOP = new Set<string>(HOP_BY_HOP);
@@ -37,16 +36,15 @@ function clientHeaders(upstream: IncomingHttpHeaders, requestId: string | string
 
 /**
  * One forwarded request: the undici dispatch handler that streams the upstream response into the
- * client response, plus the whole-exchange deadline (on a list that shares one timer,
- * lib/deadlines.ts) and the client-disconnect watch. `done` resolves exactly once; nothing here
- * throws. See `createForwarder` for the behaviour.
+ * client response, plus the whole-exchange timer and the client-disconnect watch. `done`
+ * resolves exactly once; nothing here throws. See `createForwarder` for the behaviour.
  *
  * With `beforeEnd`, the client must not see a complete response before `beforeEnd` agreed, so:
  * a bodiless response's head is held back until then; a fixed-length body's last chunk is held
  * back (its Content-Length would otherwise make the response look complete); a chunked body is
  * streamed whole, its end being the terminating chunk that `res.end()` sends.
  */
-export class Exchange implements Dispatcher.DispatchHandler, Expirable {
+export class Exchange implements Dispatcher.DispatchHandler {
   readonly done: Promise<ForwardResult>;
   private resolve!: (r: ForwardResult) => void;
   private controller: Dispatcher.DispatchController | undefined;
@@ -62,31 +60,22 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
   private deferredHead: OutgoingHttpHeaders | undefined;
   /** A fixed-length response's head, sent with its first body bytes. */
   private bodyHead: OutgoingHttpHeaders | undefined;
-  /** The whole-exchange bound, `route.timeoutMs`, on the forwarder's shared list for that duration. */
-  private readonly deadline: Deadline;
+  private readonly timer: NodeJS.Timeout;
 
-  /** @param deadlines the list for `input.route.timeoutMs` (the forwarder keeps one per duration). */
-  constructor(
-    private readonly input: ForwardInput,
-    deadlines: DeadlineList,
-  ) {
+  constructor(private readonly input: ForwardInput) {
     this.done = new Promise((r) => (this.resolve = r));
-    const { res, signal } = input;
-    this.deadline = deadlines.add(this);
+    const { res, signal, route } = input;
+    this.timer = setTimeout(() => {
+      if (this.started) this.failStarted('upstream-timeout', `no complete response in ${route.timeoutMs} ms`);
+      else this.failEarly(true, `no response headers in ${route.timeoutMs} ms`);
+      this.abortUpstream('timeout');
+    }, route.timeoutMs);
     if (res.destroyed || signal?.aborted === true) {
       this.finish({ ok: false, bytesOut: 0, aborted: 'client' });
       return;
     }
     res.on('close', this.onClientClose);
     signal?.addEventListener('abort', this.onClientClose, { once: true });
-  }
-
-  /** Called by the deadline list once `route.timeoutMs` has passed without the exchange ending. */
-  expire(): void {
-    const ms = this.input.route.timeoutMs;
-    if (this.started) this.failStarted('upstream-timeout', `no complete response in ${ms} ms`);
-    else this.failEarly(true, `no response headers in ${ms} ms`);
-    this.abortUpstream('timeout');
   }
 
   /** The outcome is decided (the client was already gone, or undici refused the request). */
@@ -167,7 +156,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
     if (this.settled) return;
     const beforeEnd = this.input.beforeEnd;
     if (beforeEnd === undefined) return this.complete();
-    this.deadline.cancel();
+    clearTimeout(this.timer);
     const done = { upstreamStatus: this.status ?? 0, bytesOut: this.bytesOut };
     Promise.resolve()
       .then(() => beforeEnd(done))
@@ -251,7 +240,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Expirable {
   private finish(r: ForwardResult): void {
     if (this.settled) return;
     this.settled = true;
-    this.deadline.cancel();
+    clearTimeout(this.timer);
     this.input.res.off('close', this.onClientClose);
     this.input.res.off('drain', this.onDrain);
     this.input.signal?.removeEventListener('abort', this.onClientClose);

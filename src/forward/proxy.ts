@@ -1,6 +1,5 @@
 import type { Dispatcher } from 'undici';
 import { createAgentPool, DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from './agents.js';
-import { DeadlineList } from '../lib/deadlines.js';
 import { Exchange } from './proxy-exchange.js';
 import type { ForwardInput, ForwardResult } from './proxy-types.js';
 
@@ -50,16 +49,8 @@ export function createForwarder(opts: { connections?: number; keepAliveTimeoutMs
   const agents = createAgentPool({ connections: opts.connections });
   const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
 
-  // One deadline list per distinct `route.timeoutMs` (a handful, from the config): no timer per request.
-  const deadlines = new Map<number, DeadlineList>();
-  const deadlinesFor = (ms: number): DeadlineList => {
-    let list = deadlines.get(ms);
-    if (list === undefined) deadlines.set(ms, (list = new DeadlineList(ms)));
-    return list;
-  };
-
   const forward = (input: ForwardInput): Promise<ForwardResult> => {
-    const exchange = new Exchange(input, deadlinesFor(input.route.timeoutMs));
+    const exchange = new Exchange(input);
     if (exchange.finished) return exchange.done;
     try {
       agents.agentFor(input.route.connectTimeoutMs, keepAliveTimeoutMs).dispatch(
