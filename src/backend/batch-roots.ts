@@ -3,7 +3,7 @@ import type { CompactJWSHeaderParameters, JWTVerifyGetKey } from 'jose';
 import { MAX_ASSERTION_LIFETIME_SECONDS } from '../forward/identity/assertion-claims.js';
 import { BATCH_ROOT_TYPE, MAX_BATCH_LEAVES } from '../forward/identity/batch-format.js';
 import { HASH_BYTES } from '../forward/identity/merkle-tree.js';
-import { BehalfError } from '../errors.js';
+import { BehalfError, isBehalfError } from '../errors.js';
 
 /** A batch root whose signature verified. */
 export interface VerifiedRoot {
@@ -60,15 +60,22 @@ async function verifyRootSignature(signedRoot: string, getKey: JWTVerifyGetKey):
   if (h['crit'] !== undefined || h['b64'] !== undefined) throw invalid('the batch root carries extensions');
   const found = await getKey(h as CompactJWSHeaderParameters, { payload: body, signature, protected: head });
   if (!(typeof found === 'object' && found !== null && ('type' in found) && (found.type === 'public' || found.type === 'secret'))) throw invalid('the batch root key is not usable');
-  let key = keyObjects.get(found);
-  if (key === undefined) {
-    key = found instanceof KeyObject ? found : KeyObject.from(found as CryptoKey);
-    keyObjects.set(found, key);
+  // Past the key lookup, anything that fails is the root's fault, never the key set's: refused
+  // as invalid (401), not mapped to jwks-fetch-failed (503) like an error of getKey.
+  let ok: boolean;
+  try {
+    let key = keyObjects.get(found);
+    if (key === undefined) {
+      key = found instanceof KeyObject ? found : KeyObject.from(found as CryptoKey);
+      keyObjects.set(found, key);
+    }
+    if (key.type !== 'public' || key.asymmetricKeyType !== (alg === 'ES256' ? 'ec' : 'ed25519')) throw invalid('the batch root key does not match its algorithm');
+    const data = Buffer.from(`${head}.${body}`);
+    const sig = Buffer.from(signature, 'base64url');
+    ok = alg === 'EdDSA' ? verify(null, data, key, sig) : verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
+  } catch (err) {
+    throw isBehalfError(err) ? err : new BehalfError('assertion-invalid', 'the batch root signature could not be checked', { cause: err });
   }
-  if (key.type !== 'public' || key.asymmetricKeyType !== (alg === 'ES256' ? 'ec' : 'ed25519')) throw invalid('the batch root key does not match its algorithm');
-  const data = Buffer.from(`${head}.${body}`);
-  const sig = Buffer.from(signature, 'base64url');
-  const ok = alg === 'EdDSA' ? verify(null, data, key, sig) : verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig);
   if (!ok) throw invalid('the batch root signature is invalid');
   return payload as Record<string, unknown>;
 }

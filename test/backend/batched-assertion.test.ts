@@ -124,6 +124,10 @@ describe('batched assertions', () => {
     const now = Math.floor(Date.now() / 1_000);
     const tokens = await batch(2);
     const parts = parseBatchedAssertion(tokens[0]!)!;
+    // The root re-labelled EdDSA over the gateway's P-256 key: refused as invalid (401), not a key-set fault (503).
+    const [signedRoot, leafText, proofText] = tokens[0]!.split('~') as [string, string, string];
+    const relabelled = `${Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: BATCH_ROOT_TYPE })).toString('base64url')}.${signedRoot.split('.').slice(1).join('.')}`;
+    await rejects(createVerifier(options).verify(withHeader(`${relabelled}~${leafText}~${proofText}`)), 'assertion-invalid');
     // The root JWS alone, sent as a plain assertion.
     await rejects(createVerifier(options).verify(withHeader(tokens[0]!.split('~')[0]!)), 'assertion-invalid');
     // A genuine root signed with the assertion typ: refused as a batch root.
