@@ -5,7 +5,7 @@ import { createVerifier, type RequestLike } from '../../src/backend/index.js';
 import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 import { startFeatureUpstream, type FeatureUpstream } from '../mcp/upstreams/feature-server.js';
-import { connectAlice, startRouteGateway, type RouteGateway } from './route-gateway.js';
+import { connectAlice, everyBackendKind, startRouteGateway, type RouteGateway } from './route-gateway.js';
 import { send } from './fixtures.js';
 
 // Batched assertions through the real gateway and both doors: requests that arrive together are
@@ -22,21 +22,15 @@ let client: Client;
 before(async () => {
   backend = await startRecordingBackend();
   upstream = await startFeatureUpstream();
+  const kinds = everyBackendKind(backend.url, upstream.url);
   gw = await startRouteGateway({
     routes: [
       { id: 'hr', path: '/api/hr', upstream: `${backend.url}/v1`, audience: 'hr-backend' },
       { id: 'plain', path: '/api/plain', upstream: `${backend.url}/plain`, audience: 'plain-backend', assertion: { form: 'jwt' } },
-      { id: 'reviews', path: '/api/reviews', upstream: `${backend.url}/reviews`, audience: 'reviews-backend' },
+      ...kinds.routes,
     ],
-    tools: [
-      {
-        name: 'get_review',
-        description: 'Read an employee review',
-        inputSchema: { type: 'object', properties: { employee: { type: 'string' } }, required: ['employee'] },
-        call: { route: 'reviews', method: 'GET', path: '/{employee}' },
-      },
-    ],
-    upstreams: [{ id: 'hr-mcp', namespace: 'hr', url: upstream.url, pinning: 'off', identity: { audience: 'mcp-backend' } }],
+    tools: kinds.tools,
+    upstreams: kinds.upstreams,
   });
   client = await connectAlice(gw, 'batched-doors', 'hr.chatty');
 });

@@ -6,7 +6,7 @@ import { ASSERTION_META_KEY } from '../../src/forward/identity/upstream-identity
 import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { startRecordingBackend, type RecordingBackend } from '../e2e/harness.js';
 import { startFeatureUpstream, type FeatureUpstream } from '../mcp/upstreams/feature-server.js';
-import { ALICE, ALICE_CLIENT, ALICE_SCOPES, connectAlice, startRouteGateway, TENANT, type RouteGateway } from './route-gateway.js';
+import { ALICE, ALICE_CLIENT, ALICE_SCOPES, connectAlice, everyBackendKind, startRouteGateway, TENANT, type RouteGateway } from './route-gateway.js';
 import { send } from './fixtures.js';
 
 // One user, one gateway, every kind of backend: an HTTP route, a tool declared in the config, an
@@ -42,20 +42,14 @@ let client: Client;
 before(async () => {
   backend = await startRecordingBackend();
   upstream = await startFeatureUpstream();
+  const kinds = everyBackendKind(backend.url, upstream.url);
   gw = await startRouteGateway({
     routes: [
       { id: 'hr', path: '/api/hr', upstream: `${backend.url}/v1`, audience: 'hr-backend', identityHeaders: { 'X-User-Id': '{user.id}' } },
-      { id: 'reviews', path: '/api/reviews', upstream: `${backend.url}/reviews`, audience: 'reviews-backend' },
+      ...kinds.routes,
     ],
-    tools: [
-      {
-        name: 'get_review',
-        description: 'Read an employee review',
-        inputSchema: { type: 'object', properties: { employee: { type: 'string' } }, required: ['employee'] },
-        call: { route: 'reviews', method: 'GET', path: '/{employee}' },
-      },
-    ],
-    upstreams: [{ id: 'hr-mcp', namespace: 'hr', url: upstream.url, pinning: 'off', identity: { audience: 'mcp-backend' } }],
+    tools: kinds.tools,
+    upstreams: kinds.upstreams,
   });
   client = await connectAlice(gw, 'identity-parity', 'hr.chatty');
 });

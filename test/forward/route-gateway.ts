@@ -138,3 +138,23 @@ export async function connectAlice(gw: RouteGateway, name: string, tool: string)
   }
   return client;
 }
+
+/**
+ * One backend of every kind for tests that compare them: the `reviews` route (on `backendUrl`)
+ * and the config tool `get_review` calling it, and the upstream MCP server `hr-mcp` (tools under
+ * `hr.`) at `upstreamUrl`, audience `mcp-backend`. Callers add their own routes before these.
+ */
+export function everyBackendKind(backendUrl: string, upstreamUrl: string) {
+  return {
+    routes: [{ id: 'reviews', path: '/api/reviews', upstream: `${backendUrl}/reviews`, audience: 'reviews-backend' }],
+    tools: [
+      {
+        name: 'get_review',
+        description: 'Read an employee review',
+        inputSchema: { type: 'object', properties: { employee: { type: 'string' } }, required: ['employee'] },
+        call: { route: 'reviews', method: 'GET' as const, path: '/{employee}' },
+      },
+    ],
+    upstreams: [{ id: 'hr-mcp', namespace: 'hr', url: upstreamUrl, pinning: 'off' as const, identity: { audience: 'mcp-backend' } }],
+  };
+}
