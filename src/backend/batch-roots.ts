@@ -21,6 +21,8 @@ export interface VerifiedRoot {
 export interface RootVerifier {
   /** The verified root of `signedRoot`, or a rejection with a `BehalfError` (or a jose error for the caller to map). */
   verify(signedRoot: string): Promise<VerifiedRoot>;
+  /** The verified root of `signedRoot` if it is kept and already verified, else `undefined` (then call `verify`). */
+  known(signedRoot: string): VerifiedRoot | undefined;
 }
 
 /** Verified roots kept at most; more distinct live batches than this only cost extra verifications. */
@@ -95,7 +97,7 @@ async function verifyRootSignature(signedRoot: string, getKey: JWTVerifyGetKey):
  * still verifies roots signed with it for their remaining life (at most 60 s).
  */
 export function createRootVerifier(getKey: JWTVerifyGetKey, opts: { issuer: string; toleranceSeconds: number; now: () => number; maxEntries?: number }): RootVerifier {
-  const kept = new Map<string, { promise: Promise<VerifiedRoot>; until: number }>();
+  const kept = new Map<string, { promise: Promise<VerifiedRoot>; until: number; value?: VerifiedRoot }>();
   const maxEntries = opts.maxEntries ?? DEFAULT_ROOT_CACHE_ENTRIES;
 
   const check = async (signedRoot: string): Promise<VerifiedRoot> => {
@@ -119,6 +121,10 @@ export function createRootVerifier(getKey: JWTVerifyGetKey, opts: { issuer: stri
   };
 
   return {
+    known(signedRoot) {
+      const hit = kept.get(signedRoot);
+      return hit !== undefined && hit.until > opts.now() ? hit.value : undefined;
+    },
     verify(signedRoot) {
       const nowMs = opts.now();
       const hit = kept.get(signedRoot);
@@ -133,11 +139,12 @@ export function createRootVerifier(getKey: JWTVerifyGetKey, opts: { issuer: stri
         }
       }
       // Until verified, a root is kept for the longest it could live; once verified, until its own exp.
-      const entry = { promise, until: nowMs + (MAX_ASSERTION_LIFETIME_SECONDS + opts.toleranceSeconds) * 1_000 };
+      const entry: { promise: Promise<VerifiedRoot>; until: number; value?: VerifiedRoot } = { promise, until: nowMs + (MAX_ASSERTION_LIFETIME_SECONDS + opts.toleranceSeconds) * 1_000 };
       kept.set(signedRoot, entry);
       promise.then(
         (v) => {
           entry.until = (v.exp + opts.toleranceSeconds) * 1_000;
+          entry.value = v;
         },
         () => {
           if (kept.get(signedRoot) === entry) kept.delete(signedRoot);

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { BehalfError, isBehalfError, type ErrorCode } from '../errors.js';
 import { ASSERTION_ALGORITHMS, ASSERTION_TYPE, DEFAULT_ASSERTION_HEADER, MAX_ASSERTION_LIFETIME_SECONDS, REQUIRED_CLAIMS } from '../forward/identity/assertion-claims.js';
-import { BATCH_SEPARATOR, parseBatchedAssertion } from '../forward/identity/batch-format.js';
+import { BATCH_SEPARATOR, parseBatchedAssertion, type BatchedAssertionParts } from '../forward/identity/batch-format.js';
 import { createRootVerifier } from './batch-roots.js';
 import { verifiedLeafClaims } from './batched-leaf.js';
 import type { ReplayCache } from './replay-cache.js';
@@ -168,17 +168,24 @@ export function createVerifier(opts: VerifyOptions): Verifier {
     }
   };
 
-  const batchedClaims = async (raw: string): Promise<JWTPayload> => {
-    if (!forms.has('batched')) throw fail('assertion-invalid', 'this backend does not accept the batched assertion form');
-    const parts = parseBatchedAssertion(raw);
-    if (parts === undefined) throw fail('assertion-invalid', 'the batched assertion is malformed');
+  const leafOptions = (nowMs: number) => ({ issuer: opts.issuer, audience: opts.audience, toleranceSeconds: tolerance, nowMs });
+  const slowBatchedClaims = async (parts: BatchedAssertionParts): Promise<JWTPayload> => {
     let root;
     try {
       root = await roots.verify(parts.signedRoot);
     } catch (err) {
       throw isBehalfError(err) ? err : mapJoseError(err);
     }
-    return verifiedLeafClaims(parts, root, { issuer: opts.issuer, audience: opts.audience, toleranceSeconds: tolerance, nowMs: now() });
+    return verifiedLeafClaims(parts, root, leafOptions(now()));
+  };
+  // The claims of a batched assertion: at once when its root is already verified (every request
+  // of a batch but the first), else after the root's verification.
+  const batchedClaims = (raw: string): JWTPayload | Promise<JWTPayload> => {
+    if (!forms.has('batched')) throw fail('assertion-invalid', 'this backend does not accept the batched assertion form');
+    const parts = parseBatchedAssertion(raw);
+    if (parts === undefined) throw fail('assertion-invalid', 'the batched assertion is malformed');
+    const root = roots.known(parts.signedRoot);
+    return root === undefined ? slowBatchedClaims(parts) : verifiedLeafClaims(parts, root, leafOptions(now()));
   };
 
   return {
@@ -188,7 +195,8 @@ export function createVerifier(opts: VerifyOptions): Verifier {
       if (Array.isArray(raw) || raw.includes(',')) throw fail('assertion-invalid', 'more than one assertion was sent');
       if (raw.length > MAX_ASSERTION_CHARS) throw fail('assertion-invalid', 'the assertion is too large');
 
-      const claims = raw.includes(BATCH_SEPARATOR) ? await batchedClaims(raw) : await jwtClaims(raw);
+      const pending = raw.includes(BATCH_SEPARATOR) ? batchedClaims(raw) : jwtClaims(raw);
+      const claims = pending instanceof Promise ? await pending : pending;
       const { caller, exp } = callerFromClaims(claims, req, body, tools, expect?.tool);
 
       // Last, so that a forged or mismatched assertion never takes a slot in the cache.

@@ -16,10 +16,11 @@ import { hash } from 'node:crypto';
 /** Bytes of one hash (SHA-256). */
 export const HASH_BYTES = 32;
 
-const LEAF_PREFIX = Buffer.from([0x00]);
 /** 0x01 || left || right, refilled for each inner node (one thread: no two calls overlap). */
 const nodeInput = Buffer.alloc(1 + 2 * HASH_BYTES);
 nodeInput[0] = 0x01;
+/** 0x00 || leaf, refilled for each leaf; grown when a leaf is longer. */
+let leafInput = Buffer.alloc(1_024);
 
 // One-shot `crypto.hash` costs a third of a `createHash` object per call on Node 20; its binary
 // (latin1) string output is the cheapest way back to bytes ('buffer' output is slower there).
@@ -27,7 +28,10 @@ const sha256 = (data: Uint8Array): Buffer => Buffer.from(hash('sha256', data, 'b
 
 /** The hash of one leaf: SHA-256 over 0x00 and the leaf's bytes. */
 export function leafHash(leaf: Uint8Array): Buffer {
-  return sha256(Buffer.concat([LEAF_PREFIX, leaf]));
+  if (leafInput.length < leaf.length + 1) leafInput = Buffer.alloc(2 * (leaf.length + 1));
+  leafInput[0] = 0x00;
+  leafInput.set(leaf, 1);
+  return sha256(leafInput.subarray(0, leaf.length + 1));
 }
 
 /** The hash of an inner node: SHA-256 over 0x01, the left child's hash and the right child's (32 bytes each). */
@@ -109,14 +113,16 @@ export function buildTree(leaves: readonly Buffer[]): MerkleTree {
  * This does NOT know the signed root: it only recomputes one.
  */
 export function rootFromProof(leaf: Uint8Array, index: number, size: number, path: readonly Uint8Array[]): Buffer | undefined {
-  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined;
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size || leaf.length !== HASH_BYTES) return undefined;
   let fn = index;
   let sn = size - 1;
-  let r: Uint8Array = leaf;
+  // The running hash stays a binary string written straight into the node input: no Buffer per level.
+  let r = Buffer.from(leaf.buffer, leaf.byteOffset, HASH_BYTES).toString('latin1');
   for (const p of path) {
     if (p.length !== HASH_BYTES || sn === 0) return undefined;
     if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
+      nodeInput.set(p, 1);
+      nodeInput.write(r, 1 + HASH_BYTES, 'latin1');
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = Math.floor(fn / 2);
@@ -124,10 +130,12 @@ export function rootFromProof(leaf: Uint8Array, index: number, size: number, pat
         }
       }
     } else {
-      r = nodeHash(r, p);
+      nodeInput.write(r, 1, 'latin1');
+      nodeInput.set(p, 1 + HASH_BYTES);
     }
+    r = hash('sha256', nodeInput, 'binary');
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 ? Buffer.from(r) : undefined;
+  return sn === 0 ? Buffer.from(r, 'latin1') : undefined;
 }
