@@ -134,7 +134,15 @@ export const DEFAULTS = {
   revocationMaxStalenessMs: 1_000, // 1 s: older than this, the local copy is not trusted (revocation.onStoreError)
   revocationTtlSeconds: 86_400, // 24 h: a revocation is kept this long unless given its own
 
-  // Redis stores (limits, revocations)
+  // approvals (docs/approvals.md)
+  approvalStore: 'memory',
+  approvalKeyPrefix: 'behalf:',
+  approvalTimeoutSeconds: 900, // 15 min: a request waits this long for a decision
+  approvalValidSeconds: 600, // 10 min: once approved, the request can be retried this long (once)
+  approvalNotifyTimeoutMs: 5_000, // 5 s per webhook attempt
+  approvalNotifyAttempts: 3, // webhook attempts per approval, 1 s apart then 4 s
+
+  // Redis stores (limits, revocations, approvals)
   redisCommandTimeoutMs: 500, // a command that takes longer fails (the store then follows onStoreError)
   redisConnectTimeoutMs: 2_000, // 2 s to establish a connection
 
