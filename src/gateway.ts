@@ -2,10 +2,11 @@ import { BehalfError } from './errors.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
-import type { AuditStore, LimitStore, RevocationStore } from './stores/types.js';
+import type { ApprovalStore, AuditStore, LimitStore, RevocationStore } from './stores/types.js';
 import { openRevocationStore } from './authenticate/open-revocation-store.js';
 import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
 import { createAdminHandler } from './doors/admin/admin-api.js';
+import { createApprovals, type Approvals } from './approve/approvals.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { homeIssuerOf } from './authenticate/user-names.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
@@ -61,6 +62,8 @@ export interface GatewayOptions {
   limitStore?: LimitStore;
   /** Use this revocation store instead of opening `revocation.store` (tests, embedding); the gateway closes it. */
   revocationStore?: RevocationStore;
+  /** Use this approval store instead of opening `approvals.store` (tests, embedding); the gateway closes it. */
+  approvalStore?: ApprovalStore;
   /** Override `admin.port` (0 = pick a free one; tests). */
   adminPort?: number;
 }
@@ -160,6 +163,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => limitStore.close());
     const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
+    const approvals: Approvals = createApprovals(config, { logger, ...(opts.approvalStore === undefined ? {} : { store: opts.approvalStore }), ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    closers.push(() => approvals.close());
+
     const forwardPlans = compileForwardPlans(config);
     const onCircuit = (upstream: string, open: boolean) => {
       metrics.upstreamCircuitOpen.set({ upstream }, open ? 1 : 0);
@@ -178,6 +184,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       forwardPlans,
       auditor,
       limiter,
+      approvals,
       ...(served === undefined ? {} : { tools: served.tools }),
       ...(served?.upstreams === undefined ? {} : { features: featuresOf(served.upstreams) }),
       metrics,
@@ -216,7 +223,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     let adminAddress: string | undefined;
     if (config.admin !== undefined) {
       const adminServer = createHttpServer(
-        createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, ...(opts.now ? { now: opts.now } : {}) }),
+        createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, approvals, authenticator, ...(opts.now ? { now: opts.now } : {}) }),
         { headersTimeoutMs: Math.min(config.server.headersTimeoutMs, DEFAULTS.adminRequestTimeoutMs), requestTimeoutMs: DEFAULTS.adminRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs },
         logger,
       );

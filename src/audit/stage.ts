@@ -106,7 +106,7 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     bytesIn: ctx.bytesIn,
     bytesOut: ctx.bytesOut,
     bodyDigest: ctx.body === undefined ? undefined : ctx.bodyDigest,
-    detail: withRelayed(denied && d.detail !== undefined ? d.detail : ctx.detail, ctx.relayed),
+    detail: withApproval(withRelayed(denied && d.detail !== undefined ? d.detail : ctx.detail, ctx.relayed), ctx.approval),
     rpcMethod: ctx.operation,
     upstream: (target?.kind === 'tool' ? target.tool?.source.id : undefined) ?? ctx.backend,
     resource: resourceOf(target),
@@ -130,6 +130,13 @@ function promptOf(target: RequestContext['target']): string | undefined {
 }
 
 /** The detail, plus which requests were relayed to the client (`relayed sampling/createMessage x2`). */
+/** The approval a request used, first in its detail: `approval <id> granted by <approver>`. */
+function withApproval(detail: string | undefined, approval: RequestContext['approval']): string | undefined {
+  if (approval === undefined) return detail;
+  const note = `approval ${approval.id} granted by ${approval.by}`;
+  return detail === undefined ? note : `${note}; ${detail}`;
+}
+
 function withRelayed(detail: string | undefined, relayed: readonly string[] | undefined): string | undefined {
   if (relayed === undefined || relayed.length === 0) return detail;
   const counts = new Map<string, number>();

@@ -70,6 +70,8 @@ export interface RequestContext {
   backend?: string;
   /** The decision that ended the pipeline (a denial, or the allow that let it forward). */
   decision?: Decision;
+  /** Set by approve: the approval this request used (its id, and who gave it), for the audit record. */
+  approval?: { readonly id: string; readonly by: string };
   /** Set by forward. */
   outcome?: Outcome;
   /** A tool answered with an error the model sees (`isError`). */
@@ -128,6 +130,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     operation: undefined,
     backend: undefined,
     decision: undefined,
+    approval: undefined,
     outcome: undefined,
     resultError: undefined,
     relayed: undefined,
