@@ -120,6 +120,16 @@ class Collector {
   private omitted: string[] | undefined;
   private kept = 0;
 
+  /** No more values will be kept: the rest are only named. */
+  get keptFull(): boolean {
+    return this.kept >= MAX_KEPT_NAMES;
+  }
+
+  /** Nothing more will be kept or named: the caller may stop looking. */
+  get full(): boolean {
+    return this.kept >= MAX_KEPT_NAMES && this.omitted !== undefined && this.omitted.length >= MAX_KEPT_NAMES;
+  }
+
   keep(name: string, value: KeptValue): void {
     if (this.kept >= MAX_KEPT_NAMES) return this.omit(name);
     this.values ??= Object.create(null) as Record<string, KeptValue>;
@@ -150,7 +160,8 @@ export function keepArguments(args: Readonly<Record<string, unknown>> | undefine
   const out = new Collector();
   const budget = { left: MAX_NESTED_VALUES };
   for (const name of Object.keys(args)) {
-    if (name.length > MAX_KEPT_NAME || (plan.mode === 'named' && !plan.names!.has(name))) {
+    if (out.full) break;
+    if (out.keptFull || name.length > MAX_KEPT_NAME || (plan.mode === 'named' && !plan.names!.has(name))) {
       out.omit(name);
       continue;
     }
@@ -177,7 +188,8 @@ export function keepQuery(query: CanonicalQuery | undefined, plan: KeepPlan): Ke
   if (query === undefined || query.all.size === 0 || plan.mode === 'none') return undefined;
   const out = new Collector();
   for (const [name, values] of query.all) {
-    if (name.length > MAX_KEPT_NAME || (plan.mode === 'named' && !plan.names!.has(name.toLowerCase()))) {
+    if (out.full) break;
+    if (out.keptFull || name.length > MAX_KEPT_NAME || (plan.mode === 'named' && !plan.names!.has(name.toLowerCase()))) {
       out.omit(name);
       continue;
     }
