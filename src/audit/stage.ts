@@ -2,7 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
+import { isoTime } from '../lib/iso-time.js';
 import { auditString } from '../lib/printable.js';
+import { argumentsPlanOf, promptPlanOf, queryPlanOf } from './keep-plan.js';
+import { keepArguments, keepQuery, type Kept } from './kept-values.js';
 import type { AuditRecord } from './record.js';
 import { redactPath } from './redact.js';
 
@@ -74,8 +77,27 @@ const MAX_SHOWN_URI = 512;
 const MAX_SHOWN_NAME = 128;
 
 /**
- * Builds the record of a finished (or finishing) request: never a token, never a body, never
- * tool arguments (their digest only). Always the same object shape (absent fields are
+ * What the record keeps of the request's arguments or query (kept-values.ts), from what the door
+ * and screen(in) already parsed: a tool call's or prompt's arguments, a route's canonical query.
+ */
+function keptOf(ctx: RequestContext, deps: PipelineDeps): Kept | undefined {
+  const target = ctx.target;
+  switch (target?.kind) {
+    case 'tool':
+      return keepArguments(target.arguments, argumentsPlanOf(deps.config, target.tool));
+    case 'prompt':
+      return keepArguments(target.arguments, promptPlanOf(deps.config));
+    case 'route':
+      return keepQuery(ctx.query, queryPlanOf(deps.config, target.route));
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Builds the record of a finished (or finishing) request: never a token, never a body; of tool
+ * arguments and the query, their digest and what the tool's or route's audit setting keeps
+ * (bounded, credentials digested). Always the same object shape (absent fields are
  * `undefined`, which the chain and JSON skip): one hidden class for every record keeps this
  * cheap on the hot path.
  */
@@ -85,6 +107,8 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
   const target = ctx.target;
   const denied = d !== undefined && !d.allow;
   const status = ctx.res.headersSent ? ctx.res.statusCode : (ctx.status ?? (denied ? d.status : ctx.res.statusCode));
+  const kept = keptOf(ctx, deps);
+  const isRoute = target?.kind === 'route';
   return {
     time: ctx.time,
     requestId: ctx.requestId,
@@ -114,6 +138,11 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     argsDigest: ctx.argumentsDigest,
     resultError: ctx.resultError,
     phase: ctx.intent ? 'outcome' : undefined,
+    endTime: isoTime(deps.now()),
+    session: ctx.session,
+    args: isRoute ? undefined : kept?.values,
+    query: isRoute ? kept?.values : undefined,
+    omitted: kept?.omitted,
   };
 }
 

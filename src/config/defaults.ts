@@ -109,6 +109,9 @@ export const DEFAULTS = {
   auditSpoolMaxBytes: 1_073_741_824, // 1 GiB: past it, appends fail (fail closed)
   auditSpoolRetryMinMs: 250, // first wait before shipping the spool to PostgreSQL again
   auditSpoolRetryMaxMs: 5_000, // 5 s: the longest wait between attempts
+  auditKeepArguments: 'scalars' as const, // tool and prompt arguments a record keeps: top-level scalars, bounded, credentials digested
+  auditKeepQuery: 'scalars' as const, // route query parameters a record keeps: those given once, bounded, credentials digested
+  auditReorderRecords: 10_000, // `audit query`/`tail`: records held to print in start-time order (a request this many records late prints late)
   auditFollowPollMs: 250, // `audit tail -f`: new records are looked for every 250 ms
   auditReadPageRows: 1_000, // PostgreSQL store: rows per statement when reading, verifying or importing
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, id, method, toolPattern } from './schema-fields.js';
+import { headerName, id, keepSetting, method, toolPattern } from './schema-fields.js';
 
 /**
  * The config sections about running behalf rather than what it serves: the audit trail, limits,
@@ -10,7 +10,12 @@ import { headerName, id, method, toolPattern } from './schema-fields.js';
 export const auditSchema = z.strictObject({
   /** A directory path or `file:<dir>` (embedded store), or a `postgres://` URL (PostgreSQL). */
   store: z.string().min(1).default(DEFAULTS.auditDir),
+  /** Keep query values in the record's `path` as sent (no bound, no credential check); `routes[].audit.query` is the finer way. */
   includeQueryValues: z.boolean().default(false),
+  /** What records keep of tool and prompt arguments, for tools and upstreams that set nothing (`tools[].audit.arguments`, `upstreams[].audit.arguments`). */
+  arguments: keepSetting.default(DEFAULTS.auditKeepArguments),
+  /** What records of route requests keep of the query, for routes that set nothing (`routes[].audit.query`). */
+  query: keepSetting.default(DEFAULTS.auditKeepQuery),
   /** When a record cannot be written: writes always fail closed (503); reads follow this. */
   onFailureForReads: z.enum(['deny', 'allow']).default(DEFAULTS.auditOnFailureForReads),
   /**
@@ -39,6 +44,12 @@ export const auditSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+/**
+ * Readable names of acting clients (the token's client id), shown by `behalf audit tail` and
+ * `query` next to the id. Names only: nothing is decided on them.
+ */
+export const clientsSchema = z.array(z.strictObject({ id: z.string().min(1).max(256), name: z.string().min(1).max(64) })).default([]);
 
 /** A port: a number, or a numeric string (so `${PORT}` works). */
 export const portSchema = z

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { assertionForm, headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
+import { assertionForm, headerName, httpUrl, id, keepSetting, method, pathPrefix, toolPattern } from './schema-fields.js';
 import { mcpSchema, toolSchema, upstreamSchema } from './schema-mcp.js';
 import { approvalsSchema, ruleApprovalSchema } from './schema-approvals.js';
-import { adminSchema, auditSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
+import { adminSchema, auditSchema, clientsSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
 
-export { adminSchema, auditSchema, limitRuleSchema, limitsSchema, revocationSchema } from './schema-operations.js';
+export { adminSchema, auditSchema, clientsSchema, limitRuleSchema, limitsSchema, revocationSchema } from './schema-operations.js';
 export { approvalsSchema, approversSchema, ruleApprovalSchema } from './schema-approvals.js';
 export { mcpSchema, toolAnnotationsSchema, toolSchema, upstreamSchema } from './schema-mcp.js';
 
@@ -132,6 +132,8 @@ export const routeSchema = z.strictObject({
       repeated: z.enum(['refuse', 'allow']).default(DEFAULTS.queryRepeated),
     })
     .prefault({}),
+  /** What the audit record keeps of the query (default `audit.query`); the path is kept as sent. */
+  audit: z.strictObject({ query: keepSetting.optional() }).optional(),
 });
 
 export const policyMatchSchema = z.strictObject({
@@ -242,6 +244,8 @@ export const configSchema = z
     policies: z.array(policyRuleSchema).default([]),
     audit: auditSchema.prefault({}),
     approvals: approvalsSchema.prefault({}),
+    /** Readable names of acting clients, for the audit CLI (`[{ id, name }]`). */
+    clients: clientsSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel) }).prefault({}),
   })
   .superRefine((c, ctx) => {

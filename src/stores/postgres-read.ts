@@ -53,6 +53,13 @@ function filterSql(q: AuditQuery): { conds: string[]; values: unknown[] } {
   // A literal, not a parameter, so the planner can use the partial index on denials.
   if (q.decision === 'deny' || q.decision === 'allow') conds.push(`decision = '${q.decision}'`);
   else if (q.decision !== undefined) conds.push(`decision = ${param(columnText(q.decision))}`);
+  // Fields without a column: the record's line holds each as `"name":<JSON string>` exactly
+  // (canonical JSON escapes as JSON.stringify does, so the text never holds a NUL or a lone
+  // surrogate), so a substring test narrows the rows and matchesQuery decides.
+  for (const key of ['requestId', 'client', 'door', 'session', 'upstream'] as const) {
+    const v = q[key];
+    if (v !== undefined) conds.push(`strpos(line, ${param(`${JSON.stringify(key)}:${JSON.stringify(v)}`)}) > 0`);
+  }
   if (q.since !== undefined) conds.push(`time_at >= ${param(q.since.toISOString())}::timestamptz`);
   if (q.until !== undefined) conds.push(`time_at < ${param(q.until.toISOString())}::timestamptz`);
   return { conds, values };

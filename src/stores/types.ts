@@ -19,6 +19,22 @@ export interface AuditQuery {
   decision?: 'allow' | 'deny';
   /** Reason code, e.g. `no-matching-rule`. */
   reason?: string;
+  /** Request id (`AuditRecord.requestId`, the `X-Request-Id` the client got). */
+  requestId?: string;
+  /** Acting client id (`AuditRecord.client`). */
+  client?: string;
+  /** Door (`AuditRecord.door`): `http`, `mcp`, ... */
+  door?: string;
+  /** MCP session as the record names it (`AuditRecord.session`, `sha256:<16 hex>`). */
+  session?: string;
+  /** Tool source or upstream id (`AuditRecord.upstream`). */
+  upstream?: string;
+  /**
+   * Kept arguments or query parameters (`AuditRecord.args` / `query`): each name must hold this
+   * value (a number or boolean as its JSON text; a list when one of its items does). A value
+   * the record keeps as a credential digest matches the text whose digest it is.
+   */
+  args?: Readonly<Record<string, string>>;
   /** Inclusive lower bound on `AuditRecord.time`. */
   since?: Date;
   /** Exclusive upper bound on `AuditRecord.time`. */

@@ -1,3 +1,4 @@
+import { sessionRefOf } from '../../audit/session-ref.js';
 import { auditString, printable } from '../../lib/printable.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
 import { digestAndDecode } from '../../lib/large-body.js';
@@ -235,6 +236,7 @@ async function sessionOf(ctx: McpContext, deps: McpDeps): Promise<Deny | undefin
     });
   }
   ctx.mcp.session = session;
+  ctx.session = sessionRefOf(session);
   return undefined;
 }
 

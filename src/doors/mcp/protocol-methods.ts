@@ -1,3 +1,4 @@
+import { sessionRef } from '../../audit/session-ref.js';
 import type { Deny } from '../../pipeline/decision.js';
 import { acknowledge, answer } from './answer.js';
 import type { McpContext } from './context.js';
@@ -38,6 +39,7 @@ export async function initialize(ctx: McpContext, deps: McpDeps, params: Readonl
     clientCapabilities: clientCapabilitiesOf(params['capabilities']),
   });
   ctx.mcp.protocolVersion = version;
+  ctx.session = sessionRef(id);
   // Self-reported by the client: kept for operators, never used for a decision.
   ctx.detail = `protocol ${printable(requested, 64)} -> ${version}${clientName === undefined ? '' : `; client says "${clientName}"`}`;
   return answer(ctx, { protocolVersion: version, capabilities: serverCapabilities(deps, 'legacy'), serverInfo: SERVER_INFO }, { [HEADER.sessionId]: id });
