@@ -27,7 +27,7 @@ const DIRECTORY = `users:
   - { id: erin, department: People }
   - { id: mallory, department: Finance }
 `;
-const USERS = [...DEMO_USERS, { id: 'dana', name: 'Dana Diaz', roles: ['director'], groups: ['platform'] }, { id: 'erin', name: 'Erin Evans', roles: ['hr-admin'], groups: ['people'] }];
+const USERS = [...DEMO_USERS, { id: 'dana', name: 'Dana Diaz', email: 'dana@example.test', roles: ['director'], groups: ['platform'] }, { id: 'erin', name: 'Erin Evans', email: 'erin@example.test', roles: ['hr-admin'], groups: ['people'] }];
 const APPROVAL = { approvers: { manager: true, roles: ['hr-admin'] }, reason: 'a review needs a second pair of eyes', timeoutSeconds: 120, validSeconds: 60 };
 
 interface Env {
