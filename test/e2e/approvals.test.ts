@@ -272,6 +272,47 @@ describe('human approval', () => {
     }
   });
 
+  test('MCP, the stateless 2026-07-28 revision: the same isError result, and the same call succeeds once approved', async () => {
+    const mcpToken = await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` });
+    const args = { employee: 'carol', rating: 'exceeds' };
+    const call = async () => {
+      const res = await fetch(`${env.gw.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${mcpToken}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'add_review',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: {
+            name: 'add_review',
+            arguments: args,
+            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'stateless-test', version: '1' } },
+          },
+        }),
+      });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      const json = (res.headers.get('content-type') ?? '').startsWith('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === 7)! : (JSON.parse(text) as Record<string, unknown>);
+      return json['result'] as { isError?: boolean; content: { text: string }[] };
+    };
+    const first = await call();
+    assert.equal(first.isError, true);
+    const id = /Approval ([A-Za-z0-9_-]{22}) is waiting/.exec(first.content[0]!.text)?.[1];
+    assert.ok(id, first.content[0]!.text);
+    assert.equal((await admin('dana', 'POST', `/${id}/approve`)).status, 200);
+    const seen = env.backend.seen.length;
+    const second = await call();
+    assert.notEqual(second.isError, true, second.content[0]?.text);
+    assert.equal(env.backend.seen.length, seen + 1);
+  });
+
   test('approvers are told through the webhook (no arguments in the message), and bad admin calls are refused clearly', async () => {
     assert.ok(env.hooks.length >= 3, `webhook calls: ${env.hooks.length}`);
     const first = env.hooks[0] as { auth: string; body: { text: string; behalf: { id: string; user: string; ruleId: string } } };
