@@ -175,7 +175,8 @@ export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, r
       ...(outcome.detail === undefined ? {} : { detail: outcome.detail }),
     };
     const changed = outcome.reason === 'revocation-added' || outcome.reason === 'revocation-removed' || outcome.reason === 'approval-granted' || outcome.reason === 'approval-refused';
-    if (changed) deps.logger.warn({ requestId, change: outcome.reason, detail: outcome.detail }, 'changed through the admin API');
+    // A revocation is rare and grave: a warning. An approval decision is routine: info.
+    if (changed) deps.logger[outcome.reason.startsWith('revocation-') ? 'warn' : 'info']({ requestId, change: outcome.reason, detail: outcome.detail }, 'changed through the admin API');
     try {
       await deps.auditor.record(record, { durability: 'synced' });
     } catch {
