@@ -27,7 +27,8 @@ const DIRECTORY = `users:
   - { id: erin, department: People }
   - { id: mallory, department: Finance }
 `;
-const USERS = [...DEMO_USERS, { id: 'dana', name: 'Dana Diaz', email: 'dana@example.test', roles: ['director'], groups: ['platform'] }, { id: 'erin', name: 'Erin Evans', email: 'erin@example.test', roles: ['hr-admin'], groups: ['people'] }];
+// The demo users (Dana manages Alice), and Erin of HR.
+const USERS = [...DEMO_USERS, { id: 'erin', name: 'Erin Evans', email: 'erin@example.test', roles: ['hr-admin'], groups: ['people'] }];
 const APPROVAL = { approvers: { manager: true, roles: ['hr-admin'] }, reason: 'a review needs a second pair of eyes', timeoutSeconds: 120, validSeconds: 60 };
 
 interface Env {
@@ -42,11 +43,11 @@ interface Env {
 
 async function startEnv(): Promise<Env> {
   const clock = manualClock();
-  const backend = await startRecordingBackend();
   const port = await freePort();
   const adminPort = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const idp = await startDevIdp({ users: USERS, audience: [publicUrl, `${publicUrl}/mcp`], defaultScopes: ['reviews:read', 'reviews:write'], log: () => undefined, now: clock.now });
+  const backend = await startRecordingBackend();
   const hooks: unknown[] = [];
   const hookServer: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -60,6 +61,13 @@ async function startEnv(): Promise<Env> {
   const hookPort = (hookServer.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'behalf-approvals-'));
   await writeFile(join(dir, 'directory.yaml'), DIRECTORY);
+  const cleanUp = async () => {
+    await idp.close();
+    await backend.close();
+    hookServer.closeAllConnections();
+    await new Promise<void>((r) => hookServer.close(() => r()));
+    await rm(dir, { recursive: true, force: true });
+  };
   const gw = await startTestGateway(
     {
       server: { port, publicUrl },
@@ -91,7 +99,11 @@ async function startEnv(): Promise<Env> {
       admin: { port: adminPort, token: ADMIN_TOKEN },
     },
     { now: clock.now },
-  );
+  ).catch(async (err: unknown) => {
+    // Nothing left listening: a failed start must fail the test, not hang the run.
+    await cleanUp();
+    throw err;
+  });
   return {
     gw,
     idp,
@@ -101,11 +113,7 @@ async function startEnv(): Promise<Env> {
     hooks,
     async close() {
       await gw.close();
-      await idp.close();
-      await backend.close();
-      hookServer.closeAllConnections();
-      await new Promise<void>((r) => hookServer.close(() => r()));
-      await rm(dir, { recursive: true, force: true });
+      await cleanUp();
     },
   };
 }
