@@ -117,7 +117,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       onRecovery: () => metrics.auditUnhealthy.set(0),
     });
     closers.push(() => auditor.close());
-    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger }));
+    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger, baseDir, ...(opts.now ? { now: opts.now } : {}) }));
     const revocations = createRevocationList(revocationStore, {
       config: config.revocation,
       logger,
@@ -127,8 +127,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         onStale: (stale) => metrics.revocationStale.set(stale ? 1 : 0),
       },
     });
-    revocations.start();
     closers.push(() => revocations.close());
+    await revocations.start();
     let counted = { batches: 0, assertions: 0 };
     metrics.beforeScrape.push(() => {
       // The signer counts on the hot path without touching prom-client; the metrics catch up at scrape time.

@@ -127,7 +127,7 @@ export const DEFAULTS = {
   memoryLimitEntries: 100_000, // memory store: bound on entries of each kind
 
   // revocation
-  revocationStore: 'memory',
+  revocationStore: '.behalf/revocations.json', // a file next to the audit trail and keys: survives a restart
   revocationOnStoreError: 'deny' as const,
   revocationKeyPrefix: 'behalf:',
   revocationSyncMs: 250, // shared store: each instance reloads changed revocations this often

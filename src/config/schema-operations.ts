@@ -49,8 +49,15 @@ export const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must 
 
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
 export const revocationSchema = z.strictObject({
-  /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.revocationStore),
+  /**
+   * A file path or `file:<path>` (one instance, kept across restarts; relative to the config
+   * file), `memory` (one instance, forgotten on restart: tests), or `redis://host:port/db` /
+   * `rediss://` (shared by every instance).
+   */
+  store: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+|file:.+|(?![a-z][a-z0-9+.-]*:\/\/).+)$/i, 'must be a file path, file:<path>, "memory" or a redis:// URL')
+    .default(DEFAULTS.revocationStore),
   /**
    * When the shared store has not been read for `maxStalenessMs`: `deny` (503, default: a
    * revocation must never be missed) or `allow` (and raise the alarm metric).

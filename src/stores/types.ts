@@ -225,9 +225,12 @@ export interface Revocation {
   readonly by?: string;
 }
 
-/** Where revocations are kept: one instance (memory) or shared by every instance (Redis). */
+/**
+ * Where revocations are kept: one instance (memory, or a file in its state directory that survives
+ * a restart) or shared by every instance (Redis).
+ */
 export interface RevocationStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'file' | 'redis';
   /** Adds or replaces the revocation of the same kind, value and issuer. */
   add(revocation: Revocation, now: number): Promise<void>;
   /** Removes it; false when there was none. */
