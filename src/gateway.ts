@@ -2,6 +2,7 @@ import { BehalfError } from './errors.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
+import { checkpointerFromConfig } from './audit/checkpointer.js';
 import type { AuditStore, LimitStore, RevocationStore } from './stores/types.js';
 import { openRevocationStore } from './authenticate/open-revocation-store.js';
 import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
@@ -108,8 +109,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       closers.push(async () => stop());
     }
     const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) }));
+    const checkpointer = checkpointerFromConfig(store, signingKeys, config.audit.checkpoints, { logger, ...(opts.now ? { now: opts.now } : {}) });
     const auditor: Auditor = createAuditor(store, {
       logger,
+      ...(checkpointer ? { checkpointer } : {}),
       onFailure: () => {
         metrics.auditFailures.inc();
         metrics.auditUnhealthy.set(1);

@@ -38,6 +38,25 @@ export const auditSchema = z.strictObject({
       maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
     })
     .prefault({}),
+  /**
+   * Signed checkpoints: the chain head signed with the gateway's key, stored beside the trail,
+   * checked by `behalf audit verify` (a rewrite by someone without the key is detected).
+   */
+  checkpoints: z
+    .strictObject({
+      enabled: z.boolean().default(DEFAULTS.auditCheckpointsEnabled),
+      /** Sign after at most this many records. */
+      everyRecords: z.number().int().min(1).max(1_000_000).default(DEFAULTS.auditCheckpointEveryRecords),
+      /** Sign at least this often while records arrive, s. */
+      everySeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.auditCheckpointEverySeconds),
+      /** POST each checkpoint (JSON) to this http(s) URL too, with retries; may hold a secret (use `${ENV}`). */
+      webhook: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/i, 'must be an http(s) URL')
+        .refine((u) => URL.canParse(u), 'must be an http(s) URL')
+        .optional(),
+    })
+    .prefault({}),
 });
 
 /** A port: a number, or a numeric string (so `${PORT}` works). */
