@@ -57,9 +57,9 @@ export function startCheckpointer(store: AuditCheckpoints, keys: SigningKeys, op
   let again = false;
   let closed = false;
 
-  const once = async (): Promise<void> => {
+  const once = async (settle = false): Promise<void> => {
     try {
-      const head = await store.durableHead();
+      const head = await store.durableHead({ settle });
       if (head.seq <= lastSeq || head.seq === 0) {
         lastSeq = Math.max(lastSeq, head.seq);
         return;
@@ -108,7 +108,7 @@ export function startCheckpointer(store: AuditCheckpoints, keys: SigningKeys, op
       closed = true;
       clearInterval(timer);
       await running;
-      await once();
+      await once(true);
       await opts.sink?.close();
     },
   };

@@ -1,4 +1,5 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
@@ -95,7 +96,12 @@ export class FileAuditStore implements AuditStore {
     });
     const cpWriter = new CheckpointFileWriter(dir);
     this.checkpoints = {
-      durableHead: async () => this.durable,
+      durableHead: async (o) => {
+        // Written records are fsynced within syncIntervalMs by the batch queue's timer.
+        const end = Date.now() + 1_000;
+        while (o?.settle === true && this.writer?.unsynced === true && Date.now() < end) await sleep(2);
+        return this.durable;
+      },
       append: (cp) => (this.releaseLock === undefined ? Promise.reject(new BehalfError('audit-write-failed', `audit store ${this.dir} is open read-only`)) : cpWriter.append(cp)),
       read: () => readCheckpointFile(dir),
     };

@@ -108,8 +108,12 @@ export type CheckpointItem = { readonly jws: string; readonly where: string; rea
  * segments, or a table beside the records.
  */
 export interface AuditCheckpoints {
-  /** The newest durable record's seq and hash (`{ seq: 0, hash: '' }` for an empty trail). */
-  durableHead(): Promise<AuditHead>;
+  /**
+   * The newest durable record's seq and hash (`{ seq: 0, hash: '' }` for an empty trail). With
+   * `settle`, first waits (up to 1 s) for records already written to become durable: the last
+   * checkpoint before closing covers them.
+   */
+  durableHead(opts?: { settle?: boolean }): Promise<AuditHead>;
   /** Store one checkpoint durably (fsynced, or committed). Rejects with `audit-write-failed`. */
   append(cp: StoredCheckpoint): Promise<void>;
   /** Every stored checkpoint, oldest first. */
