@@ -68,11 +68,18 @@ async function cutTornLine(fh: Awaited<ReturnType<typeof open>>): Promise<void> 
 }
 
 /** Read `dir`'s checkpoints, oldest first (none when the file does not exist). */
-export async function* readCheckpointFile(dir: string): AsyncGenerator<CheckpointItem> {
-  const path = join(dir, CHECKPOINT_FILE);
+export function readCheckpointFile(dir: string): AsyncGenerator<CheckpointItem> {
+  return readCheckpointLines(join(dir, CHECKPOINT_FILE), CHECKPOINT_FILE);
+}
+
+/**
+ * Read checkpoints from a JSON Lines file whose lines carry a `jws` member: the store's file, or
+ * what a webhook receiver saved (its bodies, one per line). `name` labels locations.
+ */
+export async function* readCheckpointLines(path: string, name: string): AsyncGenerator<CheckpointItem> {
   if ((await stat(path).catch(() => undefined)) === undefined) return;
   for await (const l of readLines(path)) {
-    const where = `${CHECKPOINT_FILE}:${l.line}`;
+    const where = `${name}:${l.line}`;
     if (!l.terminated) {
       yield { problem: 'the last line is incomplete (a write in progress, or a crash)', where, torn: true };
       return;

@@ -1,4 +1,4 @@
-import type { AuditStore, CheckpointReport, VerifyProblem, VerifyResult } from '../stores/types.js';
+import type { AuditStore, CheckpointItem, CheckpointReport, VerifyProblem, VerifyResult } from '../stores/types.js';
 import { verifyCheckpoint, type CheckpointKeys } from './checkpoint-format.js';
 import type { ChainAnchor } from './verify-chain.js';
 
@@ -15,6 +15,11 @@ export interface VerifyTrailOptions {
    * uncovered while it runs, and signs the head when it starts and stops. Absent: not checked.
    */
   readonly maxUncovered?: number;
+  /**
+   * Checkpoints kept outside the store (what a webhook receiver got), checked like stored ones:
+   * a trail cut back together with its stored checkpoints still fails against them.
+   */
+  readonly extra?: AsyncIterable<CheckpointItem>;
 }
 
 const MAX_LISTED_KIDS = 10;
@@ -47,7 +52,8 @@ export async function verifyTrail(store: AuditStore, opts: VerifyTrailOptions = 
   const kids = new Set<string>();
   const warnings: string[] = [];
   let forged: VerifyProblem | undefined;
-  for await (const item of store.checkpoints.read()) {
+  const sources = opts.extra === undefined ? [store.checkpoints.read()] : [store.checkpoints.read(), opts.extra];
+  for await (const item of concat(sources)) {
     if ('problem' in item) {
       if (item.torn === true) warnings.push(`${item.where}: ${item.problem}`);
       else forged ??= { seq: 0, kind: 'malformed', file: item.where, message: `a stored checkpoint is unreadable (${item.problem})` };
@@ -96,4 +102,8 @@ export async function verifyTrail(store: AuditStore, opts: VerifyTrailOptions = 
     };
   }
   return result;
+}
+
+async function* concat<T>(lists: readonly AsyncIterable<T>[]): AsyncGenerator<T> {
+  for (const list of lists) yield* list;
 }

@@ -158,6 +158,21 @@ describe('signed checkpoints on the embedded store', () => {
     assert.match(result.problem!.message, /the trail ends at record 25 but the checkpoint signed at \S+ \(checkpoints\.jsonl:\d+\) vouches for record 30: records 26 to 30 are missing/);
   });
 
+  test('records cut off with their stored checkpoints pass locally, and fail against a copy of the checkpoints kept elsewhere', async () => {
+    const dir = await freshTrail('cut-with-checkpoints');
+    const cps = await readLinesOf(join(dir, CHECKPOINT_FILE));
+    const copy = join(base, 'received-checkpoints.jsonl');
+    await writeLines(copy, cps.map((l) => JSON.stringify({ type: 'behalf-checkpoint', ...JSON.parse(l) })));
+    await truncateTrail(dir, 20);
+    await writeLines(join(dir, CHECKPOINT_FILE), cps.filter((l) => (JSON.parse(l) as { seq: number }).seq <= 20));
+    const local = await runAuditCli(['audit', 'verify', '--store', dir, '--key-file', keyFile]);
+    assert.equal(local.code, 0, 'within what the gateway may leave uncovered, the cut is invisible locally');
+    const withCopy = await runAuditCli(['audit', 'verify', '--store', dir, '--key-file', keyFile, '--checkpoints', copy]);
+    assert.equal(withCopy.code, 1);
+    assert.match(withCopy.out[0]!, /^audit trail BROKEN: truncated at seq 21/);
+    assert.match(withCopy.out[1]!, /received-checkpoints\.jsonl:\d+\) vouches for record 30/);
+  });
+
   test('a checkpoint signed by another key under the real kid is forged; under its own kid it is not used', async () => {
     const dir = await freshTrail('forged');
     const { privateKey, publicKey } = await generateKeyPair('ES256');

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { auditStoreLocation, openAuditStore } from '../../audit/auditor.js';
+import { readCheckpointLines } from '../../audit/checkpoint-file.js';
 import { loadCheckpointKeys } from '../../audit/checkpoint-keys.js';
 import { formatHeaderLine, formatRecordLine, printable } from '../../audit/format-record.js';
 import { verifyTrail } from '../../audit/verify-checkpoints.js';
@@ -207,8 +208,9 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
     .option('--json', 'print the result as JSON')
     .option('--jwks <file|url>', "the gateway's public keys to check checkpoints with (a saved JWKS or its URL; repeatable), instead of its key file", (v: string, prev: string[] = []) => [...prev, nonEmpty(v)])
     .option('--key-file <file>', "the gateway's signing key file (default: the config's signing.keyFile)", nonEmpty)
+    .option('--checkpoints <file>', 'also check these checkpoints, kept outside the store (JSON Lines with a jws member each, e.g. what the webhook received)', nonEmpty)
     .option('--max-uncovered <count>', 'fail when more records than this follow the newest verified checkpoint (default: audit.checkpoints.everyRecords plus one batch)', (v: string) => (v === '0' ? 0 : positiveInt(v)))
-    .action(async (opts: StoreFlags & { json?: boolean; jwks?: string[]; keyFile?: string; maxUncovered?: number }, cmd: Command) => {
+    .action(async (opts: StoreFlags & { json?: boolean; jwks?: string[]; keyFile?: string; maxUncovered?: number; checkpoints?: string }, cmd: Command) => {
       const config = opts.store === undefined ? await loadConfig(opts.config, [...AUDIT_NEEDS, 'signing.keyFile', 'audit.checkpoints.enabled', 'audit.checkpoints.everyRecords']) : undefined;
       const baseDir = opts.store === undefined ? dirname(resolve(opts.config)) : process.cwd();
       let sources = opts.jwks ?? [];
@@ -223,7 +225,9 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
       const store = await openFromFlags(opts, loadConfig, true);
       let result: VerifyResult;
       try {
-        result = await verifyTrail(store, { ...(keys !== undefined ? { keys } : {}), ...(maxUncovered !== undefined ? { maxUncovered } : {}) });
+        const extra = opts.checkpoints === undefined ? undefined : readCheckpointLines(resolve(opts.checkpoints), opts.checkpoints);
+        if (opts.checkpoints !== undefined && !existsSync(resolve(opts.checkpoints))) throw new BehalfError('audit-read-failed', `no checkpoint file ${opts.checkpoints}`);
+        result = await verifyTrail(store, { ...(keys !== undefined ? { keys } : {}), ...(maxUncovered !== undefined ? { maxUncovered } : {}), ...(extra !== undefined ? { extra } : {}) });
       } finally {
         await store.close();
       }
