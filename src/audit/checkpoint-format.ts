@@ -33,6 +33,14 @@ export interface StoredCheckpoint extends CheckpointClaims {
   readonly jws: string;
 }
 
+/** Where checkpoints are shipped besides the store (checkpoint-webhook.ts). */
+export interface CheckpointSink {
+  /** Queue one checkpoint; never blocks, never throws. */
+  push(cp: StoredCheckpoint): void;
+  /** Try to deliver what is queued (bounded wait), then stop. */
+  close(): Promise<void>;
+}
+
 /** A checkpoint whose signature verified. */
 export interface VerifiedCheckpoint extends CheckpointClaims {
   readonly kid: string;

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
-import type { StoredCheckpoint } from './checkpoint-format.js';
-import type { CheckpointSink } from './checkpointer.js';
+import type { CheckpointSink, StoredCheckpoint } from './checkpoint-format.js';
 
 /** Options of {@link createCheckpointWebhook}. */
 export interface CheckpointWebhookOptions {

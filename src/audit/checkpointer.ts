@@ -3,16 +3,8 @@ import type { AuditConfig } from '../config/schema.js';
 import type { SigningKeys } from '../forward/identity/signing-keys.js';
 import { errorSummary } from '../lib/error-summary.js';
 import type { AuditCheckpoints } from '../stores/types.js';
-import { signCheckpoint, type StoredCheckpoint } from './checkpoint-format.js';
+import { signCheckpoint, type CheckpointSink } from './checkpoint-format.js';
 import { createCheckpointWebhook } from './checkpoint-webhook.js';
-
-/** Where checkpoints are shipped besides the store (checkpoint-webhook.ts). */
-export interface CheckpointSink {
-  /** Queue one checkpoint; never blocks, never throws. */
-  push(cp: StoredCheckpoint): void;
-  /** Try to deliver what is queued (bounded wait), then stop. */
-  close(): Promise<void>;
-}
 
 /** Options of {@link startCheckpointer}. */
 export interface CheckpointerOptions {

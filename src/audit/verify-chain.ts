@@ -1,4 +1,4 @@
-import { MAX_LISTED_OPEN_INTENTS, type OpenIntent, type VerifyProblem, type VerifyResult } from '../stores/types.js';
+import { MAX_LISTED_OPEN_INTENTS, type ChainAnchor, type OpenIntent, type VerifyProblem, type VerifyResult } from '../stores/types.js';
 import { GENESIS_PREV, computeRecordHash } from './chain.js';
 import type { AuditHead } from './head-file.js';
 import type { StoredAuditRecord } from './record.js';
@@ -36,12 +36,6 @@ export interface VerifyChainOptions {
   readonly anchors?: ReadonlyMap<number, readonly ChainAnchor[]>;
 }
 
-/** A hash vouched for from outside the store, and how to name its source in messages. */
-export interface ChainAnchor {
-  readonly hash: string;
-  /** E.g. `the checkpoint signed 2026-12-06T10:00:00.000Z`. */
-  readonly name: string;
-}
 
 class Peekable<T> {
   private readonly buffer: T[] = [];

@@ -1,6 +1,5 @@
-import type { AuditStore, CheckpointItem, CheckpointReport, VerifyProblem, VerifyResult } from '../stores/types.js';
+import type { AuditStore, ChainAnchor, CheckpointItem, CheckpointReport, VerifyProblem, VerifyResult } from '../stores/types.js';
 import { verifyCheckpoint, type CheckpointKeys } from './checkpoint-format.js';
-import type { ChainAnchor } from './verify-chain.js';
 
 /** Options of {@link verifyTrail}. */
 export interface VerifyTrailOptions {

@@ -1,7 +1,6 @@
 import type { StoredCheckpoint } from '../audit/checkpoint-format.js';
 import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
-import type { ChainAnchor } from '../audit/verify-chain.js';
 
 /**
  * Narrow, store-neutral interfaces for behalf's state. Every implementation (the embedded file
@@ -92,6 +91,13 @@ export interface CheckpointReport {
   newest?: { seq: number; time: string; kid: string };
   /** Records after the newest verified checkpoint (all of them when there is none): not covered. */
   uncovered: number;
+}
+
+/** A hash vouched for from outside the store, and how to name its source in messages. */
+export interface ChainAnchor {
+  readonly hash: string;
+  /** E.g. `the checkpoint signed at 2026-12-06T10:00:00.000Z (checkpoints.jsonl:3)`. */
+  readonly name: string;
 }
 
 /** Options of {@link AuditStore.verify}. */
