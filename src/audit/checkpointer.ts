@@ -22,8 +22,11 @@ export interface CheckpointerOptions {
 export interface Checkpointer {
   /** One more record was appended (cheap: a counter; may start a checkpoint in the background). */
   noted(): void;
-  /** Sign the head now if it moved since the last checkpoint; resolves when stored (or failed and logged). */
-  checkpoint(): Promise<void>;
+  /**
+   * Sign the head now if it moved since the last checkpoint; resolves when stored (or failed and
+   * logged). `settle`: first wait (briefly) for records already written to become durable.
+   */
+  checkpoint(settle?: boolean): Promise<void>;
   /** Counters for tests and metrics. */
   readonly stats: { signed: number; failed: number };
   /** Stop the timer and sign a last checkpoint of the durable head. Call before the store closes. */
@@ -68,7 +71,8 @@ export function startCheckpointer(store: AuditCheckpoints, keys: SigningKeys, op
     }
   };
 
-  const checkpoint = (): Promise<void> => {
+  /** `settle`: first let the records written so far become durable, so the checkpoint covers them. */
+  const checkpoint = (settle = false): Promise<void> => {
     if (running !== undefined) {
       again = true;
       return running;
@@ -77,7 +81,7 @@ export function startCheckpointer(store: AuditCheckpoints, keys: SigningKeys, op
     running = (async () => {
       do {
         again = false;
-        await once();
+        await once(settle);
       } while (again && !closed);
     })().finally(() => {
       running = undefined;
@@ -92,7 +96,7 @@ export function startCheckpointer(store: AuditCheckpoints, keys: SigningKeys, op
   return {
     stats,
     noted() {
-      if (++count >= opts.everyRecords && !closed) void checkpoint();
+      if (++count >= opts.everyRecords && !closed) void checkpoint(true);
     },
     checkpoint,
     async close() {

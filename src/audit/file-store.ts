@@ -97,9 +97,10 @@ export class FileAuditStore implements AuditStore {
     const cpWriter = new CheckpointFileWriter(dir);
     this.checkpoints = {
       durableHead: async (o) => {
-        // Written records are fsynced within syncIntervalMs by the batch queue's timer.
+        // Records written so far are fsynced within syncIntervalMs by the batch queue's timer.
+        const target = this.writer?.seq ?? 0;
         const end = Date.now() + 1_000;
-        while (o?.settle === true && this.writer?.unsynced === true && Date.now() < end) await sleep(2);
+        while (o?.settle === true && this.durable.seq < target && Date.now() < end) await sleep(2);
         return this.durable;
       },
       append: (cp) => (this.releaseLock === undefined ? Promise.reject(new BehalfError('audit-write-failed', `audit store ${this.dir} is open read-only`)) : cpWriter.append(cp)),

@@ -118,6 +118,32 @@ describe('signed checkpoints on the embedded store', () => {
     assert.match(cli.out[2]!, /newest verified checkpoint: record 30, signed \S+Z by key \S+: records 1 to 30 are vouched for/);
   });
 
+  test('the checkpointer signs by itself every N records, and at close', async () => {
+    const dir = join(base, 'by-count');
+    const store = await openFileAuditStore(dir, { flushMs: 0 });
+    const checkpointer = startCheckpointer(store.checkpoints, keys, { everyRecords: 10, everyMs: 3_600_000 });
+    const auditor = createAuditor(store, { checkpointer });
+    for (let i = 1; i <= 25; i++) await auditor.record(rec(i));
+    await auditor.close();
+    const seqs = (await readLinesOf(join(dir, CHECKPOINT_FILE))).map((l) => (JSON.parse(l) as { seq: number }).seq);
+    assert.equal(seqs.length, 3, `checkpoints at ${seqs.join(', ')}`);
+    assert.ok(seqs[0]! >= 10 && seqs[0]! < 20 && seqs[1]! >= 20 && seqs[1]! < 25, `checkpoints at ${seqs.join(', ')}`);
+    assert.equal(seqs[2], 25, 'the last one, at close, covers every record');
+    assert.equal(checkpointer.stats.signed, 3);
+  });
+
+  test('records written without waiting for their fsync are covered once durable: the last checkpoint at close covers them all', async () => {
+    const dir = join(base, 'by-count-written');
+    const store = await openFileAuditStore(dir, { flushMs: 0 });
+    const checkpointer = startCheckpointer(store.checkpoints, keys, { everyRecords: 10, everyMs: 3_600_000 });
+    const auditor = createAuditor(store, { checkpointer });
+    for (let i = 1; i <= 25; i++) await auditor.record(rec(i), { durability: 'written' });
+    await auditor.close();
+    const result = await verify(dir, { keys: keySet, maxUncovered: 0 });
+    assert.equal(result.ok, true, JSON.stringify(result.problem));
+    assert.equal(result.checkpoints?.newest?.seq, 25);
+  });
+
   test('a complete rewrite with recomputed hashes passes the chain alone, and fails against the checkpoints', async () => {
     const dir = await freshTrail('rewritten');
     await rewriteTrail(dir, (r, seq) => (seq === 4 ? { ...r, path: '/api/hr/reviews/someone-else' } : r));
