@@ -51,6 +51,10 @@ test('the gateway checkpoints its trail every N records and at close, the webhoo
     }
     assert.ok(received[0]!.seq >= 5, `the first checkpoint covers the first 5 records: ${received[0]!.seq}`);
     for (let i = 0; i < 6; i++) await get();
+    // While it runs: an auditor with the JWKS URL only (no key file), the newest records not yet signed.
+    const live = await runAuditCli(['audit', 'verify', '--store', join(gw.dir, 'audit'), '--jwks', `${publicUrl}/.well-known/jwks.json`]);
+    assert.equal(live.code, 0, `${live.out.join('\n')}\n${live.err}`);
+    assert.match(live.out.join('\n'), /checkpoints: \d+ stored, \d+ verified\n  newest verified checkpoint: record \d+/);
     await gw.gateway.close();
 
     const records = await gw.auditRecords();
