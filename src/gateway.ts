@@ -2,6 +2,7 @@ import { BehalfError } from './errors.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
+import { checkpointerFromConfig } from './audit/checkpointer.js';
 import type { ApprovalStore, AuditStore, LimitStore, RevocationStore } from './stores/types.js';
 import { openRevocationStore } from './authenticate/open-revocation-store.js';
 import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
@@ -111,8 +112,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       closers.push(async () => stop());
     }
     const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) }));
+    const checkpointer = checkpointerFromConfig(store, signingKeys, config.audit.checkpoints, { logger, ...(opts.now ? { now: opts.now } : {}) });
     const auditor: Auditor = createAuditor(store, {
       logger,
+      ...(checkpointer ? { checkpointer } : {}),
       onFailure: () => {
         metrics.auditFailures.inc();
         metrics.auditUnhealthy.set(1);
@@ -120,7 +123,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       onRecovery: () => metrics.auditUnhealthy.set(0),
     });
     closers.push(() => auditor.close());
-    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger }));
+    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger, baseDir, ...(opts.now ? { now: opts.now } : {}) }));
     const revocations = createRevocationList(revocationStore, {
       config: config.revocation,
       logger,
@@ -130,8 +133,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         onStale: (stale) => metrics.revocationStale.set(stale ? 1 : 0),
       },
     });
-    revocations.start();
     closers.push(() => revocations.close());
+    await revocations.start();
     let counted = { batches: 0, assertions: 0 };
     metrics.beforeScrape.push(() => {
       // The signer counts on the hot path without touching prom-client; the metrics catch up at scrape time.

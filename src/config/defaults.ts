@@ -114,6 +114,14 @@ export const DEFAULTS = {
   auditReorderRecords: 10_000, // `audit query`/`tail`: records held to print in start-time order (a request this many records late prints late)
   auditFollowPollMs: 250, // `audit tail -f`: new records are looked for every 250 ms
   auditReadPageRows: 1_000, // PostgreSQL store: rows per statement when reading, verifying or importing
+  auditCheckpointsEnabled: true, // signed checkpoints of the chain head (one ES256 signature and one small fsynced write each)
+  auditCheckpointEveryRecords: 1_000, // sign the head after at most 1 000 records...
+  auditCheckpointEverySeconds: 60, // ...or 60 s, whichever comes first (only when the head moved)
+  auditCheckpointWebhookQueue: 1_000, // checkpoints waiting for the webhook; past it the oldest is dropped
+  auditCheckpointWebhookTimeoutMs: 5_000, // 5 s per delivery attempt
+  auditCheckpointWebhookRetryMinMs: 250, // first wait after a failed delivery
+  auditCheckpointWebhookRetryMaxMs: 30_000, // 30 s: the longest wait between attempts
+  auditCheckpointWebhookCloseWaitMs: 2_000, // 2 s: how long stopping the gateway waits for queued deliveries
 
   // PostgreSQL audit store (the URL's connect_timeout and statement_timeout override the first two)
   postgresConnectTimeoutMs: 5_000, // 5 s
@@ -130,7 +138,7 @@ export const DEFAULTS = {
   memoryLimitEntries: 100_000, // memory store: bound on entries of each kind
 
   // revocation
-  revocationStore: 'memory',
+  revocationStore: '.behalf/revocations.json', // a file next to the audit trail and keys: survives a restart
   revocationOnStoreError: 'deny' as const,
   revocationKeyPrefix: 'behalf:',
   revocationSyncMs: 250, // shared store: each instance reloads changed revocations this often

@@ -43,6 +43,25 @@ export const auditSchema = z.strictObject({
       maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
     })
     .prefault({}),
+  /**
+   * Signed checkpoints: the chain head signed with the gateway's key, stored beside the trail,
+   * checked by `behalf audit verify` (a rewrite by someone without the key is detected).
+   */
+  checkpoints: z
+    .strictObject({
+      enabled: z.boolean().default(DEFAULTS.auditCheckpointsEnabled),
+      /** Sign after at most this many records. */
+      everyRecords: z.number().int().min(1).max(1_000_000).default(DEFAULTS.auditCheckpointEveryRecords),
+      /** Sign at least this often while records arrive, s. */
+      everySeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.auditCheckpointEverySeconds),
+      /** POST each checkpoint (JSON) to this http(s) URL too, with retries; may hold a secret (use `${ENV}`). */
+      webhook: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/i, 'must be an http(s) URL')
+        .refine((u) => URL.canParse(u), 'must be an http(s) URL')
+        .optional(),
+    })
+    .prefault({}),
 });
 
 /**
@@ -60,8 +79,15 @@ export const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must 
 
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
 export const revocationSchema = z.strictObject({
-  /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.revocationStore),
+  /**
+   * A file path or `file:<path>` (one instance, kept across restarts; relative to the config
+   * file), `memory` (one instance, forgotten on restart: tests), or `redis://host:port/db` /
+   * `rediss://` (shared by every instance).
+   */
+  store: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+|file:.+|(?![a-z][a-z0-9+.-]*:\/\/).+)$/i, 'must be a file path, file:<path>, "memory" or a redis:// URL')
+    .default(DEFAULTS.revocationStore),
   /**
    * When the shared store has not been read for `maxStalenessMs`: `deny` (503, default: a
    * revocation must never be missed) or `allow` (and raise the alarm metric).

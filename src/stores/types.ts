@@ -1,3 +1,5 @@
+import type { StoredCheckpoint } from '../audit/checkpoint-format.js';
+import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
 
 /**
@@ -53,7 +55,13 @@ export interface VerifyProblem {
    * one, the first out of place, or the one after the last record when the tail was cut.
    */
   seq: number;
-  kind: 'edited' | 'deleted' | 'reordered' | 'inserted' | 'malformed' | 'truncated';
+  /**
+   * Trail: `edited` ... `truncated` (verify-chain.ts). Checkpoints (verify-checkpoints.ts):
+   * `forged` (a stored checkpoint whose signature, `typ` or payload does not verify against the
+   * gateway's keys), `unanchored` (more records after the newest verified checkpoint than the
+   * gateway leaves uncovered: checkpoints were removed, or could not be written).
+   */
+  kind: 'edited' | 'deleted' | 'reordered' | 'inserted' | 'malformed' | 'truncated' | 'forged' | 'unanchored';
   /** Store-specific location (the file store: segment file name). */
   file?: string;
   /** 1-based line in `file`. */
@@ -79,8 +87,60 @@ export interface VerifyResult {
    */
   openIntents?: OpenIntent[];
   openIntentCount?: number;
+  /** What the signed checkpoints vouch for (verify-checkpoints.ts); absent when not looked at. */
+  checkpoints?: CheckpointReport;
 }
 
+/** The signed checkpoints' part of a {@link VerifyResult}. */
+export interface CheckpointReport {
+  /** False when no keys were given: signatures were not checked and nothing is anchored. */
+  checked: boolean;
+  /** Checkpoints stored. */
+  stored: number;
+  /** Checkpoints whose signature verified (and whose record matched, when `ok`). */
+  verified: number;
+  /** Checkpoints signed by a key not in the key set (retired and dropped since): not used. */
+  unknownKey: number;
+  /** Their key ids (at most 10). */
+  unknownKids?: string[];
+  /** The newest verified checkpoint: every record up to its seq is vouched for. */
+  newest?: { seq: number; time: string; kid: string };
+  /** Records after the newest verified checkpoint (all of them when there is none): not covered. */
+  uncovered: number;
+}
+
+/** A hash vouched for from outside the store, and how to name its source in messages. */
+export interface ChainAnchor {
+  readonly hash: string;
+  /** E.g. `the checkpoint signed at 2026-12-06T10:00:00.000Z (checkpoints.jsonl:3)`. */
+  readonly name: string;
+}
+
+/** Options of {@link AuditStore.verify}. */
+export interface VerifyOptions {
+  /** Hashes vouched for by verified checkpoints, by seq (verify-checkpoints.ts builds them). */
+  anchors?: ReadonlyMap<number, readonly ChainAnchor[]>;
+}
+
+/** One item of a store's checkpoint list: the JWS, or why the stored item is not one. */
+export type CheckpointItem = { readonly jws: string; readonly where: string; readonly seq?: number } | { readonly problem: string; readonly where: string; readonly torn?: boolean };
+
+/**
+ * Signed checkpoints kept next to the trail (audit/checkpoint-format.ts): a file beside the
+ * segments, or a table beside the records.
+ */
+export interface AuditCheckpoints {
+  /**
+   * The newest durable record's seq and hash (`{ seq: 0, hash: '' }` for an empty trail). With
+   * `settle`, first waits (up to 1 s) for records already written to become durable: the last
+   * checkpoint before closing covers them.
+   */
+  durableHead(opts?: { settle?: boolean }): Promise<AuditHead>;
+  /** Store one checkpoint durably (fsynced, or committed). Rejects with `audit-write-failed`. */
+  append(cp: StoredCheckpoint): Promise<void>;
+  /** Every stored checkpoint, oldest first. */
+  read(): AsyncIterable<CheckpointItem>;
+}
 /** A change recorded as intended but never as answered. */
 export interface OpenIntent {
   seq: number;
@@ -112,7 +172,9 @@ export interface AuditStore {
   /** Stream matching records, oldest first (see {@link AuditQuery.limit}). */
   query(q: AuditQuery): AsyncIterable<StoredAuditRecord>;
   /** Recompute the whole chain and report the first problem. Never throws for tampering. */
-  verify(): Promise<VerifyResult>;
+  verify(opts?: VerifyOptions): Promise<VerifyResult>;
+  /** Stores that keep signed checkpoints (the file store, PostgreSQL). */
+  readonly checkpoints?: AuditCheckpoints;
   /** Follow new records (for `audit tail -f`), from the last `n` records, until `signal` aborts. */
   follow?(opts: { last: number; signal: AbortSignal }): AsyncIterable<StoredAuditRecord>;
   /** Flush pending appends, release the store (and its writer lock). Idempotent. */
@@ -241,9 +303,12 @@ export interface Revocation {
   readonly by?: string;
 }
 
-/** Where revocations are kept: one instance (memory) or shared by every instance (Redis). */
+/**
+ * Where revocations are kept: one instance (memory, or a file in its state directory that survives
+ * a restart) or shared by every instance (Redis).
+ */
 export interface RevocationStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'file' | 'redis';
   /** Adds or replaces the revocation of the same kind, value and issuer. */
   add(revocation: Revocation, now: number): Promise<void>;
   /** Removes it; false when there was none. */

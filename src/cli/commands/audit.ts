@@ -1,9 +1,13 @@
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { auditStoreLocation, openAuditStore } from '../../audit/auditor.js';
+import { readCheckpointLines } from '../../audit/checkpoint-file.js';
+import { loadCheckpointKeys } from '../../audit/checkpoint-keys.js';
 import { formatHeaderLine, formatRecordLine, printable, type ClientNames } from '../../audit/format-record.js';
 import { sessionRef } from '../../audit/session-ref.js';
 import { inStartOrder } from '../../audit/start-order.js';
+import { verifyTrail } from '../../audit/verify-checkpoints.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { parseTimeBound, TIME_BOUND_HELP } from '../../audit/time-bound.js';
 import type { EnvNeeds } from '../../config/load.js';
@@ -26,7 +30,7 @@ import { registerAuditTransferCommands } from './audit-transfer.js';
  */
 
 /** What the audit commands read of a config file: only `audit.store`'s `${VAR}`s must be set. */
-export const AUDIT_NEEDS = ['audit'] as const;
+export const AUDIT_NEEDS = ['audit.store'] as const;
 
 interface StoreFlags {
   config: string;
@@ -120,6 +124,21 @@ async function* openIntentsOf(store: AuditStore, q: AuditQuery): AsyncGenerator<
   }
   const found = [...open.values()];
   yield* limit === undefined ? found : found.slice(-limit);
+}
+
+/** The checkpoint lines of a verify report: what is vouched for, and what is not. */
+function describeCheckpoints(result: VerifyResult): string[] {
+  const c = result.checkpoints;
+  if (c === undefined || (!c.checked && c.stored === 0)) return [];
+  if (!c.checked) return [`checkpoints: ${c.stored} stored, NOT checked (no keys: give --jwks <file|url> or --key-file, or a config whose signing.keyFile is readable)`];
+  const lines = [`checkpoints: ${c.stored} stored, ${c.verified} verified${c.unknownKey > 0 ? `, ${c.unknownKey} signed by unknown keys (not checked)` : ''}`];
+  if (c.newest !== undefined) lines.push(`  newest verified checkpoint: record ${c.newest.seq}, signed ${c.newest.time} by key ${c.newest.kid}: records 1 to ${c.newest.seq} are vouched for`);
+  else lines.push('  no verified checkpoint: no record is vouched for by a signature');
+  if (c.uncovered > 0) {
+    const from = (c.newest?.seq ?? 0) + 1;
+    lines.push(`  not covered by a checkpoint: ${c.uncovered} record(s), ${from} to ${from + c.uncovered - 1} (a rewrite of these by someone without the key would not be detected)`);
+  }
+  return lines;
 }
 
 function describeProblem(result: VerifyResult): string[] {
@@ -230,21 +249,39 @@ export function registerAuditCommands(program: Command, loadConfig: (file: strin
       }
     });
 
-  withStoreFlags(audit.command('verify').description('recompute the hash chain and report the first problem'))
+  withStoreFlags(audit.command('verify').description('recompute the hash chain, check the signed checkpoints, report the first problem'))
     .option('--json', 'print the result as JSON')
-    .action(async (opts: StoreFlags & { json?: boolean }, cmd: Command) => {
+    .option('--jwks <file|url>', "the gateway's public keys to check checkpoints with (a saved JWKS or its URL; repeatable), instead of its key file", (v: string, prev: string[] = []) => [...prev, nonEmpty(v)])
+    .option('--key-file <file>', "the gateway's signing key file (default: the config's signing.keyFile)", nonEmpty)
+    .option('--checkpoints <file>', 'also check these checkpoints, kept outside the store (JSON Lines with a jws member each, e.g. what the webhook received)', nonEmpty)
+    .option('--max-uncovered <count>', 'fail when more records than this follow the newest verified checkpoint (default: audit.checkpoints.everyRecords plus one batch)', (v: string) => (v === '0' ? 0 : positiveInt(v)))
+    .action(async (opts: StoreFlags & { json?: boolean; jwks?: string[]; keyFile?: string; maxUncovered?: number; checkpoints?: string }, cmd: Command) => {
+      const config = opts.store === undefined ? await loadConfig(opts.config, [...AUDIT_NEEDS, 'signing.keyFile', 'audit.checkpoints.enabled', 'audit.checkpoints.everyRecords']) : undefined;
+      const baseDir = opts.store === undefined ? dirname(resolve(opts.config)) : process.cwd();
+      let sources = opts.jwks ?? [];
+      if (sources.length === 0 && opts.keyFile !== undefined) sources = [resolve(opts.keyFile)];
+      if (sources.length === 0 && config !== undefined) {
+        const file = isAbsolute(config.signing.keyFile) ? config.signing.keyFile : resolve(baseDir, config.signing.keyFile);
+        if (existsSync(file)) sources = [file];
+      }
+      const keys = sources.length > 0 ? await loadCheckpointKeys(sources) : undefined;
+      const enabled = config?.audit.checkpoints.enabled ?? true;
+      const maxUncovered = opts.maxUncovered ?? (enabled ? (config?.audit.checkpoints.everyRecords ?? DEFAULTS.auditCheckpointEveryRecords) + DEFAULTS.auditBatchRecords : undefined);
       const store = await openFromFlags(opts, loadConfig, true);
       let result: VerifyResult;
       try {
-        result = await store.verify();
+        const extra = opts.checkpoints === undefined ? undefined : readCheckpointLines(resolve(opts.checkpoints), opts.checkpoints);
+        if (opts.checkpoints !== undefined && !existsSync(resolve(opts.checkpoints))) throw new BehalfError('audit-read-failed', `no checkpoint file ${opts.checkpoints}`);
+        result = await verifyTrail(store, { ...(keys !== undefined ? { keys } : {}), ...(maxUncovered !== undefined ? { maxUncovered } : {}), ...(extra !== undefined ? { extra } : {}) });
       } finally {
         await store.close();
       }
       if (opts.json === true) out(cmd, JSON.stringify(result));
       else if (result.ok) out(cmd, `audit trail OK: ${result.records} records`);
       else for (const line of describeProblem(result)) out(cmd, printable(line));
+      if (opts.json !== true) for (const line of describeCheckpoints(result)) out(cmd, printable(line));
       if (opts.json !== true) for (const line of describeOpenIntents(result)) out(cmd, printable(line));
-      if (opts.json !== true) for (const w of result.warnings ?? []) err(cmd, `warning: ${w}`);
+      if (opts.json !== true) for (const w of result.warnings ?? []) err(cmd, `warning: ${printable(w)}`);
       const p = result.problem;
       if (!result.ok && p !== undefined) {
         throw new BehalfError('audit-chain-broken', `audit trail broken: ${p.kind} at seq ${p.seq}${p.file === undefined ? '' : ` (${p.file}${p.line === undefined ? '' : `:${p.line}`})`}`);
