@@ -280,6 +280,30 @@ describe('human approval', () => {
     }
   });
 
+  test('MCP, a 2025-11-25 client that takes URL-mode elicitation: the call fails with URLElicitationRequiredError naming the approval page', async () => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${env.gw.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` })}` } } });
+    const client = new Client({ name: 'url-elicitation-test', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+    await client.connect(transport);
+    try {
+      assert.equal(transport.protocolVersion, '2025-11-25');
+      const args = { employee: 'bob', rating: 'below' };
+      const err = await client.callTool({ name: 'add_review', arguments: args }).then(
+        () => assert.fail('the call went through without an approval'),
+        (e: unknown) => e as { code: number; elicitations?: { mode: string; elicitationId: string; url: string; message: string }[] },
+      );
+      assert.equal(err.code, -32042);
+      const [page] = err.elicitations ?? [];
+      assert.equal(page?.mode, 'url');
+      assert.equal(page?.url, `https://behalf-admin.example.test/approvals/${page?.elicitationId}`);
+      assert.match(page?.message ?? '', /waiting for dana, role hr-admin/);
+      assert.equal((await admin('dana', 'POST', `/${page!.elicitationId}/approve`)).status, 200);
+      const done = (await client.callTool({ name: 'add_review', arguments: args })) as { isError?: boolean };
+      assert.notEqual(done.isError, true, 'the same call goes through once approved');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('MCP, the stateless 2026-07-28 revision: the same isError result, and the same call succeeds once approved', async () => {
     const mcpToken = await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` });
     const args = { employee: 'carol', rating: 'exceeds' };

@@ -51,7 +51,7 @@ function clientCapabilitiesOf(capabilities: unknown): SessionClientCapabilities 
   const elicitation = capabilities['elicitation'];
   // An empty `elicitation` object means form mode (spec 2025-11-25, for clients written before modes).
   const form = isObject(elicitation) && (isObject(elicitation['form']) || !Object.hasOwn(elicitation, 'url'));
-  return { sampling: isObject(capabilities['sampling']), elicitation: form };
+  return { sampling: isObject(capabilities['sampling']), elicitation: form, urlElicitation: isObject(elicitation) && isObject(elicitation['url']) };
 }
 
 /** `ping`: an empty result. */
