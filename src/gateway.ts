@@ -195,7 +195,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       now: opts.now ?? Date.now,
     };
     const mcpDoor = served === undefined ? undefined : createMcpDoor({ deps, mcp: served.mcp, ...served.door });
-    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore });
+    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore, approvals });
     const wellKnown = createWellKnownHandler({
       config,
       policy,

@@ -15,6 +15,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { DEMO_USERS, freePort } from '../../examples/hr-demo/launch.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/index.js';
 import { runCli } from '../cli/helpers.js';
+import { adminClient, keysUnder, REDIS_URL, testPrefix } from '../limit/redis-env.js';
+import { startTcpProxy, type TcpProxy } from '../limit/tcp-proxy.js';
 import { manualClock, type ManualClock } from './e2e-env.js';
 import { startRecordingBackend, startTestGateway, type RecordingBackend, type TestGateway } from './harness.js';
 
@@ -361,5 +363,82 @@ describe('human approval', () => {
     const raw = await fetch(`${env.admin}/admin/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${await token('dana')}`, 'content-type': 'application/json' }, body: '{"note":' });
     assert.equal(raw.status, 400);
     assert.equal((await admin('dana', 'GET', `/${id}`)).status, 200);
+  });
+});
+
+describe('human approval with a shared store that goes away', () => {
+  const prefix = testPrefix();
+  let proxy: TcpProxy;
+  let gw: TestGateway;
+  let idp: DevIdp;
+  let backend: RecordingBackend;
+  before(async () => {
+    proxy = await startTcpProxy(REDIS_URL);
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    idp = await startDevIdp({ users: USERS, audience: publicUrl, defaultScopes: ['reviews:read', 'reviews:write'], log: () => undefined });
+    backend = await startRecordingBackend();
+    const dir = await mkdtemp(join(tmpdir(), 'behalf-approvals-redis-'));
+    await writeFile(join(dir, 'directory.yaml'), DIRECTORY);
+    gw = await startTestGateway({
+      server: { port, publicUrl },
+      issuers: [{ id: 'dev', issuer: idp.issuer, audience: publicUrl, jwksUri: idp.jwksUri, claims: { preset: 'generic' } }],
+      directory: { file: join(dir, 'directory.yaml') },
+      routes: [{ id: 'reviews', path: '/api/reviews', methods: ['GET', 'POST'], upstream: `${backend.url}/reviews` }],
+      policies: [
+        { id: 'add-review-http', effect: 'allow', match: { routes: ['reviews'], methods: ['POST'] }, approval: APPROVAL },
+        { id: 'read', effect: 'allow', match: { routes: ['reviews'], methods: ['GET'] } },
+      ],
+      approvals: { store: proxy.url, keyPrefix: prefix },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await idp.close();
+    await backend.close();
+    await proxy.close();
+    const redis = await adminClient();
+    const keys = await keysUnder(redis, prefix);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  test('requests that need an approval get 503 approval-unavailable (fail closed), others go on; /readyz says so without taking the instance out', async () => {
+    const alice = { authorization: `Bearer ${await idp.mint('alice')}`, 'content-type': 'application/json' };
+    const post = () => fetch(`${gw.url}/api/reviews/bob`, { method: 'POST', headers: alice, body: '{"rating":"meets"}' });
+    // The store connects in the background: until then, 503 like any outage.
+    const until = async (ok: (status: number) => boolean) => {
+      const deadline = Date.now() + 5_000;
+      let res = await post();
+      while (!ok(res.status) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        res = await post();
+      }
+      return res;
+    };
+    const held = await until((s) => s !== 503);
+    assert.equal(held.status, 403, 'with Redis up, the request waits for an approval kept in Redis');
+    const first = (await held.json()) as { error: string; approval: { id: string } };
+    assert.equal(first.error, 'approval-required');
+    assert.equal(((await (await fetch(`${gw.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean; detail?: string }> }).checks['approvals']?.ok, true);
+
+    proxy.cut();
+    const refused = await post();
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(((await refused.json()) as { error: string }).error, 'approval-unavailable');
+    assert.equal((await fetch(`${gw.url}/api/reviews/bob`, { headers: alice })).status, 200, 'a read needs no approval');
+    const ready = await fetch(`${gw.url}/readyz`);
+    const status = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
+    assert.match(status.checks['approvals']?.detail ?? '', /approval store unreachable/);
+    assert.equal(status.checks['approvals']?.ok, true, 'not a reason to leave the load balancer');
+    assert.equal(backend.seen.filter((r) => r.method === 'POST').length, 0, 'nothing that needs an approval reached the backend');
+
+    proxy.restore();
+    const again = await until((s) => s !== 503);
+    assert.equal(again.status, 403, 'back to waiting once Redis answers');
+    assert.equal(((await again.json()) as { approval: { id: string } }).approval.id, first.approval.id, 'the same approval: it was kept in Redis');
+    const records = await gw.auditRecords();
+    assert.ok(records.some((r) => r.reason === 'approval-unavailable' && r.status === 503 && r.user === 'alice'));
   });
 });
