@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config, RuleApproval } from '../config/schema.js';
 import { createMemoryApprovalStore } from '../stores/memory-approvals.js';
+import { createPostgresApprovalStore } from '../stores/postgres-approvals.js';
+import { isPostgresUrl } from '../stores/postgres-url.js';
 import { createRedisApprovalStore } from '../stores/redis-approvals.js';
 import type { Approval, ApprovalStore } from '../stores/types.js';
 import { createWebhookNotifier, type ApprovalNotifier } from './notify-webhook.js';
@@ -18,9 +20,11 @@ export interface Approvals {
   close(): Promise<void>;
 }
 
-/** Opens `config.approvals.store`: memory, or Redis shared by every instance. */
+/** Opens `config.approvals.store`: memory, or Redis or PostgreSQL shared by every instance. */
 export function openApprovalStore(config: Config['approvals'], logger: Logger): ApprovalStore {
-  return config.store === 'memory' ? createMemoryApprovalStore() : createRedisApprovalStore(config.store, { keyPrefix: config.keyPrefix, logger });
+  if (config.store === 'memory') return createMemoryApprovalStore();
+  if (isPostgresUrl(config.store)) return createPostgresApprovalStore(config.store, { logger });
+  return createRedisApprovalStore(config.store, { keyPrefix: config.keyPrefix, logger });
 }
 
 /**

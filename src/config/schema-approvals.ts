@@ -36,8 +36,8 @@ export const ruleApprovalSchema = z.strictObject({
 
 /** Where approvals are kept and who is told of a new one. */
 export const approvalsSchema = z.strictObject({
-  /** `memory` (one instance; a restart forgets pending approvals) or a `redis://` URL (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.approvalStore),
+  /** `memory` (one instance; a restart forgets pending approvals), or a `redis://` or `postgres://` URL (shared by every instance). */
+  store: z.string().regex(/^(memory|rediss?:\/\/.+|postgres(ql)?:\/\/.+)$/, 'must be "memory", a redis:// URL or a postgres:// URL').default(DEFAULTS.approvalStore),
   keyPrefix: redisKeyPrefix.default(DEFAULTS.approvalKeyPrefix),
   /**
    * Where approvers decide, shown to the requester: `{id}` is replaced by the approval id (e.g.

@@ -387,9 +387,9 @@ export interface Approval extends ApprovalRequest {
 /** What {@link ApprovalStore.decide} did. */
 export type DecideOutcome = { readonly ok: true; readonly approval: Approval } | { readonly ok: false; readonly approval?: Approval };
 
-/** Where approvals are kept: one instance (memory) or shared by every instance (Redis). */
+/** Where approvals are kept: one instance (memory) or shared by every instance (Redis, PostgreSQL). */
 export interface ApprovalStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'postgres';
   /**
    * Stores `request` as pending, unless an approval with the same binding is still open: pending
    * or denied and not past `expiresAt`, or approved and not used nor past `usableUntil`. Then it

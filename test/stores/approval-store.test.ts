@@ -1,14 +1,18 @@
 /**
- * One contract for every approval store (memory, Redis): open finds or creates, decisions only
- * on pending approvals, single use bound to the request, expiry; then what is Redis-specific:
- * two gateway processes' stores see one set, and concurrent uses have exactly one winner.
+ * One contract for every approval store (memory, Redis, PostgreSQL): open finds or creates,
+ * decisions only on pending approvals, single use bound to the request, expiry; then what the
+ * shared ones promise: two gateway processes' stores see one set, concurrent uses have exactly
+ * one winner, concurrent opens of one request open one approval, and an unreachable store fails
+ * at once with approval-store-failed.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { createMemoryApprovalStore } from '../../src/stores/memory-approvals.js';
+import { createPostgresApprovalStore } from '../../src/stores/postgres-approvals.js';
 import { createRedisApprovalStore } from '../../src/stores/redis-approvals.js';
 import type { ApprovalRequest, ApprovalStore } from '../../src/stores/types.js';
+import { freshSchema, PG_URL } from '../audit/postgres-helpers.js';
 import { adminClient, keysUnder, REDIS_URL, testPrefix } from '../limit/redis-env.js';
 
 // Real time: Redis expires keys by its own clock.
@@ -39,9 +43,11 @@ const redisStore = async () => {
   assert.ok(await store.waitConnected(3_000), `Redis not reachable at ${REDIS_URL}`);
   return store;
 };
+const postgresStore = async () => createPostgresApprovalStore((await freshSchema()).url);
 const kinds: [string, () => Promise<ApprovalStore>][] = [
   ['memory', async () => createMemoryApprovalStore()],
   ['redis', redisStore],
+  ['postgres', postgresStore],
 ];
 
 after(async () => {
@@ -142,6 +148,39 @@ for (const [kind, open] of kinds) {
     }));
   });
 }
+
+describe('approval store: PostgreSQL across processes', () => {
+  test('two stores on one schema: concurrent opens of one request open one approval, and of concurrent uses exactly one wins', async () => {
+    const { url } = await freshSchema();
+    const one = createPostgresApprovalStore(url);
+    const two = createPostgresApprovalStore(url);
+    try {
+      const opened = await Promise.all([one.open(request(), T0), two.open(request(), T0), one.open(request(), T0), two.open(request(), T0)]);
+      assert.equal(opened.filter((o) => o.created).length, 1, 'one approval for one request');
+      assert.equal(new Set(opened.map((o) => o.approval.id)).size, 1);
+      const id = opened[0]!.approval.id;
+      assert.equal((await two.decide(id, 'approved', 'dana', T0 + 1)).ok, true);
+      const uses = await Promise.all([one.use(id, 'binding-add-review-bob', T0 + 2), two.use(id, 'binding-add-review-bob', T0 + 2), one.use(id, 'binding-add-review-bob', T0 + 2)]);
+      assert.equal(uses.filter((u) => u !== undefined).length, 1);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  test('an unreachable database rejects with approval-store-failed, naming no password', async () => {
+    const u = new URL(PG_URL);
+    u.port = '1';
+    u.password = 'not-this-secret';
+    u.searchParams.set('connect_timeout', '1');
+    const store = createPostgresApprovalStore(u.toString());
+    try {
+      await assert.rejects(store.open(request(), T0), (err: Error & { code?: string }) => err.code === 'approval-store-failed' && !err.message.includes('not-this-secret'));
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describe('approval store: Redis across processes', () => {
   test('an approval given through one instance is used through another, and of concurrent uses exactly one wins', async () => {
