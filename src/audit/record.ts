@@ -52,6 +52,12 @@ export interface AuditRecord {
    * may have acted. Absent on the single record of any other request.
    */
   readonly phase?: 'intent' | 'outcome';
+  /** W3C trace id (32 hex): the caller's `traceparent`'s, or a new one (lib/trace-context.ts). */
+  readonly traceId?: string;
+  /** The gateway's span for this request (16 hex): the parent-id backends received in `traceparent`. */
+  readonly spanId?: string;
+  /** The caller's span (16 hex), when it sent a valid `traceparent`. */
+  readonly parentSpanId?: string;
 }
 
 /** A record as stored: chained to its predecessor. */

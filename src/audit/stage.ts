@@ -114,6 +114,9 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     argsDigest: ctx.argumentsDigest,
     resultError: ctx.resultError,
     phase: ctx.intent ? 'outcome' : undefined,
+    traceId: ctx.trace.traceId,
+    spanId: ctx.trace.spanId,
+    parentSpanId: ctx.trace.parentSpanId,
   };
 }
 
