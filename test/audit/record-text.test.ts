@@ -71,7 +71,7 @@ test('the trace ids are part of the hashed text: a changed trace or span id brea
   const sealed = sealRecord(rec as AuditRecord, 0, '');
   assert.equal(sealed.line, referenceLine(rec, 0, '').line);
   for (const field of ['traceId', 'spanId', 'parentSpanId'] as const) {
-    const forged = { ...(parseStoredLine(sealed.line) as Record<string, unknown>), [field]: 'f'.repeat(field === 'traceId' ? 32 : 16) };
+    const forged = { ...(parseStoredLine(sealed.line) as unknown as Record<string, unknown>), [field]: 'f'.repeat(field === 'traceId' ? 32 : 16) };
     assert.equal(checkLink(forged as never, 0, ''), 'hash-mismatch', field);
   }
 });
