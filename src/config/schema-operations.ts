@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { headerName, id, method, toolPattern } from './schema-fields.js';
+import { auditSinksSchema } from './schema-sinks.js';
 
 /**
  * The config sections about running behalf rather than what it serves: the audit trail, limits,
@@ -38,6 +39,8 @@ export const auditSchema = z.strictObject({
       maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
     })
     .prefault({}),
+  /** Copies of every record as it is written, for a SIEM or an OpenTelemetry collector (schema-sinks.ts). */
+  sinks: auditSinksSchema,
 });
 
 /** A port: a number, or a numeric string (so `${PORT}` works). */
