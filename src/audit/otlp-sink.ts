@@ -1,7 +1,6 @@
 import type { OtlpSinkConfig } from '../config/schema-sinks.js';
 import { BehalfError } from '../errors.js';
-import type { SendOutcome } from './sink-pump.js';
-import type { SinkItem } from './sinks.js';
+import type { SendOutcome, SinkItem } from './sink-pump.js';
 
 /** Sends batches of audit records to an OpenTelemetry collector. */
 export interface OtlpSender {

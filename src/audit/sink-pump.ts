@@ -1,9 +1,18 @@
+import type { SealedRecord } from './chain.js';
+import type { AuditRecord } from './record.js';
+
 /**
  * The delivery loop every audit sink shares: a bounded queue that never blocks the caller, batches
  * sent one request at a time (so a receiver sees records in `seq` order, apart from retries),
  * retries with exponential backoff and jitter (or the receiver's Retry-After), and a bounded drain
  * on close. What a sink sends and how is its own `send`.
  */
+
+/** One record as a sink receives it: the record, and how it was sealed (`seq`, `hash`, the stored line). */
+export interface SinkItem {
+  readonly record: AuditRecord;
+  readonly sealed: SealedRecord;
+}
 
 /** What one attempt to send a batch came to. */
 export type SendOutcome =

@@ -4,7 +4,7 @@ import { sinkName, type AuditSinkConfig, type OtlpSinkConfig } from '../config/s
 import type { WrittenListener } from '../stores/types.js';
 import type { SealedRecord } from './chain.js';
 import type { AuditRecord } from './record.js';
-import { SinkPump, type SinkStatus } from './sink-pump.js';
+import { SinkPump, type SinkItem, type SinkStatus } from './sink-pump.js';
 import { createWebhookSender } from './webhook-sink.js';
 
 /**
@@ -15,12 +15,6 @@ import { createWebhookSender } from './webhook-sink.js';
  * metrics, the logs and a `/readyz` detail (never as not ready). The trail in the store stays
  * the record of truth; `behalf audit query` can resend what a sink lost.
  */
-
-/** One record as a sink receives it: the record, its place in the chain and its stored line. */
-export interface SinkItem {
-  readonly record: AuditRecord;
-  readonly sealed: SealedRecord;
-}
 
 /** One open sink. */
 export interface AuditSink {
