@@ -40,6 +40,15 @@ async function setup(sink: Record<string, unknown>): Promise<{ receiver: SinkRec
   return { receiver, sinks };
 }
 
+/** Waits until the sink has seen the receiver's answer to `n` records (the receiver counts them before it answers). */
+async function sentBy(sinks: AuditSinks, n: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (sinks.sinks[0]!.status().sent < n) {
+    if (Date.now() > deadline) throw new Error(`the sink did not see ${n} records accepted`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const feed = (sinks: AuditSinks, c: { records: AuditRecord[]; sealed: SealedRecord[] }) => sinks.onWritten(c.records, c.sealed);
 
 describe('the webhook audit sink', () => {
@@ -48,6 +57,7 @@ describe('the webhook audit sink', () => {
     const c = chain(25);
     feed(sinks, c);
     const got = await receiver.waitForAccepted(25);
+    await sentBy(sinks, 25);
     assert.deepEqual(got.map((r) => r['seq']), c.sealed.map((s) => s.seq));
     assert.deepEqual(got.map((r) => r['hash']), c.sealed.map((s) => s.hash), 'each line carries its hash, for dedupe');
     assert.deepEqual(receiver.batches.map((b) => b.lines.length), [10, 10, 5]);
@@ -74,6 +84,7 @@ describe('the webhook audit sink', () => {
     assert.equal(receiver.batches.length, 3, 'two failures, then the accepted attempt');
     assert.deepEqual(receiver.batches.map((b) => b.lines), [receiver.batches[0]!.lines, receiver.batches[0]!.lines, receiver.batches[0]!.lines], 'the same batch each time');
     assert.equal(got.length, 5);
+    await sentBy(sinks, 5);
     assert.equal(sinks.sinks[0]!.status().failing, undefined, 'recovered');
   });
 
@@ -84,6 +95,7 @@ describe('the webhook audit sink', () => {
     await receiver.waitForAccepted(2, 5_000);
     const [first, second] = receiver.batches;
     assert.ok(second!.at - first!.at >= 950, `the retry waited ${second!.at - first!.at} ms, not the 1 s the receiver asked for`);
+    await sentBy(sinks, 2);
     assert.equal(sinks.sinks[0]!.status().failing, undefined, 'recovered');
   });
 

@@ -50,7 +50,12 @@ describe('a gateway with a webhook audit sink', () => {
       assert.ok(!b.lines.join('\n').includes(gw.token), 'the user token never reaches the sink');
       assert.equal(b.headers['authorization'], 'Bearer siem-token');
     }
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    // The receiver counts a batch before it answers; the sink counts it once it has the answer.
+    let metrics = '';
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+      metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      if (metricValue(metrics, 'behalf_audit_sink_sent_total') === 6) break;
+    }
     assert.equal(metricValue(metrics, 'behalf_audit_sink_sent_total'), 6);
     assert.equal(metricValue(metrics, 'behalf_audit_sink_dropped_total'), 0);
   });
