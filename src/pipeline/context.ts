@@ -40,8 +40,12 @@ export interface RequestContext {
   readonly startedAt: number;
   /** ISO-8601 wall time at receipt. */
   readonly time: string;
-  /** W3C trace context: the caller's valid `traceparent`, or a new trace; the gateway's span id (lib/trace-context.ts). */
-  readonly trace: TraceContext;
+  /**
+   * W3C trace context: the caller's valid `traceparent` header, or a new trace; the gateway's span
+   * id (lib/trace-context.ts). The MCP door adopts a valid `params._meta.traceparent` when the
+   * header gave none.
+   */
+  trace: TraceContext;
   readonly method: string;
   /** Path without the query, exactly as received (never normalised). */
   readonly path: string;

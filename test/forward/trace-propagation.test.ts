@@ -137,4 +137,28 @@ describe('trace context on the MCP door', () => {
       await client.close();
     }
   });
+
+  it("adopts a valid params._meta.traceparent (MCP's convention) when the request has no traceparent header", async () => {
+    const client = new Client({ name: 'trace-meta', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: await gw.auth({ audience: `${gw.publicUrl}/mcp` }) } }));
+    try {
+      const metaTrace = '5bf92f3577b34da6a3ce929d0e0e4736';
+      const before = backend.seen.length;
+      const tool = await client.callTool({ name: 'get_review', arguments: { employee: 'carol' }, _meta: { traceparent: `00-${metaTrace}-${CALLER_SPAN}-01`, tracestate: 'congo=t61rcWkgMzE' } });
+      assert.notEqual(tool.isError, true, JSON.stringify(tool));
+      const seen = backend.seen.slice(before).find((r) => r.url === '/reviews/carol');
+      assert.ok(seen);
+      assert.equal(sentTrace(seen.headers['traceparent']).traceId, metaTrace);
+      assert.equal(seen.headers['tracestate'], 'congo=t61rcWkgMzE');
+      const record = await gw.recordOf((r) => r.tool === 'get_review' && r.traceId === metaTrace);
+      assert.equal(record.parentSpanId, CALLER_SPAN);
+
+      await client.callTool({ name: 'get_review', arguments: { employee: 'dave' }, _meta: { traceparent: 'garbage' } });
+      const other = backend.seen.find((r) => r.url === '/reviews/dave');
+      assert.ok(other);
+      assert.notEqual(sentTrace(other.headers['traceparent']).traceId, metaTrace, 'an invalid _meta value starts a new trace');
+    } finally {
+      await client.close();
+    }
+  });
 });
