@@ -23,7 +23,7 @@ import { registerAuditTransferCommands } from './audit-transfer.js';
  */
 
 /** What the audit commands read of a config file: only `audit.store`'s `${VAR}`s must be set. */
-export const AUDIT_NEEDS = ['audit'] as const;
+export const AUDIT_NEEDS = ['audit.store'] as const;
 
 interface StoreFlags {
   config: string;
