@@ -69,6 +69,8 @@ export function retryAfterMs(value: string | string[] | undefined, nowMs: number
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
   if (/^\d{1,9}$/.test(text)) return Number(text) * 1_000;
+  // An HTTP date starts with the day's name (`Sun, 06 Dec 2026 12:00:30 GMT`); Date.parse alone would take `-5` for a year.
+  if (!/^[A-Za-z]{3}, /.test(text)) return undefined;
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }

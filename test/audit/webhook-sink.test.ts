@@ -4,6 +4,7 @@ import { sealRecord, type SealedRecord } from '../../src/audit/chain.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { openAuditSinks, type AuditSinks } from '../../src/audit/sinks.js';
 import { auditSinksSchema } from '../../src/config/schema-sinks.js';
+import { retryAfterMs } from '../../src/audit/webhook-sink.js';
 import { rec } from './helpers.js';
 import { startSinkReceiver, type SinkReceiver } from './sink-receiver.js';
 
@@ -154,4 +155,16 @@ describe('the webhook audit sink', () => {
     assert.equal(auditSinksSchema.safeParse([{ type: 'webhook', url: 'http://x.test', name: 'siem' }, { type: 'webhook', url: 'http://y.test', name: 'siem' }]).success, false);
     assert.equal(auditSinksSchema.safeParse([{ type: 'webhook', url: 'http://user:pw@x.test' }]).success, false, 'credentials in the URL');
   });
+
+  it('reads Retry-After as seconds or an HTTP date, and ignores anything else', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    assert.equal(retryAfterMs('120', now), 120_000);
+    assert.equal(retryAfterMs(' 0 ', now), 0);
+    assert.equal(retryAfterMs('Sun, 06 Dec 2026 12:00:30 GMT', now), 30_000);
+    assert.equal(retryAfterMs('Sun, 06 Dec 2026 11:00:00 GMT', now), 0, 'a date in the past: at once');
+    assert.equal(retryAfterMs('-5', now), undefined);
+    assert.equal(retryAfterMs('soon', now), undefined);
+    assert.equal(retryAfterMs(undefined, now), undefined);
+  });
 });
+
