@@ -51,7 +51,7 @@ export interface GatewayOptions {
   now?: () => number;
   /** Override the configured listen port (0 = pick a free one; tests). */
   port?: number;
-  /** Use this audit store instead of opening the configured one (tests, embedding). */
+  /** Use this audit store instead of opening the configured one (tests, embedding); `audit.sinks` get copies only from a store the gateway opens. */
   auditStore?: AuditStore;
   /**
    * Serve these tools on the MCP endpoint instead of the configured tools and upstreams (tests,
