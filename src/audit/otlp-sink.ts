@@ -1,3 +1,6 @@
+import type { HrTime, SpanContext } from '@opentelemetry/api';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { OtlpSinkConfig } from '../config/schema-sinks.js';
 import { BehalfError } from '../errors.js';
 import type { AuditRecord } from './record.js';
@@ -32,91 +35,6 @@ const SEVERITY_WARN = 13;
 
 type Attributes = Record<string, string | number | boolean>;
 
-/**
- * The shapes of the OpenTelemetry SDK this module builds (`HrTime` and `SpanContext` of
- * @opentelemetry/api, `ReadableLogRecord` of @opentelemetry/sdk-logs, `ReadableSpan` of
- * @opentelemetry/sdk-trace-base), written out here so that the gateway builds and type-checks
- * without the packages, which only an `otlp` sink needs.
- */
-type HrTime = [number, number];
-interface SpanContext {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceFlags: number;
-  readonly isRemote?: boolean;
-}
-/** An opaque @opentelemetry/resources `Resource`. */
-type Resource = object;
-interface ReadableLogRecord {
-  readonly hrTime: HrTime;
-  readonly hrTimeObserved: HrTime;
-  readonly spanContext?: SpanContext;
-  readonly severityNumber: number;
-  readonly severityText: string;
-  readonly body: string;
-  readonly eventName: string;
-  readonly resource: Resource;
-  readonly instrumentationScope: typeof SCOPE;
-  readonly attributes: Attributes;
-  readonly droppedAttributesCount: number;
-}
-interface ReadableSpan {
-  readonly name: string;
-  readonly kind: number;
-  readonly spanContext: () => SpanContext;
-  readonly parentSpanContext?: SpanContext;
-  readonly startTime: HrTime;
-  readonly endTime: HrTime;
-  readonly duration: HrTime;
-  readonly status: { readonly code: number; readonly message?: string };
-  readonly attributes: Attributes;
-  readonly links: [];
-  readonly events: [];
-  readonly ended: boolean;
-  readonly resource: Resource;
-  readonly instrumentationScope: typeof SCOPE;
-  readonly droppedAttributesCount: number;
-  readonly droppedEventsCount: number;
-  readonly droppedLinksCount: number;
-}
-
-/** What this module uses of the four packages it loads. */
-interface OtelModules {
-  readonly OTLPLogExporter: new (config: ExporterConfig) => Exporter<ReadableLogRecord>;
-  readonly OTLPTraceExporter: new (config: ExporterConfig) => Exporter<ReadableSpan>;
-  readonly resourceFromAttributes: (attributes: Attributes) => Resource;
-  readonly ATTR_SERVICE_NAME: string;
-}
-interface ExporterConfig {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly timeoutMillis: number;
-  readonly concurrencyLimit: number;
-}
-
-/** A dynamic import whose specifier the compiler does not resolve (the package may be absent). */
-const load = (specifier: string): Promise<Record<string, unknown>> => import(specifier) as Promise<Record<string, unknown>>;
-
-/** Loads the exporters, the resource factory and the service name attribute. */
-async function loadOtel(): Promise<OtelModules> {
-  const [logs, traces, resources, conventions] = await Promise.all([
-    load('@opentelemetry/exporter-logs-otlp-http'),
-    load('@opentelemetry/exporter-trace-otlp-http'),
-    load('@opentelemetry/resources'),
-    load('@opentelemetry/semantic-conventions'),
-  ]);
-  const modules = {
-    OTLPLogExporter: logs['OTLPLogExporter'],
-    OTLPTraceExporter: traces['OTLPTraceExporter'],
-    resourceFromAttributes: resources['resourceFromAttributes'],
-    ATTR_SERVICE_NAME: conventions['ATTR_SERVICE_NAME'],
-  };
-  if (typeof modules.OTLPLogExporter !== 'function' || typeof modules.OTLPTraceExporter !== 'function' || typeof modules.resourceFromAttributes !== 'function' || typeof modules.ATTR_SERVICE_NAME !== 'string') {
-    throw new Error('an OpenTelemetry package of an unexpected version');
-  }
-  return modules as OtelModules;
-}
-
 /** What an exporter of either signal offers (`OTLPExporterBase`). */
 interface Exporter<T> {
   export(items: T[], done: (result: { code: number; error?: Error }) => void): void;
@@ -137,17 +55,22 @@ interface Exporter<T> {
  * `headers` are set explicitly.
  */
 export async function createOtlpSender(cfg: OtlpSinkConfig): Promise<OtlpSender> {
-  let modules: OtelModules;
+  let modules;
   try {
-    modules = await loadOtel();
+    modules = await Promise.all([
+      import('@opentelemetry/exporter-logs-otlp-http'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/semantic-conventions'),
+    ]);
   } catch (err) {
     throw new BehalfError('config-invalid', `audit.sinks: an otlp sink needs the OpenTelemetry packages (${(err as Error).message})`, { cause: err });
   }
-  const { OTLPLogExporter, OTLPTraceExporter, resourceFromAttributes, ATTR_SERVICE_NAME } = modules;
+  const [{ OTLPLogExporter }, { OTLPTraceExporter }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = modules;
   const base = cfg.endpoint.replace(/\/+$/, '');
   const common = { headers: { ...cfg.headers }, timeoutMillis: cfg.timeoutMs, concurrencyLimit: 1 };
-  const logs = cfg.signals.includes('logs') ? new OTLPLogExporter({ ...common, url: `${base}/v1/logs` }) : undefined;
-  const traces = cfg.signals.includes('traces') ? new OTLPTraceExporter({ ...common, url: `${base}/v1/traces` }) : undefined;
+  const logs = cfg.signals.includes('logs') ? (new OTLPLogExporter({ ...common, url: `${base}/v1/logs` }) as unknown as Exporter<ReadableLogRecord>) : undefined;
+  const traces = cfg.signals.includes('traces') ? (new OTLPTraceExporter({ ...common, url: `${base}/v1/traces` }) as unknown as Exporter<ReadableSpan>) : undefined;
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: cfg.serviceName });
 
   return {
@@ -170,6 +93,8 @@ export async function createOtlpSender(cfg: OtlpSinkConfig): Promise<OtlpSender>
     },
   };
 }
+
+type Resource = ReadableLogRecord['resource'];
 
 /** One export, as a promise that also settles (as a retryable failure) when `signal` aborts. */
 function exportAll<T>(exporter: Exporter<T>, items: T[], signal: AbortSignal): Promise<SendOutcome> {
@@ -248,7 +173,7 @@ function logRecordOf({ record, sealed }: SinkItem, resource: Resource): Readable
     instrumentationScope: SCOPE,
     attributes: attributesOf(record, sealed.seq, sealed.hash),
     droppedAttributesCount: 0,
-  };
+  } as ReadableLogRecord;
 }
 
 /**
@@ -281,5 +206,5 @@ function spanOf({ record, sealed }: SinkItem, resource: Resource): ReadableSpan 
     droppedAttributesCount: 0,
     droppedEventsCount: 0,
     droppedLinksCount: 0,
-  };
+  } as ReadableSpan;
 }
