@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'limit-store-failed',
   'replay-cache-failed',
   'revocation-store-failed',
+  'approval-store-failed',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

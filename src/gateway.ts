@@ -3,10 +3,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
 import { openAuditSinks, type AuditSinks } from './audit/sinks.js';
-import type { AuditStore, LimitStore, RevocationStore } from './stores/types.js';
+import { checkpointerFromConfig } from './audit/checkpointer.js';
+import type { ApprovalStore, AuditStore, LimitStore, RevocationStore } from './stores/types.js';
 import { openRevocationStore } from './authenticate/open-revocation-store.js';
 import { createRevocationList, type RevocationList } from './authenticate/revocation-list.js';
 import { createAdminHandler } from './doors/admin/admin-api.js';
+import { createApprovals, type Approvals } from './approve/approvals.js';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
 import { homeIssuerOf } from './authenticate/user-names.js';
 import { compilePolicy, type Policy } from './authorize/policy.js';
@@ -62,6 +64,8 @@ export interface GatewayOptions {
   limitStore?: LimitStore;
   /** Use this revocation store instead of opening `revocation.store` (tests, embedding); the gateway closes it. */
   revocationStore?: RevocationStore;
+  /** Use this approval store instead of opening `approvals.store` (tests, embedding); the gateway closes it. */
+  approvalStore?: ApprovalStore;
   /** Override `admin.port` (0 = pick a free one; tests). */
   adminPort?: number;
 }
@@ -115,8 +119,10 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       watchSinks(sinks, metrics);
     }
     const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}), ...(sinks !== undefined ? { onWritten: sinks.onWritten } : {}) }));
+    const checkpointer = checkpointerFromConfig(store, signingKeys, config.audit.checkpoints, { logger, ...(opts.now ? { now: opts.now } : {}) });
     const auditor: Auditor = createAuditor(store, {
       logger,
+      ...(checkpointer ? { checkpointer } : {}),
       onFailure: () => {
         metrics.auditFailures.inc();
         metrics.auditUnhealthy.set(1);
@@ -124,7 +130,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       onRecovery: () => metrics.auditUnhealthy.set(0),
     });
     closers.push(() => auditor.close());
-    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger }));
+    const revocationStore = opts.revocationStore ?? (await openRevocationStore(config.revocation, { logger, baseDir, ...(opts.now ? { now: opts.now } : {}) }));
     const revocations = createRevocationList(revocationStore, {
       config: config.revocation,
       logger,
@@ -134,8 +140,8 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
         onStale: (stale) => metrics.revocationStale.set(stale ? 1 : 0),
       },
     });
-    revocations.start();
     closers.push(() => revocations.close());
+    await revocations.start();
     let counted = { batches: 0, assertions: 0 };
     metrics.beforeScrape.push(() => {
       // The signer counts on the hot path without touching prom-client; the metrics catch up at scrape time.
@@ -167,6 +173,9 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => limitStore.close());
     const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
+    const approvals: Approvals = createApprovals(config, { logger, ...(opts.approvalStore === undefined ? {} : { store: opts.approvalStore }), ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    closers.push(() => approvals.close());
+
     const forwardPlans = compileForwardPlans(config);
     const onCircuit = (upstream: string, open: boolean) => {
       metrics.upstreamCircuitOpen.set({ upstream }, open ? 1 : 0);
@@ -185,6 +194,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       forwardPlans,
       auditor,
       limiter,
+      approvals,
       ...(served === undefined ? {} : { tools: served.tools }),
       ...(served?.upstreams === undefined ? {} : { features: featuresOf(served.upstreams) }),
       metrics,
@@ -192,7 +202,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       now: opts.now ?? Date.now,
     };
     const mcpDoor = served === undefined ? undefined : createMcpDoor({ deps, mcp: served.mcp, ...served.door });
-    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore, ...(sinks !== undefined ? { auditSinks: sinks } : {}) });
+    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore, approvals, ...(sinks !== undefined ? { auditSinks: sinks } : {}) });
     const wellKnown = createWellKnownHandler({
       config,
       policy,
@@ -223,7 +233,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     let adminAddress: string | undefined;
     if (config.admin !== undefined) {
       const adminServer = createHttpServer(
-        createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, ...(opts.now ? { now: opts.now } : {}) }),
+        createAdminHandler({ admin: config.admin, revocation: config.revocation, revocations, auditor, logger, approvals, authenticator, ...(opts.now ? { now: opts.now } : {}) }),
         { headersTimeoutMs: Math.min(config.server.headersTimeoutMs, DEFAULTS.adminRequestTimeoutMs), requestTimeoutMs: DEFAULTS.adminRequestTimeoutMs, keepAliveTimeoutMs: DEFAULTS.clientKeepAliveMs },
         logger,
       );

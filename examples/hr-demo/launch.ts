@@ -3,6 +3,7 @@
  * configured by `behalf.yaml` beside this file. Used by `npm start`, `npm run demo` and the e2e
  * tests (which pass port 0 everywhere).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -27,10 +28,15 @@ export interface DemoPorts {
   gateway: number;
   idp: number;
   hr: number;
+  admin: number;
 }
 
 export interface Demo {
   gatewayUrl: string;
+  /** The admin API (approvals with a user's own token; revocations with `adminToken`). */
+  adminUrl: string;
+  /** Random per launch; never printed. */
+  adminToken: string;
   idp: DevIdp;
   hr: HrBackend;
   gateway: Gateway;
@@ -67,6 +73,8 @@ export async function launchDemo(opts: LaunchOptions = {}): Promise<Demo> {
     keyFile: join(stateDir, DEV_IDP_KEY_FILE),
     ...(opts.idpLog === undefined ? {} : { log: opts.idpLog }),
   });
+  const adminPort = opts.ports?.admin ?? (await freePort());
+  const adminToken = randomBytes(24).toString('base64url');
   const hr = await startHrBackend({ gatewayUrl, audience: 'hr-backend', legacyApiKey: SHARED_API_KEY, port: opts.ports?.hr ?? 0 });
   const configFile = join(DEMO_DIR, 'behalf.yaml');
   try {
@@ -76,10 +84,14 @@ export async function launchDemo(opts: LaunchOptions = {}): Promise<Demo> {
       DEMO_IDP_URL: idp.issuer,
       DEMO_HR_URL: hr.url,
       DEMO_STATE_DIR: stateDir,
+      DEMO_ADMIN_PORT: String(adminPort),
+      DEMO_ADMIN_TOKEN: adminToken,
     });
     const gateway = await startGateway(loaded, opts.logger ? { logger: opts.logger } : {});
     return {
       gatewayUrl,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
+      adminToken,
       idp,
       hr,
       gateway,

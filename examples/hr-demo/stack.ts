@@ -18,6 +18,8 @@ export interface DemoStack {
   readonly idpUrl: string;
   readonly idpIssuer: string;
   readonly hrUrl: string;
+  /** The admin API, where approvers decide (absent in a stack file of an older demo). */
+  readonly adminUrl?: string;
   /** Absolute path of the state folder; the trail is `<stateDir>/audit`. */
   readonly stateDir: string;
 }
@@ -28,7 +30,7 @@ export const STACK_FILE = 'stack.json';
 export const DEV_IDP_KEY_FILE = 'dev-idp-key.json';
 
 export function stackOf(demo: Demo): DemoStack {
-  return { pid: process.pid, gatewayUrl: demo.gatewayUrl, idpUrl: demo.idp.url, idpIssuer: demo.idp.issuer, hrUrl: demo.hr.url, stateDir: demo.stateDir };
+  return { pid: process.pid, gatewayUrl: demo.gatewayUrl, idpUrl: demo.idp.url, idpIssuer: demo.idp.issuer, hrUrl: demo.hr.url, adminUrl: demo.adminUrl, stateDir: demo.stateDir };
 }
 
 /** Record `stack` as running (in `<stack.stateDir>/stack.json`). */

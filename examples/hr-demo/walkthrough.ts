@@ -125,7 +125,17 @@ export async function walkthrough(stack: DemoStack, print: (line: string) => voi
   await row('Expired token', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${expired}` } }));
   await row('Forged token (attacker key)', 'no token to check', call(`${gw}/reviews`, { headers: { authorization: `Bearer ${forged}` } }));
   const review = { period: '2026-H2', rating: 'exceeds', summary: 'Led the incident review.' };
-  await row('Alice adds a review for Bob', call(`${hr}/reviews/bob`, { method: 'POST', headers: shared, body: review }), call(`${gw}/reviews/bob`, { method: 'POST', headers: await token('alice'), body: review }));
+  // Filing a review needs the manager's manager: behalf holds Alice's request until Dana approves
+  // that exact request (docs/approvals.md); the shared key skips any such step.
+  const held = await call(`${gw}/reviews/bob`, { method: 'POST', headers: await token('alice'), body: review });
+  rows.push({ label: 'Alice adds a review for Bob', before: describe(await call(`${hr}/reviews/bob`, { method: 'POST', headers: shared, body: review })), after: `${describe(held)}: waits for Dana` });
+  const approval = (held.json['approval'] as { id?: string } | undefined)?.id;
+  let approved = '(no approval was asked for)';
+  if (approval !== undefined && stack.adminUrl !== undefined) {
+    const decided = await fetch(`${stack.adminUrl}/admin/approvals/${approval}/approve`, { method: 'POST', headers: { ...(await token('dana')), 'content-type': 'application/json' }, body: '{"note":"fine"}' });
+    approved = decided.ok ? describe(await call(`${gw}/reviews/bob`, { method: 'POST', headers: await token('alice'), body: review })) : `${decided.status} approval not given`;
+  }
+  rows.push({ label: 'Dana approves; Alice sends it again', before: '(no approval step)', after: approved });
   await row('Bob adds a review for Carol', call(`${hr}/reviews/carol`, { method: 'POST', headers: shared, body: review }), call(`${gw}/reviews/carol`, { method: 'POST', headers: await token('bob'), body: review }));
 
   const beforeHead = 'shared API key, straight to the backend';
@@ -173,7 +183,7 @@ export async function runWalkthrough(opts: RunOptions = {}): Promise<{ shared: b
     const stack = found.stack;
     print(`behalf demo: running against the \`npm start\` stack (gateway ${stack.gatewayUrl}, dev IdP ${stack.idpUrl}, HR backend ${stack.hrUrl}):`);
     print(`every request below is in its trail (${relative(process.cwd(), join(stack.stateDir, 'audit'))}), by client ${WALKTHROUGH_CLIENT}.`);
-    print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform); Mallory is in Finance.');
+    print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform), Dana manages Alice; Mallory is in Finance.');
     rows = await walkthrough(stack, print);
     await showTrail(stack, since, print);
     return { shared: true, rows };
@@ -182,7 +192,7 @@ export async function runWalkthrough(opts: RunOptions = {}): Promise<{ shared: b
   const ownStateDir = opts.ownStateDir ?? '.behalf/demo-walkthrough';
   print(`behalf demo: no \`npm start\` stack is running (${found.why}), so this walkthrough starts its OWN dev IdP, HR backend and gateway`);
   print(`on free loopback ports, with its own audit trail in ${join(ownStateDir, 'audit')}. Run \`npm start\` in another terminal first to see these requests in its trail.`);
-  print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform); Mallory is in Finance.');
+  print('"summarise performance reviews for my team", asked through an LLM. Alice manages Bob and Carol (Platform), Dana manages Alice; Mallory is in Finance.');
   await rm(ownStateDir, { recursive: true, force: true });
   // Its own dev IdP's start-up line would look like a second IdP next to `npm start`'s: the line above says it all.
   const demo = await launchDemo({ stateDir: ownStateDir, logger: pino({ level: 'warn' }), idpLog: () => undefined });

@@ -42,7 +42,7 @@ export function welcomeText(demo: Pick<Demo, 'gatewayUrl' | 'idp' | 'hr' | 'stat
 behalf HR demo is running (DEV ONLY identity provider: do not use it for anything real).
 
   gateway      ${demo.gatewayUrl}          (routes: /api/hr -> HR backend)
-  dev IdP      ${demo.idp.url}   users: alice, bob, carol, mallory (its key is kept in ${fromRepo(repoDir, join(demo.stateDir, 'dev-idp-key.json'))})
+  dev IdP      ${demo.idp.url}   users: alice, bob, carol, dana, mallory (its key is kept in ${fromRepo(repoDir, join(demo.stateDir, 'dev-idp-key.json'))})
   HR backend   ${demo.hr.url}   (trusts only behalf's signed assertion)
 
 Try it (from the repository root, in another terminal):

@@ -4,6 +4,7 @@ import type { AuditConfig } from '../config/schema.js';
 import { BehalfError, isBehalfError } from '../errors.js';
 import type { AppendOptions, AuditStore, WrittenListener } from '../stores/types.js';
 import { openFileAuditStore } from './file-store.js';
+import type { Checkpointer } from './checkpointer.js';
 import type { AuditRecord } from './record.js';
 import { resolveAuditDir } from './store-location.js';
 import { isPostgresUrl, parsePostgresUrl, type PostgresLocation } from '../stores/postgres-url.js';
@@ -31,6 +32,8 @@ export interface AuditorOptions {
   onFailure?: (err: Error) => void;
   /** Called when a record is written again after a failure (the gateway clears the alarm). */
   onRecovery?: () => void;
+  /** Told of every written record; closed (a last checkpoint) before the store. */
+  checkpointer?: Checkpointer;
 }
 
 /**
@@ -59,6 +62,7 @@ export function createAuditor(store: AuditStore, opts: AuditorOptions = {}): Aud
     record(rec, appendOptions) {
       return store.append([rec], appendOptions).then(
         () => {
+          opts.checkpointer?.noted();
           if (!healthy) {
             healthy = true;
             opts.onRecovery?.();
@@ -67,7 +71,11 @@ export function createAuditor(store: AuditStore, opts: AuditorOptions = {}): Aud
         (err: unknown) => failed(rec, err),
       );
     },
-    close: () => store.close(),
+    async close() {
+      // The last checkpoint needs the store open; a failure is logged by the checkpointer.
+      await opts.checkpointer?.close();
+      await store.close();
+    },
   };
 }
 

@@ -1,12 +1,14 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AppendOptions, AuditQuery, AuditStore, VerifyResult, WrittenListener } from '../stores/types.js';
+import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, VerifyOptions, VerifyResult, WrittenListener } from '../stores/types.js';
 import { BatchQueue } from './batch-queue.js';
+import { CheckpointFileWriter, readCheckpointFile } from './checkpoint-file.js';
 import { parseStoredLine, sealRecord, type SealedRecord } from './chain.js';
 import { nodeSegmentFs, syncDirectory, writeFully, type SegmentFs, type SegmentHandle } from './file-io.js';
-import { HEAD_FILE, HeadWriter, readHead } from './head-file.js';
+import { HEAD_FILE, HeadWriter, readHead, type AuditHead } from './head-file.js';
 import { followTrail, queryTrail } from './read-trail.js';
 import type { AuditRecord, StoredAuditRecord } from './record.js';
 import { recoverWriterState } from './recover-tail.js';
@@ -69,6 +71,10 @@ export class FileAuditStore implements AuditStore {
   readonly stats = { batches: 0, fsyncs: 0, records: 0 };
   private writer: Writer | undefined;
   private head: HeadWriter | undefined;
+  /** The newest record known fsynced (what the head file names once written). */
+  private durable: AuditHead = { seq: 0, hash: '' };
+  /** Signed checkpoints in `checkpoints.jsonl` beside the segments (checkpoint-file.ts). */
+  readonly checkpoints: AuditCheckpoints;
   private closed = false;
   private readonly queue: BatchQueue;
   private readonly segmentBytes: number;
@@ -91,6 +97,18 @@ export class FileAuditStore implements AuditStore {
       write: (records) => this.writeBatch(records),
       sync: () => this.syncBatch(),
     });
+    const cpWriter = new CheckpointFileWriter(dir);
+    this.checkpoints = {
+      durableHead: async (o) => {
+        // Records written so far are fsynced within syncIntervalMs by the batch queue's timer.
+        const target = this.writer?.seq ?? 0;
+        const end = Date.now() + 1_000;
+        while (o?.settle === true && this.durable.seq < target && Date.now() < end) await sleep(2);
+        return this.durable;
+      },
+      append: (cp) => (this.releaseLock === undefined ? Promise.reject(new BehalfError('audit-write-failed', `audit store ${this.dir} is open read-only`)) : cpWriter.append(cp)),
+      read: () => readCheckpointFile(dir),
+    };
   }
 
   /** Open-time work for a writer: recover the end of the chain and open the current segment. */
@@ -111,7 +129,7 @@ export class FileAuditStore implements AuditStore {
     return followTrail(this.dir, { ...opts, pollMs: this.opts.pollMs ?? DEFAULTS.auditFollowPollMs });
   }
 
-  async verify(): Promise<VerifyResult> {
+  async verify(opts: VerifyOptions = {}): Promise<VerifyResult> {
     // The head first: it is written after the records it names, so every record it vouches for
     // is already in the segments when they are read next, even while the gateway is writing.
     const head = await readHead(this.dir);
@@ -133,7 +151,7 @@ export class FileAuditStore implements AuditStore {
     };
     let result: VerifyResult;
     try {
-      result = await verifyChain(entries(), { ...(head !== undefined ? { head } : {}), headName: `head file (${HEAD_FILE})` });
+      result = await verifyChain(entries(), { ...(head !== undefined ? { head } : {}), headName: `head file (${HEAD_FILE})`, ...(opts.anchors !== undefined ? { anchors: opts.anchors } : {}) });
     } catch (err) {
       throw new BehalfError('audit-read-failed', `cannot read the audit trail in ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
@@ -165,6 +183,7 @@ export class FileAuditStore implements AuditStore {
     await fh.datasync();
     await syncDirectory(this.dir);
     this.writer = { ...state, fh, unsynced: false };
+    this.durable = { seq: state.seq, hash: state.hash };
     if (state.headStale) this.updateHead(this.writer);
     return this.writer;
   }
@@ -172,6 +191,7 @@ export class FileAuditStore implements AuditStore {
   private updateHead(w: Writer): void {
     if (this.head === undefined) throw new BehalfError('audit-write-failed', 'the audit head file is not open');
     this.head.write({ seq: w.seq, hash: w.hash });
+    this.durable = { seq: w.seq, hash: w.hash };
     w.headStale = false;
   }
 

@@ -1,3 +1,5 @@
+import { canonicalJson } from '../lib/canonical-json.js';
+import type { KeptValue } from './kept-values.js';
 import type { AuditRecord } from './record.js';
 
 /**
@@ -45,17 +47,55 @@ export function formatHeaderLine(): string {
   return join(COLUMNS.map(([name]) => name));
 }
 
+/** A kept value as typed after `name=`: a plain word bare, anything else as JSON. */
+function shownValue(value: KeptValue): string {
+  if (typeof value === 'string' && /^[^\s"=]+$/.test(value)) return value;
+  return canonicalJson(value);
+}
+
+/** ` name=value ...` of kept arguments or query parameters, or `''`. */
+function shownKept(kept: Readonly<Record<string, KeptValue>> | undefined): string {
+  if (kept === undefined) return '';
+  let out = '';
+  for (const name of Object.keys(kept).sort()) out += ` ${/^[^\s"=]+$/.test(name) ? name : JSON.stringify(name)}=${shownValue(kept[name]!)}`;
+  return out;
+}
+
 /**
- * `time user client request decision reason rule status latency`, where request is
- * `METHOD /path` for HTTP routes and `tool <name>` for tools, and status is `intent` on the
- * intent record of a change (written before it was forwarded; its outcome follows).
+ * The request cell: for the MCP door the JSON-RPC method and what it names, with the kept
+ * arguments (`tools/call hr.get_reviews employee=bob`, `resources/read hr://handbook`,
+ * `initialize`); for a route `METHOD /path`, with the kept query parameters after the path
+ * (`GET /api/hr/reviews employee=bob`); `tool <name>` for a tool record without a method.
  */
-export function formatRecordLine(rec: AuditRecord): string {
-  const request = rec.tool !== undefined ? `tool ${printable(rec.tool)}` : `${printable(rec.method)} ${printable(rec.path)}`;
+function requestOf(rec: AuditRecord): string {
+  if (rec.rpcMethod !== undefined) {
+    const what = rec.tool ?? rec.resource ?? rec.prompt;
+    return printable(`${rec.rpcMethod}${what === undefined ? '' : ` ${what}`}${shownKept(rec.args)}`);
+  }
+  if (rec.tool !== undefined) return printable(`tool ${rec.tool}${shownKept(rec.args)}`);
+  if (rec.query !== undefined) {
+    const q = rec.path.indexOf('?');
+    return printable(`${rec.method} ${q === -1 ? rec.path : rec.path.slice(0, q)}${shownKept(rec.query)}`);
+  }
+  return `${printable(rec.method)} ${printable(rec.path)}`;
+}
+
+/** Readable names of client ids (config `clients`), for {@link formatRecordLine}. */
+export type ClientNames = ReadonlyMap<string, string>;
+
+/**
+ * `time user client request decision reason rule status latency`, where request is described
+ * by requestOf (above), client is the configured name of the client id when `names` has one,
+ * and status is `intent` on the intent record of a change (written before it was forwarded;
+ * its outcome follows).
+ */
+export function formatRecordLine(rec: AuditRecord, names?: ClientNames): string {
+  const request = requestOf(rec);
+  const client = rec.client === undefined ? undefined : (names?.get(rec.client) ?? rec.client);
   return join([
     printable(rec.time),
     printable(rec.user),
-    printable(rec.client),
+    printable(client),
     request,
     printable(rec.decision),
     printable(rec.reason),

@@ -1,10 +1,30 @@
 import type { AuditQuery } from '../stores/types.js';
+import type { KeptValue } from './kept-values.js';
 import type { AuditRecord } from './record.js';
+import { secretDigest } from './secret-shape.js';
 
 /**
  * The meaning of an {@link AuditQuery}, in one place so every store filters the same way:
  * exact string matches, `since` inclusive, `until` exclusive, on `AuditRecord.time`.
  */
+
+/** Does the kept value `kept` hold `wanted` (see {@link AuditQuery.args})? */
+function keptHolds(kept: KeptValue | undefined, wanted: string): boolean {
+  if (kept === undefined) return false;
+  if (typeof kept === 'string') return kept === wanted || (kept.startsWith('sha256:') && kept === secretDigest(wanted));
+  if (kept === null || typeof kept !== 'object') return String(kept) === wanted || (typeof kept === 'number' && Number(wanted) === kept && wanted.trim() !== '');
+  if (Array.isArray(kept)) return (kept as readonly KeptValue[]).some((item) => keptHolds(item, wanted));
+  return false;
+}
+
+function argsMatch(rec: AuditRecord, wanted: Readonly<Record<string, string>>): boolean {
+  const kept = rec.args ?? rec.query;
+  if (kept === undefined) return false;
+  for (const name of Object.keys(wanted)) {
+    if (!Object.hasOwn(kept, name) || !keptHolds(kept[name], wanted[name]!)) return false;
+  }
+  return true;
+}
 
 /**
  * Does `rec` match every filter set in `q`? (`q.limit` is not a filter and is ignored here.)
@@ -16,6 +36,12 @@ export function matchesQuery(rec: AuditRecord, q: AuditQuery): boolean {
   if (q.tool !== undefined && rec.tool !== q.tool) return false;
   if (q.decision !== undefined && rec.decision !== q.decision) return false;
   if (q.reason !== undefined && rec.reason !== q.reason) return false;
+  if (q.requestId !== undefined && rec.requestId !== q.requestId) return false;
+  if (q.client !== undefined && rec.client !== q.client) return false;
+  if (q.door !== undefined && rec.door !== q.door) return false;
+  if (q.session !== undefined && rec.session !== q.session) return false;
+  if (q.upstream !== undefined && rec.upstream !== q.upstream) return false;
+  if (q.args !== undefined && !argsMatch(rec, q.args)) return false;
   if (q.since !== undefined || q.until !== undefined) {
     const t = Date.parse(rec.time);
     if (Number.isNaN(t)) return false;

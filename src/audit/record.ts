@@ -1,6 +1,9 @@
+import type { KeptValue } from './kept-values.js';
+
 /**
  * One audit record: one per request, allowed or not. Holds no token, no secret and no body:
- * only a SHA-256 digest of the body. Query values are omitted unless configured.
+ * only a SHA-256 digest of the body, and what the tool or route setting keeps of the arguments
+ * or query (bounded, credentials digested: kept-values.ts).
  */
 export interface AuditRecord {
   /** ISO-8601 time the request was received. */
@@ -58,6 +61,19 @@ export interface AuditRecord {
   readonly spanId?: string;
   /** The caller's span (16 hex), when it sent a valid `traceparent`. */
   readonly parentSpanId?: string;
+  /** ISO-8601 time the record was made: the end of the request (for an intent, when it was written). `time` is the receipt. */
+  readonly endTime?: string;
+  /**
+   * MCP door, session-based protocols: `sha256:<16 hex>` of the `Mcp-Session-Id` (never the id:
+   * it names a live session to whoever holds it), the same on every record of the session.
+   */
+  readonly session?: string;
+  /** Tool call or prompt: the arguments kept (`tools[].audit.arguments`), credentials as `sha256:<16 hex>`. */
+  readonly args?: Readonly<Record<string, KeptValue>>;
+  /** Route request: the query parameters kept, by decoded name (`routes[].audit.query`). */
+  readonly query?: Readonly<Record<string, KeptValue>>;
+  /** Names of arguments or query parameters that were sent and not kept (objects under `scalars`, names not listed). */
+  readonly omitted?: readonly string[];
 }
 
 /** A record as stored: chained to its predecessor. */

@@ -2,7 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../pipeline/context.js';
 import { deny, type Deny } from '../pipeline/decision.js';
 import type { PipelineDeps } from '../pipeline/deps.js';
+import { isoTime } from '../lib/iso-time.js';
 import { auditString } from '../lib/printable.js';
+import { argumentsPlanOf, promptPlanOf, queryPlanOf } from './keep-plan.js';
+import { keepArguments, keepQuery, type Kept } from './kept-values.js';
 import type { AuditRecord } from './record.js';
 import { redactPath } from './redact.js';
 
@@ -74,8 +77,27 @@ const MAX_SHOWN_URI = 512;
 const MAX_SHOWN_NAME = 128;
 
 /**
- * Builds the record of a finished (or finishing) request: never a token, never a body, never
- * tool arguments (their digest only). Always the same object shape (absent fields are
+ * What the record keeps of the request's arguments or query (kept-values.ts), from what the door
+ * and screen(in) already parsed: a tool call's or prompt's arguments, a route's canonical query.
+ */
+function keptOf(ctx: RequestContext, deps: PipelineDeps): Kept | undefined {
+  const target = ctx.target;
+  switch (target?.kind) {
+    case 'tool':
+      return keepArguments(target.arguments, argumentsPlanOf(deps.config, target.tool));
+    case 'prompt':
+      return keepArguments(target.arguments, promptPlanOf(deps.config));
+    case 'route':
+      return keepQuery(ctx.query, queryPlanOf(deps.config, target.route));
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Builds the record of a finished (or finishing) request: never a token, never a body; of tool
+ * arguments and the query, their digest and what the tool's or route's audit setting keeps
+ * (bounded, credentials digested). Always the same object shape (absent fields are
  * `undefined`, which the chain and JSON skip): one hidden class for every record keeps this
  * cheap on the hot path.
  */
@@ -85,6 +107,8 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
   const target = ctx.target;
   const denied = d !== undefined && !d.allow;
   const status = ctx.res.headersSent ? ctx.res.statusCode : (ctx.status ?? (denied ? d.status : ctx.res.statusCode));
+  const kept = keptOf(ctx, deps);
+  const isRoute = target?.kind === 'route';
   return {
     time: ctx.time,
     requestId: ctx.requestId,
@@ -106,7 +130,7 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     bytesIn: ctx.bytesIn,
     bytesOut: ctx.bytesOut,
     bodyDigest: ctx.body === undefined ? undefined : ctx.bodyDigest,
-    detail: withRelayed(denied && d.detail !== undefined ? d.detail : ctx.detail, ctx.relayed),
+    detail: withApproval(withRelayed(denied && d.detail !== undefined ? d.detail : ctx.detail, ctx.relayed), ctx.approval),
     rpcMethod: ctx.operation,
     upstream: (target?.kind === 'tool' ? target.tool?.source.id : undefined) ?? ctx.backend,
     resource: resourceOf(target),
@@ -117,6 +141,11 @@ export function auditRecordOf(ctx: RequestContext, deps: PipelineDeps): AuditRec
     traceId: ctx.trace.traceId,
     spanId: ctx.trace.spanId,
     parentSpanId: ctx.trace.parentSpanId,
+    endTime: isoTime(deps.now()),
+    session: ctx.session,
+    args: isRoute ? undefined : kept?.values,
+    query: isRoute ? kept?.values : undefined,
+    omitted: kept?.omitted,
   };
 }
 
@@ -133,6 +162,13 @@ function promptOf(target: RequestContext['target']): string | undefined {
 }
 
 /** The detail, plus which requests were relayed to the client (`relayed sampling/createMessage x2`). */
+/** The approval a request used, first in its detail: `approval <id> granted by <approver>`. */
+function withApproval(detail: string | undefined, approval: RequestContext['approval']): string | undefined {
+  if (approval === undefined) return detail;
+  const note = `approval ${approval.id} granted by ${approval.by}`;
+  return detail === undefined ? note : `${note}; ${detail}`;
+}
+
 function withRelayed(detail: string | undefined, relayed: readonly string[] | undefined): string | undefined {
   if (relayed === undefined || relayed.length === 0) return detail;
   const counts = new Map<string, number>();

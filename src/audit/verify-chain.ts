@@ -1,4 +1,4 @@
-import { MAX_LISTED_OPEN_INTENTS, type OpenIntent, type VerifyProblem, type VerifyResult } from '../stores/types.js';
+import { MAX_LISTED_OPEN_INTENTS, type ChainAnchor, type OpenIntent, type VerifyProblem, type VerifyResult } from '../stores/types.js';
 import { GENESIS_PREV, computeRecordHash } from './chain.js';
 import type { AuditHead } from './head-file.js';
 import type { StoredAuditRecord } from './record.js';
@@ -29,7 +29,13 @@ export interface VerifyChainOptions {
   readonly headName?: string;
   /** How far ahead to look for a missing record before calling it deleted (default 1000 items). */
   readonly lookahead?: number;
+  /**
+   * Hashes vouched for from outside the store, by seq (verified signed checkpoints): the record
+   * at that seq must carry that hash, and the trail must reach the highest seq.
+   */
+  readonly anchors?: ReadonlyMap<number, readonly ChainAnchor[]>;
 }
+
 
 class Peekable<T> {
   private readonly buffer: T[] = [];
@@ -106,6 +112,8 @@ export async function verifyChain(entries: AsyncIterable<ChainEntry>, opts: Veri
       if (typeof head === 'object' && head.seq === n && head.hash !== r.hash) {
         return fail(n, 'edited', `record ${n} is not the one the ${headName} vouches for: the trail was rewritten`, entry);
       }
+      const anchored = opts.anchors?.get(n)?.find((a) => a.hash !== r.hash);
+      if (anchored !== undefined) return fail(n, 'edited', `record ${n} is not the one ${anchored.name} vouches for: the trail was rewritten`, entry);
       if (r.phase === 'intent') open.set(r.requestId, { seq: r.seq, requestId: r.requestId, time: r.time });
       else if (r.phase === 'outcome') open.delete(r.requestId);
       count++;
@@ -135,6 +143,13 @@ export async function verifyChain(entries: AsyncIterable<ChainEntry>, opts: Veri
   if (head !== undefined && head.seq >= expected) {
     const where: ChainEntry | undefined = last === undefined ? undefined : { record: '', ...(last.file !== undefined ? { file: last.file } : {}), ...(last.line !== undefined ? { line: last.line + 1 } : {}) };
     return fail(expected, 'truncated', `the trail ends at record ${expected - 1} but the ${headName} vouches for record ${head.seq}: ${range(expected, head.seq)} (the newest records were removed)`, where);
+  }
+  let anchorSeq = 0;
+  for (const seq of opts.anchors?.keys() ?? []) if (seq > anchorSeq) anchorSeq = seq;
+  if (anchorSeq >= expected) {
+    const where: ChainEntry | undefined = last === undefined ? undefined : { record: '', ...(last.file !== undefined ? { file: last.file } : {}), ...(last.line !== undefined ? { line: last.line + 1 } : {}) };
+    const name = opts.anchors?.get(anchorSeq)?.[0]?.name ?? 'a checkpoint';
+    return fail(expected, 'truncated', `the trail ends at record ${expected - 1} but ${name} vouches for record ${anchorSeq}: ${range(expected, anchorSeq)} (records were removed)`, where);
   }
   if (head === undefined && count > 0) warnings.push(`no ${headName}: removal of the newest records cannot be detected`);
   const result: VerifyResult = { ok: true, records: count, ...(warnings.length > 0 ? { warnings } : {}) };

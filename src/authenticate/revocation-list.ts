@@ -32,8 +32,12 @@ export interface RevocationList {
   readonly fresh: boolean;
   /** Revocations in the local copy. */
   readonly size: number;
-  /** Starts syncing (a no-op on the memory store). */
-  start(): void;
+  /**
+   * Starts syncing a shared store (resolves at once; the first sync runs in the background). A
+   * store of this instance alone (memory, file) is read once instead: await it before serving, so
+   * revocations kept in a file are enforced from the first request.
+   */
+  start(): Promise<void>;
   /** Stops syncing and closes the store. */
   close(): Promise<void>;
 }
@@ -61,7 +65,8 @@ export interface RevocationListOptions {
 export function createRevocationList(store: RevocationStore, opts: RevocationListOptions): RevocationList {
   const now = opts.now ?? Date.now;
   const { syncMs, maxStalenessMs, onStoreError } = opts.config;
-  const shared = store.kind !== 'memory';
+  // A memory or file store belongs to this instance alone: its set only changes through add/remove.
+  const shared = store.kind === 'redis';
   let index = new Map<string, Revocation[]>();
   let size = 0;
   let version: string | undefined;
@@ -174,8 +179,9 @@ export function createRevocationList(store: RevocationStore, opts: RevocationLis
     get size() {
       return size;
     },
-    start() {
-      if (!shared || timer !== undefined) return;
+    async start() {
+      if (!shared) return sync();
+      if (timer !== undefined) return;
       void sync();
       timer = setInterval(() => void sync(), syncMs);
       timer.unref();

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerApprovalsCommands } from './commands/approvals.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerCheckCommand } from './commands/check.js';
 import { registerDevIdpCommand } from './commands/dev-idp.js';
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo): Command {
   registerPolicyTestCommand(program, loadConfig);
   registerToolsCommands(program, loadConfig);
   registerRevokeCommands(program, io);
+  registerApprovalsCommands(program, io);
   registerDevIdpCommand(program, io);
   return program;
 }

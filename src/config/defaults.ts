@@ -109,6 +109,9 @@ export const DEFAULTS = {
   auditSpoolMaxBytes: 1_073_741_824, // 1 GiB: past it, appends fail (fail closed)
   auditSpoolRetryMinMs: 250, // first wait before shipping the spool to PostgreSQL again
   auditSpoolRetryMaxMs: 5_000, // 5 s: the longest wait between attempts
+  auditKeepArguments: 'scalars' as const, // tool and prompt arguments a record keeps: top-level scalars, bounded, credentials digested
+  auditKeepQuery: 'scalars' as const, // route query parameters a record keeps: those given once, bounded, credentials digested
+  auditReorderRecords: 10_000, // `audit query`/`tail`: records held to print in start-time order (a request this many records late prints late)
   auditFollowPollMs: 250, // `audit tail -f`: new records are looked for every 250 ms
   auditReadPageRows: 1_000, // PostgreSQL store: rows per statement when reading, verifying or importing
   // audit.sinks: copies of the records for a SIEM (webhook) or an OpenTelemetry collector (otlp)
@@ -122,6 +125,14 @@ export const DEFAULTS = {
   auditSinkDrainMs: 5_000, // 5 s: on shutdown, how long the sinks may take to send what is queued
   auditSinkOtlpSignals: ['logs', 'traces'] as const,
   auditSinkOtlpServiceName: 'behalf',
+  auditCheckpointsEnabled: true, // signed checkpoints of the chain head (one ES256 signature and one small fsynced write each)
+  auditCheckpointEveryRecords: 1_000, // sign the head after at most 1 000 records...
+  auditCheckpointEverySeconds: 60, // ...or 60 s, whichever comes first (only when the head moved)
+  auditCheckpointWebhookQueue: 1_000, // checkpoints waiting for the webhook; past it the oldest is dropped
+  auditCheckpointWebhookTimeoutMs: 5_000, // 5 s per delivery attempt
+  auditCheckpointWebhookRetryMinMs: 250, // first wait after a failed delivery
+  auditCheckpointWebhookRetryMaxMs: 30_000, // 30 s: the longest wait between attempts
+  auditCheckpointWebhookCloseWaitMs: 2_000, // 2 s: how long stopping the gateway waits for queued deliveries
 
   // PostgreSQL audit store (the URL's connect_timeout and statement_timeout override the first two)
   postgresConnectTimeoutMs: 5_000, // 5 s
@@ -138,14 +149,22 @@ export const DEFAULTS = {
   memoryLimitEntries: 100_000, // memory store: bound on entries of each kind
 
   // revocation
-  revocationStore: 'memory',
+  revocationStore: '.behalf/revocations.json', // a file next to the audit trail and keys: survives a restart
   revocationOnStoreError: 'deny' as const,
   revocationKeyPrefix: 'behalf:',
   revocationSyncMs: 250, // shared store: each instance reloads changed revocations this often
   revocationMaxStalenessMs: 1_000, // 1 s: older than this, the local copy is not trusted (revocation.onStoreError)
   revocationTtlSeconds: 86_400, // 24 h: a revocation is kept this long unless given its own
 
-  // Redis stores (limits, revocations)
+  // approvals (docs/approvals.md)
+  approvalStore: 'memory',
+  approvalKeyPrefix: 'behalf:',
+  approvalTimeoutSeconds: 900, // 15 min: a request waits this long for a decision
+  approvalValidSeconds: 600, // 10 min: once approved, the request can be retried this long (once)
+  approvalNotifyTimeoutMs: 5_000, // 5 s per webhook attempt
+  approvalNotifyAttempts: 3, // webhook attempts per approval, 1 s apart then 4 s
+
+  // Redis stores (limits, revocations, approvals)
   redisCommandTimeoutMs: 500, // a command that takes longer fails (the store then follows onStoreError)
   redisConnectTimeoutMs: 2_000, // 2 s to establish a connection
 

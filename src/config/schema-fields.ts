@@ -28,3 +28,10 @@ export const toolPattern = z.string().min(1).regex(/^[^*]*\*?$/, '"*" may only e
 
 /** How assertions are signed: `batched` (one signature per batch) or `jwt` (one per request). */
 export const assertionForm = z.enum(['batched', 'jwt']);
+
+/**
+ * What an audit record keeps of a tool's arguments or a route's query (audit/kept-values.ts):
+ * `scalars` (top-level strings, numbers, booleans), `all`, `none`, or a list of top-level names.
+ * Credentials are digested and strings bounded whatever the setting.
+ */
+export const keepSetting = z.union([z.enum(['scalars', 'all', 'none']), z.array(z.string().min(1).max(64)).max(64)]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { assertionForm, headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
+import { assertionForm, headerName, httpUrl, id, keepSetting, method, pathPrefix, toolPattern } from './schema-fields.js';
 
 // The MCP sections of the config: the endpoint (`mcp`), tools declared in the config (`tools`)
 // and upstream MCP servers (`upstreams`). Part of `configSchema` (schema.ts).
@@ -47,6 +47,8 @@ export const toolSchema = z.strictObject({
   annotations: toolAnnotationsSchema.optional(),
   /** Largest arguments of a call, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
   maxArgumentBytes: z.number().int().min(0).optional(),
+  /** What the audit record keeps of this tool's arguments (default `audit.arguments`). */
+  audit: z.strictObject({ arguments: keepSetting.optional() }).optional(),
   call: z.strictObject({
     /** The route whose upstream, audience, identity headers, assertion and timeouts apply. */
     route: id,
@@ -100,6 +102,11 @@ export const upstreamSchema = z
     readOnlyTools: z.array(toolPattern).default([]),
     /** Largest arguments of a call to any of its tools, bytes of their JSON text as sent (default `mcp.maxArgumentBytes`). */
     maxArgumentBytes: z.number().int().min(0).optional(),
+    /**
+     * What the audit record keeps of its tools' arguments (default `audit.arguments`); `tools`
+     * sets it for one tool, by the upstream's own name of it.
+     */
+    audit: z.strictObject({ arguments: keepSetting.optional(), tools: z.record(z.string(), keepSetting).optional() }).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULTS.requestTimeoutMs),
     /**
      * The upstream's circuit breaker: it opens on the upstream's health (failed connection

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { headerName, id, method, toolPattern } from './schema-fields.js';
+import { headerName, id, keepSetting, method, toolPattern } from './schema-fields.js';
 import { auditSinksSchema } from './schema-sinks.js';
 
 /**
@@ -11,7 +11,12 @@ import { auditSinksSchema } from './schema-sinks.js';
 export const auditSchema = z.strictObject({
   /** A directory path or `file:<dir>` (embedded store), or a `postgres://` URL (PostgreSQL). */
   store: z.string().min(1).default(DEFAULTS.auditDir),
+  /** Keep query values in the record's `path` as sent (no bound, no credential check); `routes[].audit.query` is the finer way. */
   includeQueryValues: z.boolean().default(false),
+  /** What records keep of tool and prompt arguments, for tools and upstreams that set nothing (`tools[].audit.arguments`, `upstreams[].audit.arguments`). */
+  arguments: keepSetting.default(DEFAULTS.auditKeepArguments),
+  /** What records of route requests keep of the query, for routes that set nothing (`routes[].audit.query`). */
+  query: keepSetting.default(DEFAULTS.auditKeepQuery),
   /** When a record cannot be written: writes always fail closed (503); reads follow this. */
   onFailureForReads: z.enum(['deny', 'allow']).default(DEFAULTS.auditOnFailureForReads),
   /**
@@ -41,7 +46,32 @@ export const auditSchema = z.strictObject({
     .prefault({}),
   /** Copies of every record as it is written, for a SIEM or an OpenTelemetry collector (schema-sinks.ts). */
   sinks: auditSinksSchema,
+  /**
+   * Signed checkpoints: the chain head signed with the gateway's key, stored beside the trail,
+   * checked by `behalf audit verify` (a rewrite by someone without the key is detected).
+   */
+  checkpoints: z
+    .strictObject({
+      enabled: z.boolean().default(DEFAULTS.auditCheckpointsEnabled),
+      /** Sign after at most this many records. */
+      everyRecords: z.number().int().min(1).max(1_000_000).default(DEFAULTS.auditCheckpointEveryRecords),
+      /** Sign at least this often while records arrive, s. */
+      everySeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.auditCheckpointEverySeconds),
+      /** POST each checkpoint (JSON) to this http(s) URL too, with retries; may hold a secret (use `${ENV}`). */
+      webhook: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/i, 'must be an http(s) URL')
+        .refine((u) => URL.canParse(u), 'must be an http(s) URL')
+        .optional(),
+    })
+    .prefault({}),
 });
+
+/**
+ * Readable names of acting clients (the token's client id), shown by `behalf audit tail` and
+ * `query` next to the id. Names only: nothing is decided on them.
+ */
+export const clientsSchema = z.array(z.strictObject({ id: z.string().min(1).max(256), name: z.string().min(1).max(64) })).default([]);
 
 /** A port: a number, or a numeric string (so `${PORT}` works). */
 export const portSchema = z
@@ -52,8 +82,15 @@ export const redisKeyPrefix = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must 
 
 /** Revoked users, clients and tokens (`behalf revoke`, the admin API). */
 export const revocationSchema = z.strictObject({
-  /** `memory` (one instance) or `redis://host:port/db` / `rediss://` (shared by every instance). */
-  store: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL').default(DEFAULTS.revocationStore),
+  /**
+   * A file path or `file:<path>` (one instance, kept across restarts; relative to the config
+   * file), `memory` (one instance, forgotten on restart: tests), or `redis://host:port/db` /
+   * `rediss://` (shared by every instance).
+   */
+  store: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+|file:.+|(?![a-z][a-z0-9+.-]*:\/\/).+)$/i, 'must be a file path, file:<path>, "memory" or a redis:// URL')
+    .default(DEFAULTS.revocationStore),
   /**
    * When the shared store has not been read for `maxStalenessMs`: `deny` (503, default: a
    * revocation must never be missed) or `allow` (and raise the alarm metric).

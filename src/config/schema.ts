@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { assertionForm, headerName, httpUrl, id, method, pathPrefix, toolPattern } from './schema-fields.js';
+import { assertionForm, headerName, httpUrl, id, keepSetting, method, pathPrefix, toolPattern } from './schema-fields.js';
 import { mcpSchema, toolSchema, upstreamSchema } from './schema-mcp.js';
-import { adminSchema, auditSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
+import { approvalsSchema, ruleApprovalSchema } from './schema-approvals.js';
+import { adminSchema, auditSchema, clientsSchema, limitsSchema, portSchema, revocationSchema } from './schema-operations.js';
 
-export { adminSchema, auditSchema, limitRuleSchema, limitsSchema, revocationSchema } from './schema-operations.js';
+export { adminSchema, auditSchema, clientsSchema, limitRuleSchema, limitsSchema, revocationSchema } from './schema-operations.js';
+export { approvalsSchema, approversSchema, ruleApprovalSchema } from './schema-approvals.js';
 export { mcpSchema, toolAnnotationsSchema, toolSchema, upstreamSchema } from './schema-mcp.js';
 
 /**
@@ -130,6 +132,8 @@ export const routeSchema = z.strictObject({
       repeated: z.enum(['refuse', 'allow']).default(DEFAULTS.queryRepeated),
     })
     .prefault({}),
+  /** What the audit record keeps of the query (default `audit.query`); the path is kept as sent. */
+  audit: z.strictObject({ query: keepSetting.optional() }).optional(),
 });
 
 export const policyMatchSchema = z.strictObject({
@@ -155,6 +159,8 @@ export const policyRuleSchema = z.strictObject({
   groups: z.array(z.string().min(1)).default([]),
   /** CEL over `user`, `request`, `body`, `directory`. */
   when: z.string().min(1).optional(),
+  /** An allow rule only: what it allows waits for a person's approval (docs/approvals.md). */
+  approval: ruleApprovalSchema.optional(),
 });
 
 export const directorySchema = z
@@ -237,6 +243,9 @@ export const configSchema = z
     upstreams: z.array(upstreamSchema).default([]),
     policies: z.array(policyRuleSchema).default([]),
     audit: auditSchema.prefault({}),
+    approvals: approvalsSchema.prefault({}),
+    /** Readable names of acting clients, for the audit CLI (`[{ id, name }]`). */
+    clients: clientsSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel) }).prefault({}),
   })
   .superRefine((c, ctx) => {
@@ -279,6 +288,7 @@ export const configSchema = z
       if (!issuerIds.has(iss)) ctx.addIssue({ code: 'custom', path: ['mcp', 'issuers', j], message: `unknown issuer "${iss}"` });
     });
     c.policies.forEach((p, i) => {
+      if (p.approval !== undefined && p.effect !== 'allow') ctx.addIssue({ code: 'custom', path: ['policies', i, 'approval'], message: 'only an allow rule can ask for an approval' });
       p.match.routes?.forEach((r, j) => {
         if (!routeIds.has(r)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'match', 'routes', j], message: `unknown route "${r}"` });
       });
@@ -306,3 +316,5 @@ export type LimitsConfig = Config['limits'];
 export type LimitRule = Config['limits']['rules'][number];
 export type RevocationConfig = Config['revocation'];
 export type AdminConfig = NonNullable<Config['admin']>;
+export type ApprovalsConfig = Config['approvals'];
+export type RuleApproval = NonNullable<PolicyRule['approval']>;

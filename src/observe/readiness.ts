@@ -1,3 +1,4 @@
+import type { Approvals } from '../approve/approvals.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { AuditSinks } from '../audit/sinks.js';
 import type { SinkStatus } from '../audit/sink-pump.js';
@@ -24,6 +25,8 @@ export interface ReadinessParts {
   readonly limitStore: LimitStore;
   /** The audit sinks: reported, never a reason to be unready. */
   readonly auditSinks?: AuditSinks;
+  /** Human approval, when a rule asks for it and its store is shared. */
+  readonly approvals?: Approvals;
 }
 
 /**
@@ -33,7 +36,8 @@ export interface ReadinessParts {
  * once per `issuers[].jwksRefetch.minIntervalMs`), the signing keys, the audit trail (a spooling
  * PostgreSQL store is not unready: every record is kept and the gateway serves,
  * docs/operations.md), fresh revocations (unless `revocation.onStoreError: allow`), and a ping of
- * a shared limit store when limits are active.
+ * a shared limit store when limits are active, and of a shared approval store when a rule asks for
+ * approvals (reported in its detail, never unready).
  *
  * This does NOT wait for any identity provider, and does NOT say whether tokens verify: an IdP
  * signing with a key it does not publish is a 401 per token (each rechecked within the refetch
@@ -43,7 +47,8 @@ export interface ReadinessParts {
  * failure as a detail, always ok: a SIEM's copy being late is no reason to stop serving.
  */
 export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatus> {
-  const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore, auditSinks } = parts;
+  const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore, approvals, auditSinks } = parts;
+  const approvalRules = config.policies.some((p) => p.approval !== undefined);
   return async () => {
     const checks: ReadyStatus['checks'] = {};
     for (const r of authenticator.keyStatus()) checks[`jwks:${r.issuerId}`] = r.detail === undefined ? { ok: r.ok } : { ok: r.ok, detail: r.detail };
@@ -57,6 +62,14 @@ export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatu
       checks['limits'] = await limitStore.ping().then(
         () => ({ ok: true }),
         () => ({ ok: false, detail: 'limit store unreachable' }),
+      );
+    }
+    if (approvals !== undefined && approvalRules && approvals.store.kind !== 'memory') {
+      // Reported, not unready: every instance shares the store, so leaving the load balancer
+      // would not help, and only requests that need an approval are refused (503) meanwhile.
+      checks['approvals'] = await approvals.store.ping().then(
+        () => ({ ok: true }),
+        () => ({ ok: true, detail: 'approval store unreachable: requests that need an approval are refused (503 approval-unavailable)' }),
       );
     }
     return { ready: Object.values(checks).every((c) => c.ok), checks };

@@ -75,8 +75,12 @@ export interface RequestContext {
   operation?: string;
   /** The backend that served it besides a route's (a tool source's or an upstream's id), for the audit record. */
   backend?: string;
+  /** The session the request belongs to, as the audit record names it (a digest: audit/session-ref.ts), set by a door that has sessions. */
+  session?: string;
   /** The decision that ended the pipeline (a denial, or the allow that let it forward). */
   decision?: Decision;
+  /** Set by approve: the approval this request used (its id, and who gave it), for the audit record. */
+  approval?: { readonly id: string; readonly by: string };
   /** Set by forward. */
   outcome?: Outcome;
   /** A tool answered with an error the model sees (`isError`). */
@@ -135,7 +139,9 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     argumentsDigest: undefined,
     operation: undefined,
     backend: undefined,
+    session: undefined,
     decision: undefined,
+    approval: undefined,
     outcome: undefined,
     resultError: undefined,
     relayed: undefined,

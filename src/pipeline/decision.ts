@@ -27,6 +27,8 @@ export interface Deny {
    * the client too (resource not found, invalid params, method not found): the MCP door passes it on.
    */
   readonly upstreamCode?: number;
+  /** With an approval reason: the approval the request waits for or was refused by (docs/approvals.md). */
+  readonly approval?: { readonly id: string; readonly expiresAt: string; readonly url?: string };
 }
 
 export type Decision = Allow | Deny;
@@ -39,7 +41,7 @@ export function deny(
   status: number,
   reason: Reason,
   message: string,
-  extra: { headers?: Record<string, string>; ruleId?: string; detail?: string; requiredScopes?: readonly string[]; upstreamCode?: number } = {},
+  extra: { headers?: Record<string, string>; ruleId?: string; detail?: string; requiredScopes?: readonly string[]; upstreamCode?: number; approval?: Deny['approval'] } = {},
 ): Deny {
   return { allow: false, status, reason, message, ...extra };
 }

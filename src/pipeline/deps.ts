@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Approvals } from '../approve/approvals.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Authenticator } from '../authenticate/index.js';
 import type { Policy } from '../authorize/policy.js';
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   /** Per route id: header rules and assertion audience, compiled at start. */
   readonly forwardPlans: ReadonlyMap<string, ForwardPlan>;
   readonly auditor: Auditor;
+  /** Human approval (docs/approvals.md); absent (tests that build their own deps) means no rule holds a request. */
+  readonly approvals?: Approvals;
   /** The limit stage's engine; absent (tests that build their own deps) means no limits. */
   readonly limiter?: Limiter;
   /** The tools served (config tools and upstream MCP servers' tools); absent when none are. */

@@ -74,6 +74,15 @@ export const REASONS = {
   'concurrency-limited': 'too many requests of the same key are in flight',
   'runaway-agent': 'the same call (user, tool, arguments) was repeated too often in a short time',
   'limit-store-unavailable': 'the limit store could not be reached (limits.onStoreError: deny)',
+  // approve (docs/approvals.md)
+  'approval-required': 'the rule that allows the request asks for a person\'s approval, which is not given yet',
+  'approval-denied': 'an approver refused the request',
+  'approval-invalid': 'the Behalf-Approval sent is unknown, for another request, used or expired',
+  'approver-missing': 'the rule asks for an approval but names nobody who could give it for this user (no manager)',
+  'approval-unavailable': 'the approval store could not be reached (fail closed)',
+  // admin API (docs/approvals.md): audit records of decisions
+  'approval-granted': 'an approver approved a request',
+  'approval-refused': 'an approver refused a request',
   // admin API (docs/operations.md): audit records of revocation changes
   'revocation-added': 'an operator revoked a user, a client or a token',
   'revocation-removed': 'an operator lifted a revocation',

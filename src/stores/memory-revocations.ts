@@ -12,8 +12,8 @@ export function newRevocationVersion(now: number): string {
 }
 
 /**
- * Revocations of one gateway process (`revocation.store: memory`). A restart forgets them: with
- * several instances, or when a revocation must survive a restart, use Redis.
+ * Revocations of one gateway process (`revocation.store: memory`, for tests). A restart forgets
+ * them: the default file store (file-revocations.ts) keeps them; several instances share Redis.
  */
 export function createMemoryRevocationStore(): RevocationStore {
   const entries = new Map<string, Revocation>();

@@ -9,7 +9,8 @@ import type { AuditSpool, SpoolEntry } from '../audit/spool-files.js';
 import { openAuditSpool } from '../audit/spool-open.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AppendOptions, AuditQuery, AuditStore, AuditStoreStatus, VerifyResult, WrittenListener } from './types.js';
+import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, AuditStoreStatus, VerifyOptions, VerifyResult, WrittenListener } from './types.js';
+import { postgresCheckpoints } from './postgres-checkpoints.js';
 import { importAuditRecords, type ImportResult } from './postgres-import.js';
 import { checkoutForWrite, createPostgresPool, describePgError, type PostgresPoolOptions } from './postgres-pool.js';
 import { followRecords, queryRecords, readHeadRow, verifyRecords, type ReadContext } from './postgres-read.js';
@@ -99,6 +100,8 @@ export class PostgresAuditStore implements AuditStore {
   private readonly keyPrefix = randomBytes(9).toString('base64url');
   private keyCounter = 0;
   private closed = false;
+  /** Signed checkpoints in `behalf_audit_checkpoints` (postgres-checkpoints.ts). */
+  readonly checkpoints: AuditCheckpoints;
 
   /** @internal use {@link openPostgresAuditStore}. */
   constructor(
@@ -110,6 +113,7 @@ export class PostgresAuditStore implements AuditStore {
     spool?: { readonly open: AuditSpool; readonly ready: boolean },
   ) {
     this.read = { pool, tables, where, pageSize: opts.pageSize ?? DEFAULTS.auditReadPageRows };
+    this.checkpoints = postgresCheckpoints(this.read, opts.readOnly === true);
     const batchRecords = opts.batchRecords ?? DEFAULTS.auditBatchRecords;
     if (spool !== undefined) {
       const target = {
@@ -155,8 +159,8 @@ export class PostgresAuditStore implements AuditStore {
     return followRecords(this.read, { ...opts, pollMs: this.opts.pollMs ?? DEFAULTS.auditFollowPollMs });
   }
 
-  verify(): Promise<VerifyResult> {
-    return verifyRecords(this.read);
+  verify(opts: VerifyOptions = {}): Promise<VerifyResult> {
+    return verifyRecords(this.read, opts);
   }
 
   /** The newest committed record's seq and hash (seq 0 for an empty trail): the value to anchor elsewhere. */

@@ -6,7 +6,7 @@ import { matchesQuery } from '../audit/query-filter.js';
 import type { StoredAuditRecord } from '../audit/record.js';
 import { verifyChain, type ChainEntry } from '../audit/verify-chain.js';
 import { BehalfError } from '../errors.js';
-import type { AuditQuery, VerifyProblem, VerifyResult } from './types.js';
+import type { AuditQuery, VerifyOptions, VerifyProblem, VerifyResult } from './types.js';
 import { describePgError } from './postgres-pool.js';
 import { columnText, mismatchedColumn, ROW_COLUMNS, type RecordRow } from './postgres-rows.js';
 import type { ReadContext } from './postgres-schema.js';
@@ -53,6 +53,13 @@ function filterSql(q: AuditQuery): { conds: string[]; values: unknown[] } {
   // A literal, not a parameter, so the planner can use the partial index on denials.
   if (q.decision === 'deny' || q.decision === 'allow') conds.push(`decision = '${q.decision}'`);
   else if (q.decision !== undefined) conds.push(`decision = ${param(columnText(q.decision))}`);
+  // Fields without a column: the record's line holds each as `"name":<JSON string>` exactly
+  // (canonical JSON escapes as JSON.stringify does, so the text never holds a NUL or a lone
+  // surrogate), so a substring test narrows the rows and matchesQuery decides.
+  for (const key of ['requestId', 'client', 'door', 'session', 'upstream'] as const) {
+    const v = q[key];
+    if (v !== undefined) conds.push(`strpos(line, ${param(`${JSON.stringify(key)}:${JSON.stringify(v)}`)}) > 0`);
+  }
   if (q.since !== undefined) conds.push(`time_at >= ${param(q.since.toISOString())}::timestamptz`);
   if (q.until !== undefined) conds.push(`time_at < ${param(q.until.toISOString())}::timestamptz`);
   return { conds, values };
@@ -141,7 +148,7 @@ export async function* followRecords(ctx: ReadContext, opts: { last: number; sig
  * This does NOT detect rows and the head row rewritten consistently by someone with write access
  * to the database: anchor the head elsewhere (docs/audit.md).
  */
-export async function verifyRecords(ctx: ReadContext): Promise<VerifyResult> {
+export async function verifyRecords(ctx: ReadContext, opts: VerifyOptions = {}): Promise<VerifyResult> {
   // The head first: it is committed with the records it names, so they are all visible next.
   const head = await readHeadRow(ctx);
   const table = `${ctx.tables.schema}.behalf_audit_records`;
@@ -163,7 +170,7 @@ export async function verifyRecords(ctx: ReadContext): Promise<VerifyResult> {
       after = Number(rows.at(-1)!.seq);
     }
   };
-  const result = await verifyChain(entries(), { head, headName });
+  const result = await verifyChain(entries(), { head, headName, ...(opts.anchors !== undefined ? { anchors: opts.anchors } : {}) });
   const { warnings } = result;
   const found: VerifyResult[] = [result];
   const failure = (seq: number, kind: VerifyProblem['kind'], message: string): VerifyResult => ({

@@ -24,6 +24,9 @@ export interface ReadContext {
  * - `behalf_audit_head`: one row, the newest record's `seq` and `hash`. Writers lock it
  *   (`FOR UPDATE`) to take the next `seq`, so several gateways extend one chain; `verify()`
  *   uses it as the file store uses `head.json`, to notice records cut off the end.
+ * - `behalf_audit_checkpoints`: signed checkpoints of the chain head (audit/checkpoint-format.ts),
+ *   one row each, in the order they were stored (`id`); `jws` is the only column verification
+ *   trusts, the others are copies for reading.
  * - `behalf_audit_schema_version`: applied migrations.
  */
 
@@ -32,6 +35,7 @@ export interface AuditTables {
   readonly schema: string;
   readonly records: string;
   readonly head: string;
+  readonly checkpoints: string;
   readonly version: string;
 }
 
@@ -42,6 +46,7 @@ export function auditTables(schema: string): AuditTables {
     schema,
     records: `${s}.behalf_audit_records`,
     head: `${s}.behalf_audit_head`,
+    checkpoints: `${s}.behalf_audit_checkpoints`,
     version: `${s}.behalf_audit_schema_version`,
   };
 }
@@ -80,6 +85,16 @@ const MIGRATIONS: readonly ((t: AuditTables) => string)[] = [
   (t) => `
     ALTER TABLE ${t.records} ADD COLUMN idempotency_key text;
     CREATE UNIQUE INDEX behalf_audit_records_idempotency_key ON ${t.records} (idempotency_key);
+  `,
+  // Signed checkpoints: a table beside the records, so the chain format is unchanged.
+  (t) => `
+    CREATE TABLE ${t.checkpoints} (
+      id      bigserial PRIMARY KEY,
+      seq     bigint NOT NULL CHECK (seq > 0),
+      time_at timestamptz NOT NULL,
+      kid     text NOT NULL,
+      jws     text NOT NULL
+    );
   `,
 ];
 

@@ -1,4 +1,6 @@
 import type { SealedRecord } from '../audit/chain.js';
+import type { StoredCheckpoint } from '../audit/checkpoint-format.js';
+import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
 
 /**
@@ -20,6 +22,22 @@ export interface AuditQuery {
   decision?: 'allow' | 'deny';
   /** Reason code, e.g. `no-matching-rule`. */
   reason?: string;
+  /** Request id (`AuditRecord.requestId`, the `X-Request-Id` the client got). */
+  requestId?: string;
+  /** Acting client id (`AuditRecord.client`). */
+  client?: string;
+  /** Door (`AuditRecord.door`): `http`, `mcp`, ... */
+  door?: string;
+  /** MCP session as the record names it (`AuditRecord.session`, `sha256:<16 hex>`). */
+  session?: string;
+  /** Tool source or upstream id (`AuditRecord.upstream`). */
+  upstream?: string;
+  /**
+   * Kept arguments or query parameters (`AuditRecord.args` / `query`): each name must hold this
+   * value (a number or boolean as its JSON text; a list when one of its items does). A value
+   * the record keeps as a credential digest matches the text whose digest it is.
+   */
+  args?: Readonly<Record<string, string>>;
   /** Inclusive lower bound on `AuditRecord.time`. */
   since?: Date;
   /** Exclusive upper bound on `AuditRecord.time`. */
@@ -38,7 +56,13 @@ export interface VerifyProblem {
    * one, the first out of place, or the one after the last record when the tail was cut.
    */
   seq: number;
-  kind: 'edited' | 'deleted' | 'reordered' | 'inserted' | 'malformed' | 'truncated';
+  /**
+   * Trail: `edited` ... `truncated` (verify-chain.ts). Checkpoints (verify-checkpoints.ts):
+   * `forged` (a stored checkpoint whose signature, `typ` or payload does not verify against the
+   * gateway's keys), `unanchored` (more records after the newest verified checkpoint than the
+   * gateway leaves uncovered: checkpoints were removed, or could not be written).
+   */
+  kind: 'edited' | 'deleted' | 'reordered' | 'inserted' | 'malformed' | 'truncated' | 'forged' | 'unanchored';
   /** Store-specific location (the file store: segment file name). */
   file?: string;
   /** 1-based line in `file`. */
@@ -64,8 +88,60 @@ export interface VerifyResult {
    */
   openIntents?: OpenIntent[];
   openIntentCount?: number;
+  /** What the signed checkpoints vouch for (verify-checkpoints.ts); absent when not looked at. */
+  checkpoints?: CheckpointReport;
 }
 
+/** The signed checkpoints' part of a {@link VerifyResult}. */
+export interface CheckpointReport {
+  /** False when no keys were given: signatures were not checked and nothing is anchored. */
+  checked: boolean;
+  /** Checkpoints stored. */
+  stored: number;
+  /** Checkpoints whose signature verified (and whose record matched, when `ok`). */
+  verified: number;
+  /** Checkpoints signed by a key not in the key set (retired and dropped since): not used. */
+  unknownKey: number;
+  /** Their key ids (at most 10). */
+  unknownKids?: string[];
+  /** The newest verified checkpoint: every record up to its seq is vouched for. */
+  newest?: { seq: number; time: string; kid: string };
+  /** Records after the newest verified checkpoint (all of them when there is none): not covered. */
+  uncovered: number;
+}
+
+/** A hash vouched for from outside the store, and how to name its source in messages. */
+export interface ChainAnchor {
+  readonly hash: string;
+  /** E.g. `the checkpoint signed at 2026-12-06T10:00:00.000Z (checkpoints.jsonl:3)`. */
+  readonly name: string;
+}
+
+/** Options of {@link AuditStore.verify}. */
+export interface VerifyOptions {
+  /** Hashes vouched for by verified checkpoints, by seq (verify-checkpoints.ts builds them). */
+  anchors?: ReadonlyMap<number, readonly ChainAnchor[]>;
+}
+
+/** One item of a store's checkpoint list: the JWS, or why the stored item is not one. */
+export type CheckpointItem = { readonly jws: string; readonly where: string; readonly seq?: number } | { readonly problem: string; readonly where: string; readonly torn?: boolean };
+
+/**
+ * Signed checkpoints kept next to the trail (audit/checkpoint-format.ts): a file beside the
+ * segments, or a table beside the records.
+ */
+export interface AuditCheckpoints {
+  /**
+   * The newest durable record's seq and hash (`{ seq: 0, hash: '' }` for an empty trail). With
+   * `settle`, first waits (up to 1 s) for records already written to become durable: the last
+   * checkpoint before closing covers them.
+   */
+  durableHead(opts?: { settle?: boolean }): Promise<AuditHead>;
+  /** Store one checkpoint durably (fsynced, or committed). Rejects with `audit-write-failed`. */
+  append(cp: StoredCheckpoint): Promise<void>;
+  /** Every stored checkpoint, oldest first. */
+  read(): AsyncIterable<CheckpointItem>;
+}
 /** A change recorded as intended but never as answered. */
 export interface OpenIntent {
   seq: number;
@@ -105,7 +181,9 @@ export interface AuditStore {
   /** Stream matching records, oldest first (see {@link AuditQuery.limit}). */
   query(q: AuditQuery): AsyncIterable<StoredAuditRecord>;
   /** Recompute the whole chain and report the first problem. Never throws for tampering. */
-  verify(): Promise<VerifyResult>;
+  verify(opts?: VerifyOptions): Promise<VerifyResult>;
+  /** Stores that keep signed checkpoints (the file store, PostgreSQL). */
+  readonly checkpoints?: AuditCheckpoints;
   /** Follow new records (for `audit tail -f`), from the last `n` records, until `signal` aborts. */
   follow?(opts: { last: number; signal: AbortSignal }): AsyncIterable<StoredAuditRecord>;
   /** Flush pending appends, release the store (and its writer lock). Idempotent. */
@@ -234,9 +312,12 @@ export interface Revocation {
   readonly by?: string;
 }
 
-/** Where revocations are kept: one instance (memory) or shared by every instance (Redis). */
+/**
+ * Where revocations are kept: one instance (memory, or a file in its state directory that survives
+ * a restart) or shared by every instance (Redis).
+ */
 export interface RevocationStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'file' | 'redis';
   /** Adds or replaces the revocation of the same kind, value and issuer. */
   add(revocation: Revocation, now: number): Promise<void>;
   /** Removes it; false when there was none. */
@@ -245,6 +326,96 @@ export interface RevocationStore {
   list(now: number): Promise<Revocation[]>;
   /** A token that changes whenever the set changes (never repeats an earlier value). */
   version(): Promise<string>;
+  /** Resolves when the store answers; rejects when it cannot be reached. */
+  ping(): Promise<void>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Approvals (docs/approvals.md): a request a policy rule holds until a person approves it. An
+ * approval is bound to one exact request (user, client, tool or route, method, path and query,
+ * and the digest of the arguments or body), is used at most once, and expires.
+ */
+
+/**
+ * Where an approval stands. `expired` is never stored: a pending approval past `expiresAt`, or an
+ * approved one past `usableUntil`, reads as expired.
+ */
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+
+/** Who may decide an approval, fixed when it is requested. */
+export interface ApproverSet {
+  /** User ids (explicit ones, and the requester's manager from the directory when the rule asks for it). */
+  readonly users: readonly string[];
+  /** Anyone with one of these roles. */
+  readonly roles: readonly string[];
+  /** Anyone in one of these groups. */
+  readonly groups: readonly string[];
+}
+
+/** What is asked for: one request waiting for a person. Times are ms since epoch. */
+export interface ApprovalRequest {
+  /** Random, URL-safe; also what the client retries with (`Behalf-Approval`). */
+  readonly id: string;
+  /** SHA-256 (base64url) of the bound request (approve/approval-binding.ts). */
+  readonly binding: string;
+  /** The policy rule that asked for the approval. */
+  readonly ruleId: string;
+  /** The requester (`Identity.id`). */
+  readonly user: string;
+  /** The acting client (LLM or agent), when the token names one. */
+  readonly client?: string;
+  /** What the request does, for people: `tool add_review` or `POST /api/hr/reviews/bob`. */
+  readonly target: string;
+  /** The arguments or body the approver is shown (bounded JSON text), when there are any. */
+  readonly arguments?: string;
+  /** The rule's reason, shown to approvers and to the requester. */
+  readonly reason?: string;
+  readonly approvers: ApproverSet;
+  readonly createdAt: number;
+  /** It waits for a decision until then. */
+  readonly expiresAt: number;
+  /** Once approved, it can be used for this long, ms. */
+  readonly validMs: number;
+}
+
+/** An approval as stored, with its decision and use. */
+export interface Approval extends ApprovalRequest {
+  readonly state: ApprovalState;
+  /** Who decided (a verified user id, or `admin-token` for a denial made with the admin token). */
+  readonly decidedBy?: string;
+  readonly decidedAt?: number;
+  /** The approver's note, bounded. */
+  readonly note?: string;
+  /** Approved: it can be used until then. */
+  readonly usableUntil?: number;
+  readonly usedAt?: number;
+}
+
+/** What {@link ApprovalStore.decide} did. */
+export type DecideOutcome = { readonly ok: true; readonly approval: Approval } | { readonly ok: false; readonly approval?: Approval };
+
+/** Where approvals are kept: one instance (memory) or shared by every instance (Redis). */
+export interface ApprovalStore {
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Stores `request` as pending, unless an approval with the same binding is still open: pending
+   * or denied and not past `expiresAt`, or approved and not used nor past `usableUntil`. Then it
+   * returns that one and stores nothing (so a retried call never asks twice).
+   */
+  open(request: ApprovalRequest, now: number): Promise<{ approval: Approval; created: boolean }>;
+  /** The approval, or undefined when unknown or dropped (kept until an hour after it ended). */
+  get(id: string, now: number): Promise<Approval | undefined>;
+  /** Approves or denies a pending, unexpired approval; `ok: false` with the approval as it stands otherwise. */
+  decide(id: string, decision: 'approved' | 'denied', by: string, now: number, note?: string): Promise<DecideOutcome>;
+  /**
+   * Marks an approved approval used when its binding is `binding` and it is not past
+   * `usableUntil`; returns it, or undefined. Of concurrent calls, exactly one gets it.
+   */
+  use(id: string, binding: string, now: number): Promise<Approval | undefined>;
+  /** Every approval kept, newest first. */
+  list(now: number): Promise<Approval[]>;
   /** Resolves when the store answers; rejects when it cannot be reached. */
   ping(): Promise<void>;
   /** Releases connections. Idempotent. */

@@ -149,3 +149,32 @@ test('behalf check accepts a postgres:// audit store (without connecting) and na
   assert.equal(r.code, 1);
   assert.match(r.err, /^audit\.store: schema must be/m);
 });
+
+test('query filters on request id, client, door, session, upstream and kept arguments against PostgreSQL, in start order', async () => {
+  const { url } = await freshSchema();
+  const w = await openPostgresAuditStore(url);
+  const session = 'sha256:0123456789abcdef';
+  await w.append([
+    rec(1, { requestId: 'r-1', client: 'chatgpt', door: 'mcp', session, upstream: 'hr-mcp', tool: 'hr.get_reviews', rpcMethod: 'tools/call', args: { employee: 'bob' }, time: '2025-05-01T10:00:05.000Z' }),
+    rec(2, { requestId: 'r-2', client: 'chatgpt', door: 'mcp', session, upstream: 'hr-mcp', tool: 'hr.get_reviews', rpcMethod: 'tools/call', args: { employee: 'carol' }, time: '2025-05-01T10:00:01.000Z' }),
+    rec(3, { requestId: 'r-3', client: 'agent', door: 'http', query: { employee: 'bob' } }),
+    // A value that only looks like a match in the line's text: the record decides.
+    rec(4, { requestId: 'r-4', client: 'agent', door: 'http', detail: '"client":"chatgpt" "door":"mcp"' }),
+  ]);
+  await w.close();
+  const config = await configFor(url);
+  const ids = async (...args: string[]): Promise<string[]> => {
+    const r = await run(['audit', 'query', '--config', config, '--json', ...args]);
+    assert.equal(r.code, 0, r.err);
+    return r.out.map((l) => (JSON.parse(l) as AuditRecord).requestId);
+  };
+  assert.deepEqual(await ids('--client', 'chatgpt'), ['r-2', 'r-1']);
+  assert.deepEqual(await ids('--door', 'mcp', '--limit', '1'), ['r-2']);
+  assert.deepEqual(await ids('--session', session), ['r-2', 'r-1']);
+  assert.deepEqual(await ids('--upstream', 'hr-mcp', '--arg', 'employee=bob'), ['r-1']);
+  assert.deepEqual(await ids('--arg', 'employee=bob'), ['r-3', 'r-1']);
+  assert.deepEqual(await ids('--request-id', 'r-3'), ['r-3']);
+  assert.deepEqual(await ids('--door', 'http'), ['r-3', 'r-4']);
+  const line = await run(['audit', 'query', '--config', config, '--request-id', 'r-1']);
+  assert.match(line.out[1]!, /tools\/call hr\.get_reviews employee=bob/);
+});

@@ -53,7 +53,7 @@ test('instances starting together migrate once: tables, indexes and one schema v
   const again = await openPostgresAuditStore(url);
   await again.close();
   const versions = await sql<{ version: number }>(`SELECT version FROM "${schema}".behalf_audit_schema_version`);
-  assert.deepEqual(versions, [{ version: 1 }, { version: 2 }]);
+  assert.deepEqual(versions, [{ version: 1 }, { version: 2 }, { version: 3 }]);
   const indexes = (await sql<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [schema, 'behalf_audit_records'])).map((r) => r.indexname).sort();
   assert.deepEqual(indexes, [
     'behalf_audit_records_deny',

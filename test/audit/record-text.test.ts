@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { checkLink, parseStoredLine, sealRecord } from '../../src/audit/chain.js';
 import type { AuditRecord } from '../../src/audit/record.js';
+import { compileKeep, keepArguments, keepQuery } from '../../src/audit/kept-values.js';
 import { recordMembersText } from '../../src/audit/record-text.js';
+import { readQuery } from '../../src/lib/canonical-query.js';
 import { canonicalJson } from '../../src/lib/canonical-json.js';
 import { sampleRecords } from './record-samples.js';
 
@@ -74,4 +76,54 @@ test('the trace ids are part of the hashed text: a changed trace or span id brea
     const forged = { ...(parseStoredLine(sealed.line) as unknown as Record<string, unknown>), [field]: 'f'.repeat(field === 'traceId' ? 32 : 16) };
     assert.equal(checkLink(forged as never, 0, ''), 'hash-mismatch', field);
   }
+});
+
+test('records with kept arguments, query, omitted names, endTime and session: the serializer writes canonical JSON, and the chain covers them', () => {
+  const STRINGS = ['bob', 'quote " \\ back', 'new\nline\u0000', 'lone \ud800 high', 'é日本😀', 'x'.repeat(300), 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.sig'];
+  const argSets: Record<string, unknown>[] = [
+    { employee: 'bob', year: 2026, final: true, note: null },
+    { z: 1, a: 2, '10': 'ten', '2': 'two', é: 'e', '': 'empty', password: 'p' },
+    { nested: { b: [1, 'x', null, { token: 't' }], a: { d: 'é', c: 1.5 } }, list: [3, 2, 1] },
+    Object.fromEntries(STRINGS.map((s, i) => [`k${i}${s.slice(0, 3)}`, s])),
+    JSON.parse('{"__proto__":"p","constructor":1}') as Record<string, unknown>,
+  ];
+  let prevHash = '';
+  let i = 0;
+  for (const mode of ['scalars', 'all', ['employee', 'nested', '10']] as const) {
+    for (const args of argSets) {
+      const kept = keepArguments(args, compileKeep(mode));
+      const q = readQuery(`?employee=${encodeURIComponent(STRINGS[i % STRINGS.length]!.replace(/[\ud800-\udfff]/g, ''))}&Year=2026&t=1&t=2`, 'allow');
+      assert.ok(q.ok);
+      const query = keepQuery(q.query, compileKeep(mode, true));
+      // The pipeline's shape (stage.ts): every field present, absent ones undefined.
+      const rec = {
+        time: '2026-12-06T10:00:00.000Z', requestId: `r${i}`, door: i % 2 === 0 ? 'mcp' : 'http', route: undefined, tool: 'hr.get_reviews', method: 'POST', path: '/mcp',
+        user: 'alice', tenant: undefined, client: 'chatgpt', issuer: 'idp', decision: 'allow', reason: 'allowed-by-rule', ruleId: undefined, status: 200,
+        upstreamStatus: undefined, latencyMs: 12.345, bytesIn: 10, bytesOut: 20, bodyDigest: undefined, detail: undefined, rpcMethod: 'tools/call',
+        upstream: 'hr-mcp', resource: undefined, prompt: undefined, argsDigest: 'sha256:abc', resultError: undefined, phase: undefined,
+        endTime: '2026-12-06T10:00:00.012Z', session: i % 3 === 0 ? undefined : 'sha256:0123456789abcdef',
+        args: i % 2 === 0 ? kept?.values : undefined, query: i % 2 === 0 ? undefined : query?.values, omitted: (i % 2 === 0 ? kept : query)?.omitted,
+      };
+      const want = referenceLine(rec, i, prevHash);
+      const sealed = sealRecord(rec as unknown as AuditRecord, i, prevHash);
+      assert.equal(`{${recordMembersText(rec, i + 1, prevHash)}}`, want.text, `record ${i}`);
+      assert.equal(sealed.line, want.line, `record ${i}`);
+      const parsed = parseStoredLine(sealed.line);
+      assert.ok(typeof parsed !== 'string');
+      assert.equal(checkLink(parsed, i, prevHash), 'ok', `record ${i}`);
+      // The hash covers what was kept: a changed argument value breaks the link.
+      const kind = parsed.args !== undefined ? 'args' : 'query';
+      const members = (parsed as unknown as Record<string, Record<string, unknown> | undefined>)[kind];
+      if (members !== undefined && Object.keys(members).length > 0) {
+        const name = Object.keys(members)[0]!;
+        const edited = { ...parsed, [kind]: { ...members, [name]: 'mallory' } };
+        assert.equal(checkLink(edited as typeof parsed, i, prevHash), 'hash-mismatch', `record ${i}`);
+      }
+      const forgedEnd = { ...parsed, endTime: '2026-12-06T10:00:09.000Z' };
+      assert.equal(checkLink(forgedEnd, i, prevHash), 'hash-mismatch');
+      prevHash = sealed.hash;
+      i++;
+    }
+  }
+  assert.equal(i, 15);
 });

@@ -113,3 +113,17 @@ test('the JSON Schema is generated from the same schema', () => {
   assert.ok('server' in schema.properties && 'routes' in schema.properties && 'policies' in schema.properties);
   assert.deepEqual(schema.required.sort(), ['issuers', 'server']);
 });
+
+test('audit.checkpoints: on by default every 1 000 records or 60 s; the webhook must be an http(s) URL; revocation.store takes a file, memory or Redis', () => {
+  const r = parseConfigText(minimal, {});
+  assert.ok(r.ok);
+  assert.deepEqual(r.config.audit.checkpoints, { enabled: true, everyRecords: 1_000, everySeconds: 60 });
+  assert.equal(r.config.revocation.store, '.behalf/revocations.json');
+  const withAudit = (audit: string) => problemsOf(`${minimal}audit:\n${audit}`);
+  assert.deepEqual(withAudit('  checkpoints: { webhook: "https://siem.example.test/hook?key=x" }\n'), []);
+  assert.deepEqual(withAudit('  checkpoints: { webhook: "ftp://siem.example.test/" }\n'), ['audit.checkpoints.webhook: must be an http(s) URL']);
+  assert.deepEqual(withAudit('  checkpoints: { everyRecords: 0 }\n'), ['audit.checkpoints.everyRecords: Too small: expected number to be >=1']);
+  const withRevocation = (store: string) => problemsOf(`${minimal}revocation:\n  store: ${JSON.stringify(store)}\n`);
+  for (const ok of ['memory', 'redis://127.0.0.1:6379/0', 'file:/var/lib/behalf/revocations.json', 'state/revocations.json']) assert.deepEqual(withRevocation(ok), [], ok);
+  assert.deepEqual(withRevocation('s3://bucket/revocations.json'), ['revocation.store: must be a file path, file:<path>, "memory" or a redis:// URL']);
+});

@@ -134,7 +134,7 @@ test('a missing scope is a step-up challenge naming every scope the operation ne
   assert.match(r.headers.get('www-authenticate') ?? '', /scope="reviews:write"/);
 });
 
-test('only an employee\'s manager may add a review; the body reaches the backend intact', async () => {
+test('only an employee\'s manager may add a review, once the manager\'s manager approved it; the body reaches the backend intact', async () => {
   const review = { period: '2026-H2', rating: 'exceeds', summary: 'Led the incident review.' };
   const post = async (user: string, employee: string) =>
     fetch(`${demo.gatewayUrl}/api/hr/reviews/${employee}`, {
@@ -142,6 +142,12 @@ test('only an employee\'s manager may add a review; the body reaches the backend
       headers: { ...(await bearer(user)), 'content-type': 'application/json' },
       body: JSON.stringify(review),
     });
+  const held = await post('alice', 'bob');
+  assert.equal(held.status, 403);
+  const asked = (await held.json()) as { error: string; approval: { id: string } };
+  assert.equal(asked.error, 'approval-required');
+  const approve = await fetch(`${demo.adminUrl}/admin/approvals/${asked.approval.id}/approve`, { method: 'POST', headers: await bearer('dana') });
+  assert.equal(approve.status, 200, 'Dana, Alice\'s manager, approves');
   const ok = await post('alice', 'bob');
   assert.equal(ok.status, 201);
   const created = ((await ok.json()) as { review: { author: string; summary: string } }).review;

@@ -54,7 +54,7 @@ async function startEnv(revocation: Record<string, unknown> = {}): Promise<Env> 
 
 const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;
 
-describe('revocation through the admin API and behalf revoke (memory store)', () => {
+describe('revocation through the admin API and behalf revoke (the default file store)', () => {
   let env: Env;
   let cli: (args: string[], env?: Record<string, string>) => ReturnType<typeof runCli>;
   before(async () => {

@@ -48,7 +48,8 @@ function assertStory(rows: Row[]): void {
   assert.equal(spoof.after, '200 1 review(s): mallory: header stripped, backend saw mallory');
   assert.equal(rowOf(rows, 'Expired token').after, '401 token-expired');
   assert.equal(rowOf(rows, 'Forged token (attacker key)').after, '401 token-invalid');
-  assert.equal(rowOf(rows, 'Alice adds a review for Bob').after, '201 review added');
+  assert.equal(rowOf(rows, 'Alice adds a review for Bob').after, '403 approval-required: waits for Dana');
+  assert.equal(rowOf(rows, 'Dana approves; Alice sends it again').after, '201 review added');
 }
 
 describe('npm run demo with npm start running', () => {
@@ -72,9 +73,12 @@ describe('npm run demo with npm start running', () => {
     assertStory(run.rows);
 
     const mine = (await records(stateDir)).slice(before).filter((r) => r.client === WALKTHROUGH_CLIENT);
-    // 7 requests with a valid token (the two with an expired or forged one name no client), one of
-    // them a POST that also has its intent record.
-    assert.equal(mine.length, 8, mine.map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'));
+    // 8 requests with a valid token (the two with an expired or forged one name no client): Alice's
+    // review held for approval, then sent again once Dana approved (a POST with its intent
+    // record). Dana's decision is a record of the admin door, by client admin-api.
+    assert.equal(mine.length, 9, mine.map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'));
+    const decision = (await records(stateDir)).slice(before).find((r) => r.reason === 'approval-granted');
+    assert.equal(decision?.user, 'dana');
     assert.ok(mine.some((r) => r.user === 'mallory' && r.method === 'GET' && r.decision === 'allow'));
     assert.ok(lines.some((l) => /demo-walkthrough\s+GET \/api\/hr\/reviews/.test(l)), 'the printed trail shows its records');
     assert.ok(lines.includes('audit trail OK: ' + String((await records(stateDir)).length) + ' records'), lines.slice(-3).join('\n'));
@@ -101,7 +105,7 @@ describe('npm run demo without npm start', () => {
     assert.match(lines[0]!, /^behalf demo: no `npm start` stack is running \(nothing recorded in .*stack\.json\), so this walkthrough starts its OWN/);
     assert.doesNotMatch(stderr.join(''), /dev IdP/);
     assertStory(run.rows);
-    assert.equal((await records(ownStateDir)).filter((r) => r.client === WALKTHROUGH_CLIENT).length, 8);
+    assert.equal((await records(ownStateDir)).filter((r) => r.client === WALKTHROUGH_CLIENT).length, 9);
   });
 });
 

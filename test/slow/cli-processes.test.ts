@@ -33,7 +33,7 @@ describe('behalf dev-idp', () => {
       const p = spawnCli(args);
       const [, issuer] = await waitFor(p.stdout, /^issuer +(http:\/\/127\.0\.0\.1:\d+) /m, 20_000);
       assert.match(p.stderr(), /DEVELOPMENT ONLY/);
-      assert.match(p.stdout(), /^users +alice, bob, carol, mallory$/m);
+      assert.match(p.stdout(), /^users +dana, alice, bob, carol, mallory$/m);
       const jwks = (await (await fetch(`${issuer}/jwks`)).json()) as { keys: { kid: string }[] };
       kids.push(jwks.keys[0]!.kid);
       if (round === 1) {

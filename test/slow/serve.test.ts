@@ -49,8 +49,12 @@ describe('behalf serve (real processes)', { concurrency: true }, () => {
     // What it left behind: the signing key it generated (owner-only) and an intact audit trail
     // holding the denied request, flushed before exit.
     assert.equal((await stat(join(state, 'signing-keys.json'))).mode & 0o077, 0);
-    const verify = await runCli(['audit', 'verify', '--store', join(state, 'audit')]);
-    assert.deepEqual([verify.code, verify.out], [0, 'audit trail OK: 1 records']);
+    const verify = await runCli(['audit', 'verify', '--store', join(state, 'audit'), '--key-file', join(state, 'signing-keys.json')]);
+    assert.equal(verify.code, 0, verify.err);
+    const [summary, checkpoints] = verify.out.split('\n');
+    assert.equal(summary, 'audit trail OK: 1 records');
+    // Signed at start and at shutdown, both with the key it generated.
+    assert.match(checkpoints ?? '', /^checkpoints: (\d+) stored, \1 verified$/);
   });
 
   it('refuses to start on an invalid config with the same messages as check --require-env, and exits 1 by itself', async () => {

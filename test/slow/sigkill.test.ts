@@ -97,9 +97,13 @@ async function killUnderLoad(auditStore: (state: string) => string, afterKill?: 
   assert.equal(duplicates, 0, 'no request was recorded twice');
   assert.ok(records >= all.length);
 
-  const verify = await runCli(['audit', 'verify', '--store', store]);
+  const verify = await runCli(['audit', 'verify', '--store', store, '--key-file', join(state, 'keys.json')]);
   assert.equal(verify.code, 0, verify.err);
-  const [summary, ...open] = verify.out.split('\n').filter((l) => l !== '');
+  const lines = verify.out.split('\n').filter((l) => l !== '');
+  const summary = lines[0];
+  // Then the signed checkpoints (the killed gateway signed at start, the second at start and stop).
+  assert.match(lines[1] ?? '', /^checkpoints: (\d+) stored, \1 verified$/);
+  const open = lines.slice(2).filter((l) => !l.startsWith('  newest verified checkpoint') && !l.startsWith('  records '));
   assert.equal(summary, `audit trail OK: ${records} records`);
   // Changes at the backend when the gateway died: intent, no outcome, and none of them answered.
   if (open.length > 0) assert.match(open[0]!, /^\d+ change\(s\) with an intent but no outcome/);

@@ -1,9 +1,13 @@
 /**
- * One contract for every revocation store (memory, Redis), then what is Redis-specific: both keys
+ * One contract for every revocation store (memory, file, Redis), then what a file keeps, and what is Redis-specific: both keys
  * expire, share one Cluster slot, and another process's store sees the same set.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openFileRevocationStore } from '../../src/stores/file-revocations.js';
 import { createMemoryRevocationStore } from '../../src/stores/memory-revocations.js';
 import { createRedisRevocationStore } from '../../src/stores/redis-revocations.js';
 import type { Revocation, RevocationStore } from '../../src/stores/types.js';
@@ -16,9 +20,18 @@ function revocation(over: Partial<Revocation> = {}): Revocation {
   return { kind: 'user', value: 'bob', at: T0, issuedBefore: T0, until: T0 + HOUR, reason: 'left the team', by: 'ops@host', ...over };
 }
 
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'behalf-revocations-'));
+  dirs.push(d);
+  return d;
+}
+
 const prefix = testPrefix();
 const kinds: [string, () => Promise<RevocationStore>][] = [
   ['memory', async () => createMemoryRevocationStore()],
+  ['file', async () => openFileRevocationStore(join(await tempDir(), 'state', 'revocations.json'))],
   [
     'redis',
     async () => {
@@ -110,6 +123,57 @@ for (const [kind, open] of kinds) {
     });
   });
 }
+
+describe('file revocation store', () => {
+  test('a second store opened on the file sees every change; expired entries are dropped when it loads', async () => {
+    const path = join(await tempDir(), 'revocations.json');
+    const first = await openFileRevocationStore(path);
+    await first.add(revocation(), T0);
+    await first.add(revocation({ kind: 'client', value: 'agent', until: T0 + 1_000 }), T0);
+    await first.close();
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const again = await openFileRevocationStore(path, { now: () => T0 + 2_000 });
+    assert.deepEqual(await again.list(T0), [revocation()], 'the expired client revocation was not loaded');
+    await again.close();
+  });
+
+  test('changes are written whole through a temp file that does not stay behind', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'revocations.json');
+    const store = await openFileRevocationStore(path);
+    await Promise.all(['a', 'b', 'c', 'd'].map((value) => store.add(revocation({ value }), T0)));
+    await store.remove('user', 'b', undefined, T0);
+    const doc = JSON.parse(await readFile(path, 'utf8')) as { version: number; revocations: Revocation[] };
+    assert.equal(doc.version, 1);
+    assert.deepEqual(doc.revocations.map((r) => r.value).sort(), ['a', 'c', 'd']);
+    assert.deepEqual(await readdir(dir), ['revocations.json']);
+    await store.close();
+  });
+
+  test('an unusable file is refused with revocation-store-failed, never read as "no revocations"', async () => {
+    const path = join(await tempDir(), 'revocations.json');
+    for (const [text, why] of [
+      ['', /not valid JSON/],
+      ['[]', /expected \{"version":1/],
+      ['{"version":2,"revocations":[]}', /expected \{"version":1/],
+      ['{"version":1,"revocations":[{"kind":"user","value":"","at":1,"until":2}]}', /revocations\[0\]\.value/],
+      ['{"version":1,"revocations":[{"kind":"user","value":"x","at":"yesterday","until":2}]}', /revocations\[0\]\.at and \.until/],
+    ] as const) {
+      await writeFile(path, text);
+      await assert.rejects(openFileRevocationStore(path), (err: Error & { code?: string }) => err.code === 'revocation-store-failed' && why.test(err.message) && err.message.includes(path), text);
+    }
+  });
+
+  test('a change that cannot be written is refused and not kept', async () => {
+    const dir = await tempDir();
+    const store = await openFileRevocationStore(join(dir, 'blocker', 'revocations.json'));
+    // The parent "directory" becomes a file after opening: the write fails, even for root.
+    await writeFile(join(dir, 'blocker'), '');
+    await assert.rejects(store.add(revocation(), T0), (err: Error & { code?: string }) => err.code === 'revocation-store-failed');
+    assert.deepEqual(await store.list(T0), []);
+    await store.close();
+  });
+});
 
 describe('Redis revocation store', () => {
   after(async () => {

@@ -1,16 +1,9 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
-import { DEFAULTS } from '../../config/defaults.js';
+import { adminCall, DEFAULT_ADMIN_URL, type AdminFlags } from '../admin-client.js';
 
-/** Where `behalf revoke` finds the admin API when `--admin-url` and `BEHALF_ADMIN_URL` are absent. */
-const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9091';
-const REQUEST_TIMEOUT_MS = DEFAULTS.adminClientTimeoutMs;
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
-
-interface AdminFlags {
-  adminUrl?: string;
-}
 
 interface RevokeFlags extends AdminFlags {
   issuer?: string;
@@ -38,7 +31,6 @@ export function parseDuration(text: string): number | undefined {
  */
 export function registerRevokeCommands(program: Command, io: CliIo): void {
   const revoke = program.command('revoke').description('revoke a user, a client or a token on every gateway instance (admin API)');
-  const adminUrl = (flags: AdminFlags) => (flags.adminUrl ?? io.env.BEHALF_ADMIN_URL ?? DEFAULT_ADMIN_URL).replace(/\/+$/, '');
 
   const call = async (flags: AdminFlags, method: string, path: string, body?: unknown): Promise<Record<string, unknown> | undefined> => {
     const token = io.env.BEHALF_ADMIN_TOKEN;
@@ -47,28 +39,7 @@ export function registerRevokeCommands(program: Command, io: CliIo): void {
       io.exit(2);
       return undefined;
     }
-    const url = `${adminUrl(flags)}${path}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        redirect: 'error',
-      });
-    } catch (err) {
-      io.err(`cannot reach the admin API at ${adminUrl(flags)}: ${(err as Error).message}`);
-      io.exit(1);
-      return undefined;
-    }
-    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) {
-      io.err(`${String(json.error ?? res.status)}: ${String(json.message ?? res.statusText)}`);
-      io.exit(1);
-      return undefined;
-    }
-    return json;
+    return adminCall(io, flags, token, method, path, body);
   };
 
   for (const kind of ['user', 'client', 'token'] as const) {

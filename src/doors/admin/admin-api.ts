@@ -12,6 +12,9 @@ import type { Reason } from '../../pipeline/reasons.js';
 import { readBody } from '../../lib/read-body.js';
 import type { RevocationKind } from '../../stores/types.js';
 import { sendJson } from '../http/respond.js';
+import { approvalsRoute, APPROVALS_PREFIX, type AdminCaller, type AdminOutcome } from './approvals-api.js';
+import type { Approvals } from '../../approve/approvals.js';
+import type { Authenticator } from '../../authenticate/index.js';
 import { describeRevocation, revocationOf, revocationRequestSchema, revocationView } from './revocation-input.js';
 
 /** Largest admin request body, bytes. */
@@ -26,11 +29,15 @@ export interface AdminApiDeps {
   revocations: RevocationList;
   auditor: Auditor;
   logger: Logger;
+  /** Human approval: serves `/admin/approvals` (approvals-api.ts) when given. */
+  approvals?: Approvals;
+  /** Verifies the user tokens of approvers on `/admin/approvals` (the admin token works too). */
+  authenticator?: Authenticator;
   /** Clock, ms since epoch. Default `Date.now`. */
   now?: () => number;
 }
 
-type Outcome = { status: number; body: unknown; reason: Reason; decision: 'allow' | 'deny'; detail?: string; headers?: Record<string, string> };
+type Outcome = AdminOutcome;
 
 /**
  * The admin API, served on its own listener (`admin.host:admin.port`, never the public one):
@@ -45,8 +52,11 @@ type Outcome = { status: number; body: unknown; reason: Reason; decision: 'allow
  * audited (door `admin`), including refused ones. A change is made only while the audit trail
  * can be written, and its record is fsynced before the answer.
  *
- * This does NOT authenticate admin callers as users (the static token is the authority; `by` is
- * what the caller says), and does NOT rate-limit them: keep the listener on a private interface.
+ * - `/admin/approvals...`: approvals (approvals-api.ts), for the admin token or an approver's
+ *   own bearer token, verified like any request's.
+ *
+ * This does NOT authenticate revocation callers as users (the static token is the authority; `by` is
+ * what the caller says), and does NOT rate-limit callers: keep the listener on a private interface.
  */
 export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const now = deps.now ?? Date.now;
@@ -59,7 +69,27 @@ export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, r
     return timingSafeEqual(createHash('sha256').update(m[1]!).digest(), expected);
   };
 
+  const approvalsRequest = async (req: IncomingMessage, path: string, search: URLSearchParams): Promise<Outcome> => {
+    const approvals = deps.approvals;
+    if (approvals === undefined) return { status: 404, body: { error: 'route-not-found', message: 'not found' }, reason: 'route-not-found', decision: 'deny' };
+    let caller: AdminCaller | undefined = authorized(req) ? { kind: 'admin-token' } : undefined;
+    if (caller === undefined && deps.authenticator !== undefined) {
+      const result = await deps.authenticator.authenticate(req);
+      if (!result.ok) {
+        req.resume();
+        return { status: 401, body: { error: result.decision.reason, message: 'an approver\'s bearer token or the admin token is required' }, reason: result.decision.reason, decision: 'deny', headers: { 'www-authenticate': 'Bearer realm="behalf-admin"' }, ...(result.decision.detail === undefined ? {} : { detail: result.decision.detail }) };
+      }
+      caller = { kind: 'person', identity: result.identity };
+    }
+    if (caller === undefined) {
+      req.resume();
+      return { status: 401, body: { error: 'token-invalid', message: 'admin token required' }, reason: 'token-invalid', decision: 'deny', headers: { 'www-authenticate': 'Bearer realm="behalf-admin"' } };
+    }
+    return approvalsRoute(req, path, search, caller, { approvals, auditorHealthy: () => deps.auditor.healthy, now });
+  };
+
   const route = async (req: IncomingMessage, path: string, search: URLSearchParams): Promise<Outcome> => {
+    if (path === APPROVALS_PREFIX || path.startsWith(`${APPROVALS_PREFIX}/`)) return approvalsRequest(req, path, search);
     if (!authorized(req)) {
       req.resume();
       return { status: 401, body: { error: 'token-invalid', message: 'admin token required' }, reason: 'token-invalid', decision: 'deny', headers: { 'www-authenticate': 'Bearer realm="behalf-admin"' } };
@@ -121,10 +151,12 @@ export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, r
     try {
       outcome = await route(req, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
     } catch (err) {
-      const storeDown = isBehalfError(err, 'revocation-store-failed');
+      const storeDown = isBehalfError(err, 'revocation-store-failed') || isBehalfError(err, 'approval-store-failed');
       deps.logger.error({ code: isBehalfError(err) ? err.code : 'internal', requestId }, 'admin request failed');
       outcome = storeDown
-        ? { status: 503, body: { error: 'revocation-unavailable', message: 'the revocation store cannot be reached' }, reason: 'revocation-unavailable', decision: 'deny', headers: { 'retry-after': '1' } }
+        ? isBehalfError(err, 'approval-store-failed')
+          ? { status: 503, body: { error: 'approval-unavailable', message: 'the approval store cannot be reached' }, reason: 'approval-unavailable', decision: 'deny', headers: { 'retry-after': '1' } }
+          : { status: 503, body: { error: 'revocation-unavailable', message: 'the revocation store cannot be reached' }, reason: 'revocation-unavailable', decision: 'deny', headers: { 'retry-after': '1' } }
         : { status: 500, body: { error: 'internal-error', message: 'internal error' }, reason: 'internal-error', decision: 'deny' };
     }
     if (!req.readableEnded) req.resume();
@@ -134,6 +166,7 @@ export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, r
       door: 'admin',
       method: req.method ?? 'GET',
       path,
+      ...(outcome.user === undefined ? {} : { user: outcome.user }),
       client: 'admin-api',
       decision: outcome.decision,
       reason: outcome.reason,
@@ -141,13 +174,14 @@ export function createAdminHandler(deps: AdminApiDeps): (req: IncomingMessage, r
       latencyMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
       ...(outcome.detail === undefined ? {} : { detail: outcome.detail }),
     };
-    const changed = outcome.reason === 'revocation-added' || outcome.reason === 'revocation-removed';
-    if (changed) deps.logger.warn({ requestId, change: outcome.reason, detail: outcome.detail }, 'revocations changed through the admin API');
+    const changed = outcome.reason === 'revocation-added' || outcome.reason === 'revocation-removed' || outcome.reason === 'approval-granted' || outcome.reason === 'approval-refused';
+    // A revocation is rare and grave: a warning. An approval decision is routine: info.
+    if (changed) deps.logger[outcome.reason.startsWith('revocation-') ? 'warn' : 'info']({ requestId, change: outcome.reason, detail: outcome.detail }, 'changed through the admin API');
     try {
       await deps.auditor.record(record, { durability: 'synced' });
     } catch {
       if (changed) {
-        deps.logger.error({ requestId, detail: outcome.detail }, 'revocation change applied but its audit record could not be written');
+        deps.logger.error({ requestId, detail: outcome.detail }, 'change applied but its audit record could not be written');
         outcome = { status: 500, body: { error: 'audit-unavailable', message: 'the change was applied but could not be audited; see the gateway log' }, reason: 'audit-unavailable', decision: 'deny' };
       }
     }

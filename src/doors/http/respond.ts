@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Deny } from '../../pipeline/decision.js';
 
 /**
- * Writes a denial as a small JSON body: `{ error, message, requestId }`. The client gets the
+ * Writes a denial as a small JSON body: `{ error, message, requestId }`, plus `approval`
+ * (`{ id, expiresAt, url? }`) for a request that waits for or was refused an approval. The client gets the
  * stable reason code and a generic message; the detail stays in the audit record.
  * Returns the number of body bytes written.
  */
@@ -12,7 +13,7 @@ export function sendDenial(res: ServerResponse, decision: Deny, requestId: strin
     res.destroy();
     return 0;
   }
-  const body = JSON.stringify({ error: decision.reason, message: decision.message, requestId });
+  const body = JSON.stringify(decision.approval === undefined ? { error: decision.reason, message: decision.message, requestId } : { error: decision.reason, message: decision.message, approval: decision.approval, requestId });
   const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

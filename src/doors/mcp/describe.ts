@@ -1,3 +1,4 @@
+import { sessionRefOf } from '../../audit/session-ref.js';
 import { auditString, printable } from '../../lib/printable.js';
 import { parseTraceparent, traceOf } from '../../lib/trace-context.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
@@ -242,6 +243,7 @@ async function sessionOf(ctx: McpContext, deps: McpDeps): Promise<Deny | undefin
     });
   }
   ctx.mcp.session = session;
+  ctx.session = sessionRefOf(session);
   return undefined;
 }
 

@@ -1,3 +1,4 @@
+import { sessionRef } from '../../audit/session-ref.js';
 import type { Deny } from '../../pipeline/decision.js';
 import { acknowledge, answer } from './answer.js';
 import type { McpContext } from './context.js';
@@ -38,6 +39,7 @@ export async function initialize(ctx: McpContext, deps: McpDeps, params: Readonl
     clientCapabilities: clientCapabilitiesOf(params['capabilities']),
   });
   ctx.mcp.protocolVersion = version;
+  ctx.session = sessionRef(id);
   // Self-reported by the client: kept for operators, never used for a decision.
   ctx.detail = `protocol ${printable(requested, 64)} -> ${version}${clientName === undefined ? '' : `; client says "${clientName}"`}`;
   return answer(ctx, { protocolVersion: version, capabilities: serverCapabilities(deps, 'legacy'), serverInfo: SERVER_INFO }, { [HEADER.sessionId]: id });
@@ -49,7 +51,7 @@ function clientCapabilitiesOf(capabilities: unknown): SessionClientCapabilities 
   const elicitation = capabilities['elicitation'];
   // An empty `elicitation` object means form mode (spec 2025-11-25, for clients written before modes).
   const form = isObject(elicitation) && (isObject(elicitation['form']) || !Object.hasOwn(elicitation, 'url'));
-  return { sampling: isObject(capabilities['sampling']), elicitation: form };
+  return { sampling: isObject(capabilities['sampling']), elicitation: form, urlElicitation: isObject(elicitation) && isObject(elicitation['url']) };
 }
 
 /** `ping`: an empty result. */

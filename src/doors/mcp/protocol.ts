@@ -53,6 +53,8 @@ export const RPC = {
   headerMismatch: -32020,
   /** The requested protocol version is not one the server supports (`data.supported`). */
   unsupportedProtocolVersion: -32022,
+  /** The call needs the user to open a page first (`data.elicitations`, URL mode; spec 2025-11-25). */
+  urlElicitationRequired: -32042,
 } as const;
 
 /**

@@ -18,6 +18,8 @@ export interface SessionClientCapabilities {
   readonly sampling: boolean;
   /** `elicitation/create` in form mode (an empty `elicitation` object means form mode). */
   readonly elicitation: boolean;
+  /** URL-mode elicitation (`elicitation.url`, 2025-11-25): the client opens a page the server names, e.g. for an approval. */
+  readonly urlElicitation?: boolean;
 }
 
 /** Log levels from least to most severe (RFC 5424, as MCP's `logging/setLevel` uses them). */

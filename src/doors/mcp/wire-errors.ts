@@ -46,7 +46,9 @@ const PASSED_ON = new Map<number, string>([
  * | `arguments-too-large` | 200 | -32602 | `Invalid arguments for tool <name>: <size bound>` |
  * | `bad-request` about a resource | 200 | -32602 | `Invalid params: <problem>` |
  * | rate, quota, concurrency, runaway (429) | 429 + Retry-After | -31429, `data.retryAfter`, `data.rule` | `Too many requests (<reason>): retry after <n> s` |
- * | `limit-store-unavailable` | 503 | -31503 | `Service unavailable (<reason>)` |
+ * | `approval-required`, `approval-denied`, `approval-invalid`, `approver-missing` | 200 | a tool call: a result with `isError: true`; else -31403 + `data.approval` | `<message> (<reason>)`: who must approve, where |
+ * | `approval-required`, a 2025-11-25 client with URL-mode elicitation, `approvals.url` set | 200 | -32042 + `data.elicitations: [{mode: url, elicitationId, url, message}]` | the message above |
+ * | `limit-store-unavailable`, `approval-unavailable` | 503 | -31503 | `Service unavailable (<reason>)` |
  * | `audit-unavailable` | 503 | -31503 | `Service unavailable: the audit trail cannot be written` |
  * | `upstream-unavailable`, `upstream-error` / `upstream-timeout` | 200 | -31502 / -31504, or the upstream's code when MCP defines it for clients | `upstream ...` |
  * | anything else | as denied | by status: 401 -31401, 403 -31403, 429 -31429, 503 -31503, 500 -32603, else -32600 | as denied |
@@ -92,6 +94,24 @@ export function wireErrorOf(ctx: McpContext, denial: Deny): WireError {
         data: { retryAfter, ...(denial.ruleId === undefined ? {} : { rule: denial.ruleId }) },
       };
     }
+    case 'approval-required':
+    case 'approval-denied':
+    case 'approval-invalid':
+    case 'approver-missing':
+      // The model reads it and tells the user who must approve and where; the same call goes
+      // through once approved (docs/approvals.md). A 2025-11-25 client that takes URL-mode
+      // elicitation is asked to open the approval page instead (URLElicitationRequiredError).
+      if (reason === 'approval-required' && denial.approval?.url !== undefined && ctx.mcp.protocolVersion === '2025-11-25' && ctx.mcp.session?.clientCapabilities?.urlElicitation === true) {
+        return {
+          status: 200,
+          code: RPC.urlElicitationRequired,
+          message: denial.message,
+          data: { elicitations: [{ mode: 'url', elicitationId: denial.approval.id, url: denial.approval.url, message: denial.message }] },
+        };
+      }
+      if (target?.kind === 'tool') return { status: 200, code: BEHALF_RPC.forbidden, message: `${denial.message} (${reason})`, toolError: true };
+      return { status: 200, code: BEHALF_RPC.forbidden, message: `${denial.message} (${reason})`, ...(denial.approval === undefined ? {} : { data: { approval: denial.approval } }) };
+    case 'approval-unavailable':
     case 'limit-store-unavailable':
       return { status: denial.status, code: codeFor(denial), message: `Service unavailable (${reason})` };
     case 'audit-unavailable':

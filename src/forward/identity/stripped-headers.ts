@@ -23,10 +23,11 @@ export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te',
 
 /**
  * Exact names removed as routine. `expect` goes because the body is already read in full;
- * `traceparent` and `tracestate` because the gateway sends its own (lib/trace-context.ts), so a
- * client can never smuggle a second or a malformed one to a backend.
+ * `behalf-approval` is for the gateway (docs/approvals.md); `traceparent` and `tracestate` because
+ * the gateway sends its own (lib/trace-context.ts), so a client can never smuggle a second or a
+ * malformed one to a backend.
  */
-const ROUTINE_EXACT = [...HOP_BY_HOP, 'host', 'content-length', 'authorization', 'proxy-authorization', 'expect', 'x-request-id', 'traceparent', 'tracestate'] as const;
+const ROUTINE_EXACT = [...HOP_BY_HOP, 'host', 'content-length', 'authorization', 'proxy-authorization', 'expect', 'x-request-id', 'behalf-approval', 'traceparent', 'tracestate'] as const;
 
 /** Exact names removed as identity claims. */
 const IDENTITY_EXACT = [

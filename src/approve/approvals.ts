@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { Config, RuleApproval } from '../config/schema.js';
+import { createMemoryApprovalStore } from '../stores/memory-approvals.js';
+import { createRedisApprovalStore } from '../stores/redis-approvals.js';
+import type { Approval, ApprovalStore } from '../stores/types.js';
+import { createWebhookNotifier, type ApprovalNotifier } from './notify-webhook.js';
+
+/** Human approval for one gateway: the rules that ask for it, where approvals are kept, who is told. */
+export interface Approvals {
+  readonly store: ApprovalStore;
+  /** The approval block of rule `ruleId`, when that rule asks for one. */
+  ruleFor(ruleId: string): RuleApproval | undefined;
+  /** Where approvers decide approval `id` (`approvals.url`), when configured. */
+  urlFor(id: string): string | undefined;
+  /** Tells approvers of a new request (the webhook, when configured), in the background. */
+  announce(approval: Approval): void;
+  /** Closes the store and waits briefly for announcements in flight. */
+  close(): Promise<void>;
+}
+
+/** Opens `config.approvals.store`: memory, or Redis shared by every instance. */
+export function openApprovalStore(config: Config['approvals'], logger: Logger): ApprovalStore {
+  return config.store === 'memory' ? createMemoryApprovalStore() : createRedisApprovalStore(config.store, { keyPrefix: config.keyPrefix, logger });
+}
+
+/**
+ * Human approval as configured: the rules with an `approval` block by id, the store (`store`,
+ * or the one `approvals.store` names), and the webhook notifier when `approvals.webhook` is set.
+ */
+export function createApprovals(config: Config, opts: { logger: Logger; store?: ApprovalStore; fetch?: typeof fetch }): Approvals {
+  const rules = new Map<string, RuleApproval>();
+  for (const rule of config.policies) if (rule.approval !== undefined) rules.set(rule.id, rule.approval);
+  const store = opts.store ?? openApprovalStore(config.approvals, opts.logger);
+  const webhook = config.approvals.webhook;
+  const notifier: ApprovalNotifier | undefined = webhook === undefined ? undefined : createWebhookNotifier(webhook, opts.logger, opts.fetch);
+  const urlFor = (id: string) => config.approvals.url?.replaceAll('{id}', encodeURIComponent(id));
+  return {
+    store,
+    ruleFor: (ruleId) => rules.get(ruleId),
+    urlFor,
+    announce(approval) {
+      opts.logger.info({ approval: approval.id, user: approval.user, rule: approval.ruleId }, 'approval requested');
+      notifier?.announce(approval, urlFor(approval.id));
+    },
+    async close() {
+      await notifier?.close();
+      await store.close();
+    },
+  };
+}
