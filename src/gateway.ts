@@ -2,6 +2,7 @@ import { BehalfError } from './errors.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { createAuditor, openAuditStore, type Auditor } from './audit/auditor.js';
+import { openAuditSinks, type AuditSinks } from './audit/sinks.js';
 import { checkpointerFromConfig } from './audit/checkpointer.js';
 import type { ApprovalStore, AuditStore, LimitStore, RevocationStore } from './stores/types.js';
 import { openRevocationStore } from './authenticate/open-revocation-store.js';
@@ -52,7 +53,7 @@ export interface GatewayOptions {
   now?: () => number;
   /** Override the configured listen port (0 = pick a free one; tests). */
   port?: number;
-  /** Use this audit store instead of opening the configured one (tests, embedding). */
+  /** Use this audit store instead of opening the configured one (tests, embedding); `audit.sinks` get copies only from a store the gateway opens. */
   auditStore?: AuditStore;
   /**
    * Serve these tools on the MCP endpoint instead of the configured tools and upstreams (tests,
@@ -111,7 +112,13 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       const stop = scheduleKeyRotation(signingKeys, logger);
       closers.push(async () => stop());
     }
-    const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}) }));
+    const sinks = config.audit.sinks.length === 0 ? undefined : await openAuditSinks(config.audit.sinks, { logger });
+    if (sinks !== undefined) {
+      // Closed after the trail (closers run in reverse): the last records reach the sinks, then they drain.
+      closers.push(() => sinks.close());
+      watchSinks(sinks, metrics);
+    }
+    const store = opts.auditStore ?? (await openAuditStore(config.audit, { baseDir, logger, ...(opts.now ? { now: opts.now } : {}), ...(sinks !== undefined ? { onWritten: sinks.onWritten } : {}) }));
     const checkpointer = checkpointerFromConfig(store, signingKeys, config.audit.checkpoints, { logger, ...(opts.now ? { now: opts.now } : {}) });
     const auditor: Auditor = createAuditor(store, {
       logger,
@@ -195,7 +202,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
       now: opts.now ?? Date.now,
     };
     const mcpDoor = served === undefined ? undefined : createMcpDoor({ deps, mcp: served.mcp, ...served.door });
-    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore, approvals });
+    const ready = createReadiness({ config, authenticator, auditor, auditStore: store, revocations, limiter, limitStore, approvals, ...(sinks !== undefined ? { auditSinks: sinks } : {}) });
     const wellKnown = createWellKnownHandler({
       config,
       policy,
@@ -300,6 +307,25 @@ async function serveTools(
       ...(opts.now === undefined ? {} : { now: opts.now }),
     },
   };
+}
+
+/** The sinks' metrics, brought up to date at each scrape (the sinks count without touching prom-client). */
+function watchSinks(sinks: AuditSinks, metrics: Metrics): void {
+  const counted = new Map<string, { dropped: number; sent: number }>();
+  const update = (): void => {
+    for (const sink of sinks.sinks) {
+      const now = sink.status();
+      const before = counted.get(sink.name) ?? { dropped: 0, sent: 0 };
+      const labels = { sink: sink.name };
+      metrics.auditSinkDropped.inc(labels, now.dropped - before.dropped);
+      metrics.auditSinkSent.inc(labels, now.sent - before.sent);
+      metrics.auditSinkQueued.set(labels, now.queued);
+      metrics.auditSinkFailing.set(labels, now.failing === undefined ? 0 : 1);
+      counted.set(sink.name, { dropped: now.dropped, sent: now.sent });
+    }
+  };
+  update();
+  metrics.beforeScrape.push(update);
 }
 
 function featuresOf(upstreams: Upstreams): PipelineDeps['features'] {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditConfig } from '../config/schema.js';
 import { BehalfError, isBehalfError } from '../errors.js';
-import type { AppendOptions, AuditStore } from '../stores/types.js';
+import type { AppendOptions, AuditStore, WrittenListener } from '../stores/types.js';
 import { openFileAuditStore } from './file-store.js';
 import type { Checkpointer } from './checkpointer.js';
 import type { AuditRecord } from './record.js';
@@ -92,6 +92,8 @@ export interface OpenAuditStoreOptions {
    * gateway; `append` rejects. Default false.
    */
   readOnly?: boolean;
+  /** Told of each batch once it is in the trail (the audit sinks, sinks.ts). Writers only. */
+  onWritten?: WrittenListener;
 }
 
 /** Where `audit.store` points: an embedded store's directory, or a PostgreSQL database. */
@@ -133,6 +135,7 @@ export async function openAuditStore(cfg: Pick<AuditConfig, 'store'> & Partial<P
     ...(cfg.flushMs !== undefined ? { flushMs: cfg.flushMs } : {}),
     ...(cfg.syncIntervalMs !== undefined ? { syncIntervalMs: cfg.syncIntervalMs } : {}),
     ...(logger !== undefined ? { onWarning: (message: string) => logger.warn(message) } : {}),
+    ...(opts.onWritten !== undefined && opts.readOnly !== true ? { onWritten: opts.onWritten } : {}),
   };
   if (where.kind === 'postgres') {
     // Loaded on demand: a gateway on the embedded store never loads the database driver.

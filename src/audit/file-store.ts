@@ -3,15 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, VerifyOptions, VerifyResult } from '../stores/types.js';
+import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, VerifyOptions, VerifyResult, WrittenListener } from '../stores/types.js';
 import { BatchQueue } from './batch-queue.js';
 import { CheckpointFileWriter, readCheckpointFile } from './checkpoint-file.js';
-import { parseStoredLine, sealRecord } from './chain.js';
+import { parseStoredLine, sealRecord, type SealedRecord } from './chain.js';
 import { nodeSegmentFs, syncDirectory, writeFully, type SegmentFs, type SegmentHandle } from './file-io.js';
 import { HEAD_FILE, HeadWriter, readHead, type AuditHead } from './head-file.js';
 import { followTrail, queryTrail } from './read-trail.js';
 import type { AuditRecord, StoredAuditRecord } from './record.js';
 import { recoverWriterState } from './recover-tail.js';
+import { tell } from './written-listener.js';
 import { listSegments, readLines, segmentName } from './segment-files.js';
 import { verifyChain, type ChainEntry } from './verify-chain.js';
 import { acquireWriterLock } from './writer-lock.js';
@@ -36,6 +37,8 @@ export interface FileAuditStoreOptions {
   readonly fs?: SegmentFs;
   /** Recovery notices (a torn final line removed, ...). Default: ignored. */
   readonly onWarning?: (message: string) => void;
+  /** Told of each batch once it is written (the audit sinks). Default: none. */
+  readonly onWritten?: WrittenListener;
 }
 
 interface Writer {
@@ -210,9 +213,12 @@ export class FileAuditStore implements AuditStore {
     let seq = w.seq;
     let hash = w.hash;
     const lines: string[] = [];
+    const listener = this.opts.onWritten;
+    const sealedRecords: SealedRecord[] | undefined = listener === undefined ? undefined : [];
     for (const rec of records) {
       const sealed = sealRecord(rec, seq, hash);
       lines.push(sealed.line);
+      sealedRecords?.push(sealed);
       seq = sealed.seq;
       hash = sealed.hash;
     }
@@ -226,6 +232,7 @@ export class FileAuditStore implements AuditStore {
     this.stats.batches++;
     this.stats.records += records.length;
     Object.assign(w, { seq, hash, size: w.size + buffer.length, unsynced: true });
+    if (listener !== undefined) tell(listener, records, sealedRecords!);
   }
 
   /**

@@ -55,6 +55,12 @@ export interface AuditRecord {
    * may have acted. Absent on the single record of any other request.
    */
   readonly phase?: 'intent' | 'outcome';
+  /** W3C trace id (32 hex): the caller's `traceparent`'s, or a new one (lib/trace-context.ts). */
+  readonly traceId?: string;
+  /** The gateway's span for this request (16 hex): the parent-id backends received in `traceparent`. */
+  readonly spanId?: string;
+  /** The caller's span (16 hex), when it sent a valid `traceparent`. */
+  readonly parentSpanId?: string;
   /** ISO-8601 time the record was made: the end of the request (for an intent, when it was written). `time` is the receipt. */
   readonly endTime?: string;
   /**

@@ -114,6 +114,17 @@ export const DEFAULTS = {
   auditReorderRecords: 10_000, // `audit query`/`tail`: records held to print in start-time order (a request this many records late prints late)
   auditFollowPollMs: 250, // `audit tail -f`: new records are looked for every 250 ms
   auditReadPageRows: 1_000, // PostgreSQL store: rows per statement when reading, verifying or importing
+  // audit.sinks: copies of the records for a SIEM (webhook) or an OpenTelemetry collector (otlp)
+  auditSinkBatchMaxRecords: 500, // records per request
+  auditSinkFlushMs: 1_000, // 1 s: a batch that is not full goes this long after its first record
+  auditSinkMaxQueue: 10_000, // records waiting; past it the oldest unsent are dropped and counted
+  auditSinkTimeoutMs: 10_000, // 10 s per request
+  auditSinkRetryMinMs: 500, // first wait before a failed batch is sent again (doubled per attempt, full jitter)
+  auditSinkRetryMaxMs: 30_000, // 30 s: the longest wait between attempts
+  auditSinkRetryAfterMaxMs: 300_000, // 5 min: the most of a receiver's Retry-After that is honoured
+  auditSinkDrainMs: 5_000, // 5 s: on shutdown, how long the sinks may take to send what is queued
+  auditSinkOtlpSignals: ['logs', 'traces'] as const,
+  auditSinkOtlpServiceName: 'behalf',
   auditCheckpointsEnabled: true, // signed checkpoints of the chain head (one ES256 signature and one small fsynced write each)
   auditCheckpointEveryRecords: 1_000, // sign the head after at most 1 000 records...
   auditCheckpointEverySeconds: 60, // ...or 60 s, whichever comes first (only when the head moved)

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { headerName, id, keepSetting, method, toolPattern } from './schema-fields.js';
+import { auditSinksSchema } from './schema-sinks.js';
 
 /**
  * The config sections about running behalf rather than what it serves: the audit trail, limits,
@@ -43,6 +44,8 @@ export const auditSchema = z.strictObject({
       maxBytes: z.number().int().min(1_048_576).default(DEFAULTS.auditSpoolMaxBytes),
     })
     .prefault({}),
+  /** Copies of every record as it is written, for a SIEM or an OpenTelemetry collector (schema-sinks.ts). */
+  sinks: auditSinksSchema,
   /**
    * Signed checkpoints: the chain head signed with the gateway's key, stored beside the trail,
    * checked by `behalf audit verify` (a rewrite by someone without the key is detected).

@@ -26,6 +26,7 @@ export async function forwardRoute(ctx: RequestContext, deps: PipelineDeps, rout
     identity,
     directory: ctx.user,
     requestId: ctx.requestId,
+    trace: ctx.trace,
     audience: plan.audience,
     method: ctx.method,
     path: target,

@@ -32,6 +32,7 @@ export async function callTool(ctx: RequestContext, deps: PipelineDeps, door: Do
     identity,
     ...(ctx.user === undefined ? {} : { user: ctx.user }),
     requestId: ctx.requestId,
+    trace: ctx.trace,
     argumentsDigest,
     signal: call.signal,
     ...(call.onProgress === undefined ? {} : { onProgress: call.onProgress }),

@@ -36,7 +36,7 @@ export async function requestUpstream(
   if (identity === undefined) return deny(500, 'internal-error', 'internal error', { detail: 'forward ran before authenticate' });
   const call = door.openCall(ctx, true);
   ctx.backend = upstream.id;
-  const send = () => upstream.request(method, params, { identity, requestId: ctx.requestId, signal: call.signal });
+  const send = () => upstream.request(method, params, { identity, requestId: ctx.requestId, trace: ctx.trace, signal: call.signal });
   const reply = await throughChannel(ctx, call, () => (call.relay === undefined ? send() : withClientChannel(call.relay, send)));
   if (reply === undefined) return undefined;
   if (!reply.ok) return upstreamFailed(reply.failure);

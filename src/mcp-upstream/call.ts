@@ -76,6 +76,7 @@ export function createUpstreamSource(conn: UpstreamConnection, deps: { signer: A
       identity: ctx.identity,
       directory: ctx.user,
       requestId: ctx.requestId,
+      trace: ctx.trace,
       audience: binding.audience,
       method: 'POST',
       path: binding.path,

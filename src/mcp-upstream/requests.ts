@@ -2,6 +2,7 @@ import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/strea
 import { CompleteResultSchema, EmptyResultSchema, GetPromptResultSchema, ReadResourceResultSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { Identity } from '../authenticate/identity.js';
+import type { TraceContext } from '../lib/trace-context.js';
 import { bodyDigest } from '../lib/digest.js';
 import { unavailableDetail, type UpstreamConnection } from './connection.js';
 import { failureKind, failureOf } from './failure-kind.js';
@@ -33,6 +34,8 @@ export interface UpstreamRequestContext {
   readonly identity: Identity;
   /** The gateway's request id (sent upstream as X-Request-Id). */
   readonly requestId: string;
+  /** The request's trace, sent as `traceparent` in a header and `_meta`. */
+  readonly trace?: TraceContext;
   /** Aborts the request (the client cancelled or went away); the upstream gets `notifications/cancelled`. */
   readonly signal: AbortSignal;
 }
@@ -76,6 +79,7 @@ export function createUpstreamRequester(conn: UpstreamConnection, deps: { readon
     const prepared = await prepareIdentity(deps.signer, delivery, {
       identity: ctx.identity,
       requestId: ctx.requestId,
+      trace: ctx.trace,
       audience: binding.audience,
       method: 'POST',
       path: binding.path,

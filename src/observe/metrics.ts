@@ -44,6 +44,11 @@ export interface Metrics {
   readonly assertionBatches: Counter;
   /** Assertions signed through batches (routes and upstreams with `form: batched`). */
   readonly assertionsBatched: Counter;
+  /** Audit sinks (`audit.sinks`), by sink name: records dropped (queue full, refused, shutdown), sent, waiting; 1 while failing. Set at scrape time. */
+  readonly auditSinkDropped: Counter<'sink'>;
+  readonly auditSinkSent: Counter<'sink'>;
+  readonly auditSinkQueued: Gauge<'sink'>;
+  readonly auditSinkFailing: Gauge<'sink'>;
   /** Called before each scrape, to set gauges read from components (spool depth, revocations). */
   readonly beforeScrape: (() => void)[];
 }
@@ -110,5 +115,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     assertionBatches: new Counter({ name: 'behalf_assertion_batches_total', help: 'Signatures made over batches of assertions (a batch of one included)', registers: [registry] }),
     assertionsBatched: new Counter({ name: 'behalf_assertions_batched_total', help: 'Assertions signed through batches', registers: [registry] }),
     auditSpoolBytes: new Gauge({ name: 'behalf_audit_spool_bytes', help: 'Bytes waiting in the local audit spool', registers: [registry] }),
+    auditSinkDropped: new Counter({ name: 'behalf_audit_sink_dropped_total', help: 'Audit records a sink dropped (queue full, refused by the receiver, or left at shutdown); the audit store still holds them', labelNames: ['sink'], registers: [registry] }),
+    auditSinkSent: new Counter({ name: 'behalf_audit_sink_sent_total', help: 'Audit records a sink delivered', labelNames: ['sink'], registers: [registry] }),
+    auditSinkQueued: new Gauge({ name: 'behalf_audit_sink_queued', help: 'Audit records waiting in a sink queue', labelNames: ['sink'], registers: [registry] }),
+    auditSinkFailing: new Gauge({ name: 'behalf_audit_sink_failing', help: '1 while the last delivery attempt of a sink failed', labelNames: ['sink'], registers: [registry] }),
   };
 }

@@ -1,5 +1,7 @@
 import type { Approvals } from '../approve/approvals.js';
 import type { Auditor } from '../audit/auditor.js';
+import type { AuditSinks } from '../audit/sinks.js';
+import type { SinkStatus } from '../audit/sink-pump.js';
 import type { Authenticator } from '../authenticate/index.js';
 import type { RevocationList } from '../authenticate/revocation-list.js';
 import type { Config } from '../config/schema.js';
@@ -21,6 +23,8 @@ export interface ReadinessParts {
   readonly revocations: RevocationList;
   readonly limiter: Limiter;
   readonly limitStore: LimitStore;
+  /** The audit sinks: reported, never a reason to be unready. */
+  readonly auditSinks?: AuditSinks;
   /** Human approval, when a rule asks for it and its store is shared. */
   readonly approvals?: Approvals;
 }
@@ -39,10 +43,11 @@ export interface ReadinessParts {
  * signing with a key it does not publish is a 401 per token (each rechecked within the refetch
  * limits), not a reason to take every instance out of the load balancer. It does NOT check the
  * backends: a route's backend being down is a 502 for that route, not a reason to take the
- * gateway out of a load balancer.
+ * gateway out of a load balancer. An audit sink (`audit.sinks`) is reported with its drops and
+ * failure as a detail, always ok: a SIEM's copy being late is no reason to stop serving.
  */
 export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatus> {
-  const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore, approvals } = parts;
+  const { config, authenticator, auditor, auditStore, revocations, limiter, limitStore, approvals, auditSinks } = parts;
   const approvalRules = config.policies.some((p) => p.approval !== undefined);
   return async () => {
     const checks: ReadyStatus['checks'] = {};
@@ -51,6 +56,7 @@ export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatu
     checks['audit'] = auditor.healthy ? { ok: true } : { ok: false, detail: 'last audit write failed' };
     const spool = auditStore.status?.();
     if (spool !== undefined && spool.spooling) checks['audit'] = { ok: checks['audit'].ok, detail: `PostgreSQL unreachable: ${spool.spooledRecords} records spooled` };
+    for (const sink of auditSinks?.sinks ?? []) checks[`audit-sink:${sink.name}`] = sinkCheck(sink.status());
     checks['revocations'] = revocations.fresh ? { ok: true } : { ok: config.revocation.onStoreError === 'allow', detail: 'revocation store unreachable' };
     if (limiter.active && limitStore.kind !== 'memory') {
       checks['limits'] = await limitStore.ping().then(
@@ -68,4 +74,12 @@ export function createReadiness(parts: ReadinessParts): () => Promise<ReadyStatu
     }
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
+}
+
+/** An audit sink's readiness entry: always ok; the detail says what an operator should look at. */
+function sinkCheck(status: SinkStatus): { ok: boolean; detail?: string } {
+  const notes: string[] = [];
+  if (status.failing !== undefined) notes.push(`delivery failing (${status.failing}), ${status.queued} records queued`);
+  if (status.dropped > 0) notes.push(`${status.dropped} records dropped since start (the audit store still holds them)`);
+  return notes.length === 0 ? { ok: true } : { ok: true, detail: notes.join('; ') };
 }

@@ -4,6 +4,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { CanonicalQuery } from '../lib/canonical-query.js';
 import { isoTime } from '../lib/iso-time.js';
 import { newRequestId } from '../lib/request-id.js';
+import { traceOf, type TraceContext } from '../lib/trace-context.js';
 import type { DirectorySnapshot } from '../resolve/directory.js';
 import type { ToolCallResult } from '../tools/types.js';
 import type { Decision } from './decision.js';
@@ -39,6 +40,12 @@ export interface RequestContext {
   readonly startedAt: number;
   /** ISO-8601 wall time at receipt. */
   readonly time: string;
+  /**
+   * W3C trace context: the caller's valid `traceparent` header, or a new trace; the gateway's span
+   * id (lib/trace-context.ts). The MCP door adopts a valid `params._meta.traceparent` when the
+   * header gave none.
+   */
+  trace: TraceContext;
   readonly method: string;
   /** Path without the query, exactly as received (never normalised). */
   readonly path: string;
@@ -116,6 +123,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse, door: D
     requestId: newRequestId(),
     startedAt,
     time: isoTime(wallMs),
+    trace: traceOf(req.headers),
     method: req.method ?? 'GET',
     path,
     search,

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { BatchQueue } from '../audit/batch-queue.js';
-import { sealRecord } from '../audit/chain.js';
+import { sealRecord, type SealedRecord } from '../audit/chain.js';
+import { tell } from '../audit/written-listener.js';
 import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
 import type { AuditSpool, SpoolEntry } from '../audit/spool-files.js';
 import { openAuditSpool } from '../audit/spool-open.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, AuditStoreStatus, VerifyOptions, VerifyResult } from './types.js';
+import type { AppendOptions, AuditCheckpoints, AuditQuery, AuditStore, AuditStoreStatus, VerifyOptions, VerifyResult, WrittenListener } from './types.js';
 import { postgresCheckpoints } from './postgres-checkpoints.js';
 import { importAuditRecords, type ImportResult } from './postgres-import.js';
 import { checkoutForWrite, createPostgresPool, describePgError, type PostgresPoolOptions } from './postgres-pool.js';
@@ -36,6 +37,8 @@ export interface PostgresAuditStoreOptions extends PostgresPoolOptions {
   readonly onWarning?: (message: string) => void;
   /** Keep records in a local spool while the server is unavailable (postgres-spool.ts). Default: no spool. */
   readonly spool?: PostgresSpoolOptions;
+  /** Told of each batch once it is committed, spooled records when shipped (the audit sinks). Default: none. */
+  readonly onWritten?: WrittenListener;
 }
 
 /** Where and how much a {@link PostgresAuditStoreOptions.spool} holds. */
@@ -198,6 +201,9 @@ export class PostgresAuditStore implements AuditStore {
     const { client } = conn;
     let ok = false;
     let records = 0;
+    const listener = this.opts.onWritten;
+    const sealedRecords: SealedRecord[] | undefined = listener === undefined ? undefined : [];
+    let written: readonly SpoolEntry[] = entries;
     try {
       const results = (await client.query(LOCK_HEAD(this.tables))) as unknown as pg.QueryResult<{ seq: string; hash: string }>[];
       const head = results[1]?.rows[0];
@@ -208,11 +214,13 @@ export class PostgresAuditStore implements AuditStore {
         const seen = new Set(known.rows.map((r) => r.key));
         todo = entries.filter((e) => !seen.has(e.key));
       }
+      written = todo;
       let seq = Number(head.seq);
       let hash = head.hash;
       const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
       for (const { key, record } of todo) {
         const sealed = sealRecord(record, seq, hash);
+        sealedRecords?.push(sealed);
         const c = columnsOf(record);
         const row = [sealed.seq, c.time_at, c.user_id, c.route, c.tool, c.decision, c.reason, sealed.line, key];
         for (let i = 0; i < row.length; i++) cols[i]!.push(row[i]);
@@ -232,6 +240,7 @@ export class PostgresAuditStore implements AuditStore {
     }
     this.stats.batches++;
     this.stats.records += records;
+    if (listener !== undefined && records > 0) tell(listener, written.map((e) => e.record), sealedRecords!);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { SealedRecord } from '../audit/chain.js';
 import type { StoredCheckpoint } from '../audit/checkpoint-format.js';
 import type { AuditHead } from '../audit/head-file.js';
 import type { AuditRecord, StoredAuditRecord } from '../audit/record.js';
@@ -161,6 +162,14 @@ export interface AppendOptions {
    */
   durability?: 'written' | 'synced';
 }
+
+/**
+ * Told of records once they are in the trail (written, or committed; an fsync may follow), in
+ * `seq` order, with how each was sealed (its `seq`, `hash` and stored line). Called on the store's
+ * write path: it must be cheap and must not throw (a throw is caught and ignored). Records whose
+ * append failed are never passed. The audit sinks (audit/sinks.ts) copy records from here.
+ */
+export type WrittenListener = (records: readonly AuditRecord[], sealed: readonly SealedRecord[]) => void;
 
 /** The audit trail's storage. Records are chained (`seq`, `prev`, `hash`) by the store. */
 export interface AuditStore {

@@ -150,6 +150,7 @@ export function createHttpToolSource(config: Pick<Config, 'tools' | 'routes' | '
       identity: ctx.identity,
       directory: ctx.user,
       requestId: ctx.requestId,
+      trace: ctx.trace,
       audience: plan.audience,
       method: tool.method,
       path: target,

@@ -1,4 +1,5 @@
 import type { DirectoryEntry, Identity } from '../authenticate/identity.js';
+import type { TraceContext } from '../lib/trace-context.js';
 import type { ClientChannel } from '../mcp-upstream/channel.js';
 
 /**
@@ -55,6 +56,8 @@ export interface ToolCallContext {
   readonly user?: DirectoryEntry;
   /** The gateway's request id (sent upstream as X-Request-Id). */
   readonly requestId: string;
+  /** The request's trace, sent on as `traceparent` (a header, and `_meta` for an upstream MCP server). */
+  readonly trace?: TraceContext;
   /** `sha256:<base64url>` of the canonical JSON of the arguments (the assertion carries it). */
   readonly argumentsDigest: string;
   /** Aborted when the client cancels (`notifications/cancelled`) or goes away. */

@@ -68,6 +68,16 @@ test('one record changes its text only through its values, whatever shape was se
   assert.equal(sealRecord({ ...a, user: 'é"\n\ud800' } as AuditRecord, 0, '').line.includes('"user":"é\\"\\n\\ud800"'), true);
 });
 
+test('the trace ids are part of the hashed text: a changed trace or span id breaks the link', () => {
+  const rec = { time: 't', requestId: 'r', door: 'http', method: 'GET', path: '/p', decision: 'allow', reason: 'ok', status: 200, latencyMs: 1, traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', parentSpanId: '00f067aa0ba902b7' } as const;
+  const sealed = sealRecord(rec as AuditRecord, 0, '');
+  assert.equal(sealed.line, referenceLine(rec, 0, '').line);
+  for (const field of ['traceId', 'spanId', 'parentSpanId'] as const) {
+    const forged = { ...(parseStoredLine(sealed.line) as unknown as Record<string, unknown>), [field]: 'f'.repeat(field === 'traceId' ? 32 : 16) };
+    assert.equal(checkLink(forged as never, 0, ''), 'hash-mismatch', field);
+  }
+});
+
 test('records with kept arguments, query, omitted names, endTime and session: the serializer writes canonical JSON, and the chain covers them', () => {
   const STRINGS = ['bob', 'quote " \\ back', 'new\nline\u0000', 'lone \ud800 high', 'é日本😀', 'x'.repeat(300), 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.sig'];
   const argSets: Record<string, unknown>[] = [

@@ -27,7 +27,7 @@ const vectorNames = async (file: string): Promise<string[]> =>
 const SPOOFED = [...new Map([...ISSUE_NAMES, ...(await vectorNames('underscore-aliases.json')), ...(await vectorNames('proxy-identity-families.json'))].map((n) => [n.toLowerCase(), n])).values()];
 const spoofedHeaders = (): Record<string, string> => Object.fromEntries(SPOOFED.map((n) => [n, 'mallory']));
 /** What the gateway sets itself (with a value of its own) and the client may also have sent. */
-const GATEWAY_SETS = new Set(['x-user-id', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length', 'x-behalf-assertion']);
+const GATEWAY_SETS = new Set(['x-user-id', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length', 'x-behalf-assertion', 'traceparent']);
 
 let idp: DevIdp;
 let backend: RecordingBackend;

@@ -1,5 +1,6 @@
 import { sessionRefOf } from '../../audit/session-ref.js';
 import { auditString, printable } from '../../lib/printable.js';
+import { parseTraceparent, traceOf } from '../../lib/trace-context.js';
 import { isJsonContentType, readBody } from '../../lib/read-body.js';
 import { digestAndDecode } from '../../lib/large-body.js';
 import { MAX_URI_LENGTH } from '../../mcp-upstream/features.js';
@@ -121,6 +122,12 @@ async function describePost(ctx: McpContext, deps: McpDeps, headerVersion: strin
   if (isObject(meta)) {
     const token = meta['progressToken'];
     if (typeof token === 'string' || (typeof token === 'number' && Number.isFinite(token))) ctx.mcp.progressToken = token;
+    // MCP's convention also carries trace context in `_meta`; a valid header wins.
+    const traceparent = meta['traceparent'];
+    if (ctx.trace.parentSpanId === undefined && typeof traceparent === 'string' && parseTraceparent(traceparent) !== undefined) {
+      const tracestate = meta['tracestate'];
+      ctx.trace = traceOf({ traceparent, tracestate: typeof tracestate === 'string' ? tracestate : undefined });
+    }
   }
   return targetOf(ctx, msg.method, msg.params, msg.argumentsBytes);
 }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
 import type { RouteConfig } from '../../config/schema.js';
 import { BehalfError } from '../../errors.js';
+import type { TraceContext } from '../../lib/trace-context.js';
 import { compileHeaderTemplate, isSafeHeaderValue, type HeaderTemplate } from './header-templates.js';
 import { classifyHeader, normalizeHeaderName } from './stripped-headers.js';
 
@@ -24,6 +25,8 @@ export interface OutgoingHeadersInput {
   readonly directory?: DirectoryEntry;
   /** The gateway's request id, sent as `X-Request-Id`. */
   readonly requestId: string;
+  /** The request's trace (`traceparent`, and `tracestate` when the caller sent a valid one); none sent when absent. */
+  readonly trace?: Pick<TraceContext, 'traceparent' | 'state'> | undefined;
   /** Length in bytes of the body that will be forwarded; `undefined` when there is none. */
   readonly bodyLength?: number;
   /** The client's address as the gateway's socket saw it (`req.socket.remoteAddress`). */
@@ -68,7 +71,7 @@ const MEMO_MAX = 2_048;
  * `normalizeHeaderName`), so `X_User_Id` is the same name as `X-User-Id` everywhere below.
  * Each build removes: hop-by-hop headers and every header named in `Connection`; Host (the
  * upstream's is set by the HTTP client); Content-Length (recomputed from the buffered body);
- * Expect; Authorization and Proxy-Authorization (the user's token never reaches a backend);
+ * Expect; the client's `traceparent` and `tracestate` (the gateway sends its own); Authorization and Proxy-Authorization (the user's token never reaches a backend);
  * Cookie unless `route.forwardCookies`; the built-in identity list of `stripped-headers.ts`;
  * `server.stripHeaders` and `route.stripHeaders`; and the assertion header and every injected
  * identity header name, so a client can never pre-set one. With `route.forwardHeaders` set, it
@@ -76,7 +79,8 @@ const MEMO_MAX = 2_048;
  * underscore spelling of a listed name is dropped), and Cookie as above, pass. Identity-looking,
  * configured and injected names, and underscore spellings of routine ones (`content_length`),
  * are reported in `stripped`; the rest are removed quietly. Then it sets the identity headers,
- * the assertion, `X-Request-Id`, and `X-Forwarded-For` (the client's socket address only),
+ * the assertion, `X-Request-Id`, `traceparent` (the request's trace with the gateway's span as
+ * parent) and the caller's validated `tracestate`, and `X-Forwarded-For` (the client's socket address only),
  * `X-Forwarded-Proto` and `X-Forwarded-Host` (from `publicUrl`), and Content-Length. The
  * gateway is the trust boundary: client-supplied X-Forwarded-* and Forwarded values are
  * replaced, never appended to. Content-Encoding and the body are passed as they are (with
@@ -161,6 +165,11 @@ export function compileOutgoingHeaders(
       }
       if (assertion !== undefined) headers[assertionHeader] = assertion;
       if (isSafeHeaderValue(input.requestId)) headers['x-request-id'] = input.requestId;
+      const trace = input.trace;
+      if (trace !== undefined) {
+        headers['traceparent'] = trace.traceparent;
+        if (trace.state !== undefined) headers['tracestate'] = trace.state;
+      }
       if (input.clientAddress !== undefined && isSafeHeaderValue(input.clientAddress)) headers['x-forwarded-for'] = input.clientAddress;
       headers['x-forwarded-proto'] = proto;
       headers['x-forwarded-host'] = host;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DirectoryEntry, Identity } from '../../authenticate/identity.js';
+import type { TraceContext } from '../../lib/trace-context.js';
 import type { OutgoingHeaderBuilder, OutgoingHeaders } from './outgoing-headers.js';
 import type { AssertionForm, AssertionSigner } from './signed-assertion.js';
 import { ASSERTION_META_KEY, type McpIdentityDelivery } from './upstream-identity.js';
@@ -24,6 +25,8 @@ export interface IdentityRequest {
   readonly directory?: DirectoryEntry | undefined;
   /** The gateway's request id, sent as `X-Request-Id`. */
   readonly requestId: string;
+  /** The request's trace: `traceparent` (and `tracestate`) in a header, and in `_meta` for an upstream MCP server. */
+  readonly trace?: Pick<TraceContext, 'traceparent' | 'state'> | undefined;
 
   /** Request binding: `aud`, the backend (`routeAudience`, `upstreamBinding`). */
   readonly audience: string;
@@ -65,7 +68,7 @@ export interface McpIdentity {
    * `X-Request-Id` (names as configured, not lower-cased); empty for stdio.
    */
   readonly headers: Record<string, string>;
-  /** `_meta` for the request params (`{ "io.behalf/assertion": <jwt> }`), when `identity.meta` and signed. */
+  /** `_meta` for the request params: `io.behalf/assertion` when `identity.meta` and signed, `traceparent` (and `tracestate`) when traced. */
   readonly meta: Readonly<Record<string, string>> | undefined;
 }
 
@@ -83,8 +86,9 @@ export interface McpIdentity {
  *   headers rendered from `identity` and `directory`, the assertion in the route's header,
  *   `X-Request-Id`, X-Forwarded-*, Content-Length;
  * - an upstream MCP server's delivery (`mcpIdentityDelivery`) returns {@link McpIdentity}: the
- *   assertion in the configured header plus `X-Request-Id` (HTTP only), and the `_meta` entry
- *   when configured.
+ *   assertion in the configured header plus `X-Request-Id` and `traceparent`/`tracestate` (HTTP
+ *   only), and in `_meta` the assertion when configured and `traceparent`/`tracestate` (MCP's
+ *   convention for trace context) whenever the request has a trace.
  *
  * This does NOT decide whether the request is allowed (authorize did), nor verify the identity
  * (authenticate did): it trusts `request.identity` as given. It does NOT check that `path`,
@@ -104,10 +108,23 @@ export async function prepareIdentity(signer: AssertionSigner, delivery: Outgoin
   const assertion = !request.signAssertion ? undefined : request.form === 'batched' ? await signer.sign(request) : signer.signSync(request);
   if (delivery.kind === 'headers') return delivery.build(request, assertion);
   const headers: Record<string, string> = {};
+  const trace = request.trace;
   if (delivery.header !== undefined) {
     if (assertion !== undefined) headers[delivery.header] = assertion;
     headers['X-Request-Id'] = request.requestId;
+    if (trace !== undefined) {
+      headers['traceparent'] = trace.traceparent;
+      if (trace.state !== undefined) headers['tracestate'] = trace.state;
+    }
   }
-  const meta = delivery.meta && assertion !== undefined ? { [ASSERTION_META_KEY]: assertion } : undefined;
+  const signed = delivery.meta && assertion !== undefined;
+  if (!signed && trace === undefined) return { assertion, headers, meta: undefined };
+  // MCP's convention for trace context is `params._meta.traceparent` / `tracestate`.
+  const meta: Record<string, string> = {};
+  if (signed) meta[ASSERTION_META_KEY] = assertion;
+  if (trace !== undefined) {
+    meta['traceparent'] = trace.traceparent;
+    if (trace.state !== undefined) meta['tracestate'] = trace.state;
+  }
   return { assertion, headers, meta };
 }

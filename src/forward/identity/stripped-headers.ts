@@ -21,8 +21,13 @@
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the legacy ones proxies still see. */
 export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'] as const;
 
-/** Exact names removed as routine. `expect` goes because the body is already read in full; `behalf-approval` is for the gateway (docs/approvals.md). */
-const ROUTINE_EXACT = [...HOP_BY_HOP, 'host', 'content-length', 'authorization', 'proxy-authorization', 'expect', 'x-request-id', 'behalf-approval'] as const;
+/**
+ * Exact names removed as routine. `expect` goes because the body is already read in full;
+ * `behalf-approval` is for the gateway (docs/approvals.md); `traceparent` and `tracestate` because
+ * the gateway sends its own (lib/trace-context.ts), so a client can never smuggle a second or a
+ * malformed one to a backend.
+ */
+const ROUTINE_EXACT = [...HOP_BY_HOP, 'host', 'content-length', 'authorization', 'proxy-authorization', 'expect', 'x-request-id', 'behalf-approval', 'traceparent', 'tracestate'] as const;
 
 /** Exact names removed as identity claims. */
 const IDENTITY_EXACT = [
