@@ -24,6 +24,8 @@ const DEMO_ENV = {
   DEMO_IDP_URL: 'http://127.0.0.1:9000',
   DEMO_HR_URL: 'http://127.0.0.1:9001',
   DEMO_STATE_DIR: '/tmp/behalf-demo-unused',
+  DEMO_ADMIN_PORT: '9091',
+  DEMO_ADMIN_TOKEN: 'unused-demo-admin-token-0123456789abcdef',
 };
 
 /** Rule shapes the HR example does not have, one tool each. */
