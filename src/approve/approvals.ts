@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, RuleApproval } from '../config/schema.js';
+import type { Metrics } from '../observe/metrics.js';
 import { createMemoryApprovalStore } from '../stores/memory-approvals.js';
 import { createPostgresApprovalStore } from '../stores/postgres-approvals.js';
 import { isPostgresUrl } from '../stores/postgres-url.js';
@@ -16,6 +17,8 @@ export interface Approvals {
   urlFor(id: string): string | undefined;
   /** Tells approvers of a new request (the webhook, when configured), in the background. */
   announce(approval: Approval): void;
+  /** Counts an approval event (`behalf_approval_events_total`). */
+  count(event: 'requested' | 'approved' | 'denied' | 'used'): void;
   /** Closes the store and waits briefly for announcements in flight. */
   close(): Promise<void>;
 }
@@ -31,7 +34,7 @@ export function openApprovalStore(config: Config['approvals'], logger: Logger): 
  * Human approval as configured: the rules with an `approval` block by id, the store (`store`,
  * or the one `approvals.store` names), and the webhook notifier when `approvals.webhook` is set.
  */
-export function createApprovals(config: Config, opts: { logger: Logger; store?: ApprovalStore; fetch?: typeof fetch }): Approvals {
+export function createApprovals(config: Config, opts: { logger: Logger; store?: ApprovalStore; fetch?: typeof fetch; metrics?: Pick<Metrics, 'approvalEvents'> }): Approvals {
   const rules = new Map<string, RuleApproval>();
   for (const rule of config.policies) if (rule.approval !== undefined) rules.set(rule.id, rule.approval);
   const store = opts.store ?? openApprovalStore(config.approvals, opts.logger);
@@ -44,7 +47,11 @@ export function createApprovals(config: Config, opts: { logger: Logger; store?: 
     urlFor,
     announce(approval) {
       opts.logger.info({ approval: approval.id, user: approval.user, rule: approval.ruleId }, 'approval requested');
+      opts.metrics?.approvalEvents.inc({ event: 'requested' });
       notifier?.announce(approval, urlFor(approval.id));
+    },
+    count(event) {
+      opts.metrics?.approvalEvents.inc({ event });
     },
     async close() {
       await notifier?.close();

@@ -89,6 +89,7 @@ async function settle(ctx: RequestContext, approvals: Approvals, a: Approval, bo
       const used = await approvals.store.use(a.id, bound.binding, now);
       if (used === undefined) return invalid(a.id, `approval ${a.id} was used by another request just now`);
       ctx.approval = { id: a.id, by: a.decidedBy ?? 'unknown' };
+      approvals.count('used');
       return undefined;
     }
     case 'pending': {

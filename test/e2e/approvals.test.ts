@@ -363,6 +363,14 @@ describe('human approval', () => {
     const raw = await fetch(`${env.admin}/admin/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${await token('dana')}`, 'content-type': 'application/json' }, body: '{"note":' });
     assert.equal(raw.status, 400);
     assert.equal((await admin('dana', 'GET', `/${id}`)).status, 200);
+
+    // Every event of this file's flows, counted for dashboards.
+    const metrics = await (await fetch(`${env.gw.url}/metrics`)).text();
+    const count = (event: string) => Number(new RegExp(`^behalf_approval_events_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    assert.ok(count('requested') >= 10, `requested ${count('requested')}`);
+    assert.ok(count('approved') >= 6, `approved ${count('approved')}`);
+    assert.ok(count('denied') >= 1, `denied ${count('denied')}`);
+    assert.ok(count('used') >= 5, `used ${count('used')}`);
   });
 });
 

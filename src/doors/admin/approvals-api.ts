@@ -149,6 +149,7 @@ export async function approvalsRoute(
     };
   }
   const a = done.approval;
+  deps.approvals.count(decision);
   return {
     status: 200,
     body: { approval: approvalView(a, false) },
