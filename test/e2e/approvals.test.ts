@@ -347,6 +347,62 @@ describe('human approval', () => {
     assert.equal(env.backend.seen.length, seen + 1);
   });
 
+  test('MCP, a 2026-07-28 client that takes URL-mode elicitation: an InputRequiredResult naming the approval page; the retried call goes through once approved, and a declined page gets the isError result', async () => {
+    const mcpToken = await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` });
+    const call = async (args: Record<string, unknown>, inputResponses?: Record<string, unknown>) => {
+      const res = await fetch(`${env.gw.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${mcpToken}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'add_review',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: {
+            name: 'add_review',
+            arguments: args,
+            ...(inputResponses === undefined ? {} : { inputResponses }),
+            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } }, 'io.modelcontextprotocol/clientInfo': { name: 'mrtr-test', version: '1' } },
+          },
+        }),
+      });
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      const json = (res.headers.get('content-type') ?? '').startsWith('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === 9)! : (JSON.parse(text) as Record<string, unknown>);
+      return json['result'] as Record<string, unknown> & { resultType: string; isError?: boolean; content?: { text: string }[]; inputRequests?: Record<string, { method: string; params: { mode: string; elicitationId: string; url: string; message: string } }> };
+    };
+    const args = { employee: 'carol', rating: 'meets' };
+    const first = await call(args);
+    assert.equal(first.resultType, 'input_required');
+    const [key, request] = Object.entries(first.inputRequests ?? {})[0] ?? [];
+    assert.equal(request?.method, 'elicitation/create');
+    assert.equal(request?.params.mode, 'url');
+    const id = request!.params.elicitationId;
+    assert.equal(request?.params.url, `https://behalf-admin.example.test/approvals/${id}`);
+    const waiting = await call(args, { [key!]: { action: 'accept' } });
+    assert.equal(waiting.resultType, 'input_required', 'opened but not approved yet: the page again');
+    assert.equal((await admin('dana', 'POST', `/${id}/approve`)).status, 200);
+    const seen = env.backend.seen.length;
+    const done = await call(args, { [key!]: { action: 'accept' } });
+    assert.equal(done.resultType, 'complete');
+    assert.notEqual(done.isError, true);
+    assert.equal(env.backend.seen.length, seen + 1);
+
+    const other = { employee: 'carol', rating: 'below' };
+    const asked = await call(other);
+    const [otherKey] = Object.keys(asked.inputRequests ?? {});
+    const declined = await call(other, { [otherKey!]: { action: 'decline' } });
+    assert.equal(declined.resultType, 'complete');
+    assert.equal(declined.isError, true, 'a declined page is not asked again');
+    assert.match(declined.content?.[0]?.text ?? '', /approval-required/);
+  });
+
   test('approvers are told through the webhook (no arguments in the message), and bad admin calls are refused clearly', async () => {
     assert.ok(env.hooks.length >= 3, `webhook calls: ${env.hooks.length}`);
     const first = env.hooks[0] as { auth: string; body: { text: string; behalf: { id: string; user: string; ruleId: string } } };

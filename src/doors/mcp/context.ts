@@ -39,6 +39,8 @@ export interface McpState {
   errorCode?: number;
   /** Extra `error.data` members of such a denial (e.g. `supported` versions). */
   errorData?: Record<string, unknown>;
+  /** Stateless revision: the client declared URL-mode elicitation in `_meta` (it can be sent to a page, e.g. an approval's). */
+  urlElicitation?: boolean;
   /** The SSE stream, once the response turned into one. */
   sse?: SseStream;
   /** The settled answer. */

@@ -217,9 +217,12 @@ function checkModern(ctx: McpContext, msg: Exclude<RpcMessage, { kind: 'response
   if (declared !== MODERN_VERSION) return unsupportedVersion(ctx, declared);
   ctx.mcp.protocolVersion = declared;
   if (msg.kind === 'notification') return undefined;
-  if (!isObject(meta[META.clientCapabilities])) {
+  const capabilities = meta[META.clientCapabilities];
+  if (!isObject(capabilities)) {
     return rpcDeny(ctx, 400, 'bad-request', RPC.invalidParams, `Invalid params: _meta["${META.clientCapabilities}"] is required`);
   }
+  const elicitation = capabilities['elicitation'];
+  ctx.mcp.urlElicitation = isObject(elicitation) && isObject(elicitation['url']);
   const mismatch = checkRoutingHeaders(ctx.req.headers, msg.method, msg.params);
   return mismatch === undefined ? undefined : headerMismatch(ctx, mismatch);
 }

@@ -92,9 +92,11 @@ export function respondMcpDenied(ctx: McpContext, decision: Deny, deps: McpDeps)
   const data = { ...wire.data, reason: decision.reason, requestId: ctx.requestId };
   const id = ctx.mcp.rpcId;
   const json =
-    wire.toolError === true && id !== undefined
-      ? resultMessage(id, forEra(ctx, { content: [{ type: 'text', text: wire.message }], isError: true }))
-      : errorMessage(id, wire.code, wire.message, data);
+    wire.inputRequired !== undefined && id !== undefined
+      ? resultMessage(id, forEra(ctx, { ...wire.inputRequired, resultType: 'input_required' }))
+      : wire.toolError === true && id !== undefined
+        ? resultMessage(id, forEra(ctx, { content: [{ type: 'text', text: wire.message }], isError: true }))
+        : errorMessage(id, wire.code, wire.message, data);
   // A JSON-RPC error of a request that went through (HTTP 200) takes the form the client accepts.
   if (wire.status === 200 && ctx.mcp.sse === undefined && !ctx.mcp.accepts.json && !ctx.res.headersSent) {
     ctx.mcp.sse = new SseStream(ctx.res, ctx.requestId, headers);

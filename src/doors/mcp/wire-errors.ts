@@ -20,6 +20,8 @@ export interface WireError {
   readonly data?: Record<string, unknown>;
   /** Sent as a tool execution error (a `CallToolResult` with `isError: true`), not a JSON-RPC error. */
   readonly toolError?: true;
+  /** Stateless revision: sent as an `InputRequiredResult` with these members (`inputRequests`), not an error. */
+  readonly inputRequired?: Record<string, unknown>;
 }
 
 /** The policy's refusals: a JSON-RPC error the model can read (HTTP 200), the reason in the message. */
@@ -48,6 +50,7 @@ const PASSED_ON = new Map<number, string>([
  * | rate, quota, concurrency, runaway (429) | 429 + Retry-After | -31429, `data.retryAfter`, `data.rule` | `Too many requests (<reason>): retry after <n> s` |
  * | `approval-required`, `approval-denied`, `approval-invalid`, `approver-missing` | 200 | a tool call: a result with `isError: true`; else -31403 + `data.approval` | `<message> (<reason>)`: who must approve, where |
  * | `approval-required`, a 2025-11-25 client with URL-mode elicitation, `approvals.url` set | 200 | -32042 + `data.elicitations: [{mode: url, elicitationId, url, message}]` | the message above |
+ * | `approval-required` of a tool call, a 2026-07-28 client with URL-mode elicitation, `approvals.url` set, not declined | 200 | none: an `InputRequiredResult` whose `inputRequests` hold a URL-mode `elicitation/create` | the message above |
  * | `limit-store-unavailable`, `approval-unavailable` | 503 | -31503 | `Service unavailable (<reason>)` |
  * | `audit-unavailable` | 503 | -31503 | `Service unavailable: the audit trail cannot be written` |
  * | `upstream-unavailable`, `upstream-error` / `upstream-timeout` | 200 | -31502 / -31504, or the upstream's code when MCP defines it for clients | `upstream ...` |
@@ -101,6 +104,12 @@ export function wireErrorOf(ctx: McpContext, denial: Deny): WireError {
       // The model reads it and tells the user who must approve and where; the same call goes
       // through once approved (docs/approvals.md). A 2025-11-25 client that takes URL-mode
       // elicitation is asked to open the approval page instead (URLElicitationRequiredError).
+      if (reason === 'approval-required' && denial.approval?.url !== undefined && ctx.mcp.era === 'modern' && ctx.mcp.urlElicitation === true && target?.kind === 'tool' && !declinedBefore(ctx, denial.approval.id)) {
+        // The stateless revision's multi round-trip form: the client opens the page, then sends
+        // the same call again (with its `inputResponses`); once approved it goes through.
+        const elicitation = { mode: 'url', elicitationId: denial.approval.id, url: denial.approval.url, message: denial.message };
+        return { status: 200, code: BEHALF_RPC.forbidden, message: denial.message, inputRequired: { inputRequests: { [approvalInputKey(denial.approval.id)]: { method: 'elicitation/create', params: elicitation } } } };
+      }
       if (reason === 'approval-required' && denial.approval?.url !== undefined && ctx.mcp.protocolVersion === '2025-11-25' && ctx.mcp.session?.clientCapabilities?.urlElicitation === true) {
         return {
           status: 200,
@@ -124,6 +133,26 @@ export function wireErrorOf(ctx: McpContext, denial: Deny): WireError {
       break;
   }
   return { status: denial.status, code: codeFor(denial), message: denial.message };
+}
+
+/** The key of an approval's page in `inputRequests` (and of the client's answer in `inputResponses`). */
+function approvalInputKey(id: string): string {
+  return `behalf-approval-${id}`;
+}
+
+/**
+ * Whether the client already answered this approval's page with `decline` or `cancel` (its
+ * `params.inputResponses`): then the call gets the `isError` result instead of the page again,
+ * so a client never loops on a page its user refused to open.
+ */
+function declinedBefore(ctx: McpContext, id: string): boolean {
+  const msg = ctx.mcp.message;
+  const params = msg !== undefined && msg.kind !== 'response' ? msg.params : undefined;
+  const responses = params?.['inputResponses'];
+  if (typeof responses !== 'object' || responses === null) return false;
+  const answer = (responses as Record<string, unknown>)[approvalInputKey(id)];
+  const action = typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>)['action'] : undefined;
+  return action === 'decline' || action === 'cancel';
 }
 
 function notFound(target: Exclude<Target, { kind: 'route' | 'message' }>, denial: Deny): WireError {
