@@ -142,6 +142,16 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     });
     closers.push(() => revocations.close());
     await revocations.start();
+    if (checkpointer !== undefined) {
+      // The checkpointer counts; the metric catches up at scrape time.
+      let seen = { signed: 0, failed: 0 };
+      metrics.beforeScrape.push(() => {
+        const now = { ...checkpointer.stats };
+        metrics.auditCheckpoints.inc({ outcome: 'signed' }, now.signed - seen.signed);
+        metrics.auditCheckpoints.inc({ outcome: 'failed' }, now.failed - seen.failed);
+        seen = now;
+      });
+    }
     let counted = { batches: 0, assertions: 0 };
     metrics.beforeScrape.push(() => {
       // The signer counts on the hot path without touching prom-client; the metrics catch up at scrape time.

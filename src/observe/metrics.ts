@@ -31,6 +31,8 @@ export interface Metrics {
   readonly limitStoreErrors: Counter;
   /** 1 while the last limit store operation failed, 0 once one succeeds again: the alarm. */
   readonly limitStoreUnhealthy: Gauge;
+  /** Signed checkpoints of the audit trail stored, and attempts that failed, by `outcome` (set at scrape time). */
+  readonly auditCheckpoints: Counter<'outcome'>;
   /** Approvals requested, approved, denied and used (docs/approvals.md), by `event`. */
   readonly approvalEvents: Counter<'event'>;
   /** Revocation syncs with the shared store that failed. */
@@ -110,6 +112,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     auditUnhealthy: new Gauge({ name: 'behalf_audit_unhealthy', help: '1 while audit records cannot be written (alarm)', registers: [registry] }),
     limitStoreErrors: new Counter({ name: 'behalf_limit_store_errors_total', help: 'Limit store operations that failed', registers: [registry] }),
     limitStoreUnhealthy: new Gauge({ name: 'behalf_limit_store_unhealthy', help: '1 while the limit store cannot be reached (alarm)', registers: [registry] }),
+    auditCheckpoints: new Counter({ name: 'behalf_audit_checkpoints_total', help: 'Signed checkpoints of the audit trail stored (outcome="signed") or failed (outcome="failed")', labelNames: ['outcome'], registers: [registry] }),
     approvalEvents: new Counter({ name: 'behalf_approval_events_total', help: 'Approvals requested, approved, denied and used', labelNames: ['event'], registers: [registry] }),
     revocationStoreErrors: new Counter({ name: 'behalf_revocation_store_errors_total', help: 'Revocation syncs with the shared store that failed', registers: [registry] }),
     revocationStale: new Gauge({ name: 'behalf_revocation_stale', help: '1 while the local copy of the revocations is too old to trust (alarm)', registers: [registry] }),

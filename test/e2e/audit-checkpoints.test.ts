@@ -55,6 +55,13 @@ test('the gateway checkpoints its trail every N records and at close, the webhoo
     const live = await runAuditCli(['audit', 'verify', '--store', join(gw.dir, 'audit'), '--jwks', `${publicUrl}/.well-known/jwks.json`]);
     assert.equal(live.code, 0, `${live.out.join('\n')}\n${live.err}`);
     assert.match(live.out.join('\n'), /checkpoints: \d+ stored, \d+ verified\n  newest verified checkpoint: record \d+/);
+    const metrics = await (await fetch(`${publicUrl}/metrics`)).text();
+    const signed = Number(/^behalf_audit_checkpoints_total\{outcome="signed"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    const liveStored = Number(/checkpoints: (\d+) stored/.exec(live.out.join('\n'))?.[1]);
+    assert.ok(signed >= 1, `the metric counts checkpoints: ${signed}`);
+    // One may be between its store and its count, or signed since the verify read.
+    assert.ok(Math.abs(signed - liveStored) <= 1, `the metric counts what the trail holds: ${signed} against ${liveStored}`);
+    assert.match(metrics, /^behalf_audit_checkpoints_total\{outcome="failed"\} 0$/m);
     await gw.gateway.close();
 
     const records = await gw.auditRecords();
