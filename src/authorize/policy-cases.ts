@@ -60,6 +60,8 @@ const caseSchema = z
       decision: z.enum(['allow', 'deny']),
       rule: z.string().min(1).optional(),
       reason: z.string().refine((r) => Object.hasOwn(REASONS, r), 'not a known reason code (see docs/errors.md)').optional(),
+      /** Whether the allowing rule holds the request for a person's approval (docs/approvals.md). */
+      approval: z.boolean().optional(),
     }),
   })
   .refine((c) => c.request.path !== undefined || mcpCase(c.request), {
@@ -87,6 +89,8 @@ export interface CaseResult {
   readonly passed: boolean;
   readonly expected: PolicyCase['expect'];
   readonly actual: Decision;
+  /** The allowing rule holds the request until a person approves it (`approval` block). */
+  readonly needsApproval: boolean;
   /** The route the case ran against (given, or inferred from the path), if any. */
   readonly route?: string;
   /** One line per difference: `decision: expected allow, got deny`. */
@@ -127,6 +131,8 @@ export function parsePolicyCases(text: string, where = 'policy cases'): PolicyCa
 export interface RunCasesOptions {
   /** `config.routes`: a case without `route` or `tool` gets the route whose path prefix matches. */
   readonly routes?: readonly RouteConfig[];
+  /** Ids of the rules with an `approval` block: an allow by one of them is reported as needing approval. */
+  readonly approvalRules?: ReadonlySet<string>;
 }
 
 /**
@@ -138,7 +144,10 @@ export interface RunCasesOptions {
  * like the gateway does (longest prefix, then the route's methods), so a path no route serves
  * is `route-not-found` and an unlisted method is `method-not-allowed`.
  *
- * This does NOT check tokens, issuers, rate limits or approvals: it tests policy only.
+ * An allow by a rule with an `approval` block is reported as needing approval (the approve
+ * stage holds it until a person says yes); `expect.approval` checks that.
+ *
+ * This does NOT check tokens, issuers or rate limits, and does NOT run approvals: it tests policy only.
  */
 export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cases: readonly PolicyCase[], options: RunCasesOptions = {}): CaseResult[] {
   const table = compileRoutes(options.routes ?? []);
@@ -185,8 +194,9 @@ export function runPolicyCases(policy: Policy, directory: DirectorySnapshot, cas
       query,
       body,
     });
-    const problems = compare(c.expect, actual);
-    return { name: c.name, passed: problems.length === 0, expected: c.expect, actual, ...(route === undefined ? {} : { route }), problems };
+    const needsApproval = actual.allow && actual.ruleId !== undefined && options.approvalRules?.has(actual.ruleId) === true;
+    const problems = compare(c.expect, actual, needsApproval);
+    return { name: c.name, passed: problems.length === 0, expected: c.expect, actual, needsApproval, ...(route === undefined ? {} : { route }), problems };
   });
 }
 
@@ -200,9 +210,9 @@ function caseSearch(fromPath: string, extra: PolicyCase['request']['query']): st
   return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
 }
 
-/** One line per case: `PASS  name  (allow, allowed-by-rule, rule x)` or `FAIL  name: differences`. */
+/** One line per case: `PASS  name  (allow, allowed-by-rule, rule x[, needs approval])` or `FAIL  name: differences`. */
 export function formatCaseResult(r: CaseResult): string {
-  const got = `${r.actual.allow ? 'allow' : 'deny'}, ${r.actual.reason}${r.actual.ruleId === undefined ? '' : `, rule ${r.actual.ruleId}`}`;
+  const got = `${r.actual.allow ? 'allow' : 'deny'}, ${r.actual.reason}${r.actual.ruleId === undefined ? '' : `, rule ${r.actual.ruleId}`}${r.needsApproval ? ', needs approval' : ''}`;
   return r.passed ? `PASS  ${r.name}  (${got})` : `FAIL  ${r.name}: ${r.problems.join('; ')}  (got ${got})`;
 }
 
@@ -212,8 +222,9 @@ export function formatSummary(results: readonly CaseResult[]): string {
   return `${results.length - failed} passed, ${failed} failed`;
 }
 
-function compare(expected: PolicyCase['expect'], actual: Decision): string[] {
+function compare(expected: PolicyCase['expect'], actual: Decision, needsApproval: boolean): string[] {
   const problems: string[] = [];
+  if (expected.approval !== undefined && expected.approval !== needsApproval) problems.push(`approval: expected ${expected.approval ? 'needed' : 'not needed'}, got ${needsApproval ? 'needed' : 'not needed'}`);
   const decision = actual.allow ? 'allow' : 'deny';
   if (decision !== expected.decision) problems.push(`decision: expected ${expected.decision}, got ${decision}`);
   if (expected.reason !== undefined && expected.reason !== actual.reason) problems.push(`reason: expected ${expected.reason}, got ${actual.reason}`);

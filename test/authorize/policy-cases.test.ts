@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { RouteConfig } from '../../src/config/schema.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +128,25 @@ policies:
     const results = runPolicyCases(compilePolicy(loaded.policies), demoDirectory(), cases, { routes: loaded.routes });
     assert.deepEqual(results.filter((r) => !r.passed).map(formatCaseResult), []);
     assert.equal(results.length, 10);
+  });
+
+  it('an allow by a rule with an approval block is reported as needing approval, and expect.approval checks it', () => {
+    const policies = [
+      { id: 'add-review', effect: 'allow' as const, match: { routes: ['tickets'], methods: ['POST'] }, scopes: [], roles: [], groups: [], approval: { approvers: { manager: true, users: [], roles: [], groups: [] }, timeoutSeconds: 900, validSeconds: 600 } },
+      { id: 'read', effect: 'allow' as const, match: { routes: ['tickets'], methods: ['GET'] }, scopes: [], roles: [], groups: [] },
+    ];
+    // Only what route inference reads (id, path prefix, methods).
+    const routes = [{ id: 'tickets', path: '/api/tickets', methods: ['GET', 'POST'] }] as unknown as RouteConfig[];
+    const cases = parsePolicyCases(`
+- { name: held, user: { id: alice }, request: { method: POST, path: /api/tickets }, expect: { decision: allow, rule: add-review, approval: true } }
+- { name: not held, user: { id: alice }, request: { method: GET, path: /api/tickets }, expect: { decision: allow, rule: read, approval: false } }
+- { name: wrong on purpose, user: { id: alice }, request: { method: GET, path: /api/tickets }, expect: { decision: allow, approval: true } }
+`);
+    const [held, notHeld, wrong] = runPolicyCases(compilePolicy(policies as never), demoDirectory(), cases, { routes, approvalRules: new Set(['add-review']) });
+    assert.equal(held!.passed, true, held!.problems.join('; '));
+    assert.match(formatCaseResult(held!), /^PASS  held  \(allow, allowed-by-rule, rule add-review, needs approval\)$/);
+    assert.equal(notHeld!.passed, true, notHeld!.problems.join('; '));
+    assert.deepEqual(wrong!.problems, ['approval: expected needed, got not needed']);
   });
 
   it('reports what differs in a failing case', async () => {

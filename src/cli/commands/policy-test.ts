@@ -60,7 +60,8 @@ export function registerPolicyTestCommand(program: Command, loadConfig: (file: s
       try {
         await directory.start();
         for (const w of warnings) command.configureOutput().writeErr?.(`warning: ${w}\n`);
-        results = runPolicyCases(compiled, directory.snapshot(), cases, { routes: config.routes });
+        const approvalRules = new Set(config.policies.filter((p) => p.approval !== undefined).map((p) => p.id));
+        results = runPolicyCases(compiled, directory.snapshot(), cases, { routes: config.routes, approvalRules });
       } finally {
         await directory.close();
       }
