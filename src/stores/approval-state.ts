@@ -30,3 +30,54 @@ export function isOpen(a: Approval, now: number): boolean {
 export function forgetAt(a: Approval): number {
   return Math.max(a.expiresAt, a.usableUntil ?? 0, a.usedAt ?? 0, a.decidedAt ?? 0) + APPROVAL_RETENTION_MS;
 }
+
+/** The stored parts of an approval: the request as written (JSON) and its state fields, as text or numbers. */
+export interface StoredApproval {
+  readonly id: string;
+  readonly binding: string;
+  readonly state: string;
+  readonly request: unknown;
+  readonly decidedBy?: string | undefined;
+  readonly decidedAt?: number | undefined;
+  readonly note?: string | undefined;
+  readonly usableUntil?: number | undefined;
+  readonly usedAt?: number | undefined;
+}
+
+const STORED_STATES: ReadonlySet<string> = new Set(['pending', 'approved', 'denied', 'used']);
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+
+/**
+ * The approval a shared store holds, or undefined when it is damaged: a state that is not one
+ * of those stored, a request whose id or binding differ from the row's or key's, or a field of the
+ * wrong type. A damaged entry is never trusted (Redis and PostgreSQL read through this).
+ */
+export function approvalFromStored(s: StoredApproval): Approval | undefined {
+  const req = s.request;
+  if (!STORED_STATES.has(s.state) || typeof req !== 'object' || req === null) return undefined;
+  const r = req as Record<string, unknown>;
+  const { id, binding, ruleId, user, target, createdAt, expiresAt, validMs } = r;
+  if (id !== s.id || binding !== s.binding || typeof ruleId !== 'string' || typeof user !== 'string' || typeof target !== 'string') return undefined;
+  if (typeof createdAt !== 'number' || typeof expiresAt !== 'number' || typeof validMs !== 'number') return undefined;
+  const approvers = (typeof r['approvers'] === 'object' && r['approvers'] !== null ? r['approvers'] : {}) as Record<string, unknown>;
+  return {
+    id: s.id,
+    binding: s.binding,
+    ruleId,
+    user,
+    target,
+    createdAt,
+    expiresAt,
+    validMs,
+    approvers: { users: strings(approvers['users']), roles: strings(approvers['roles']), groups: strings(approvers['groups']) },
+    ...(typeof r['client'] === 'string' ? { client: r['client'] } : {}),
+    ...(typeof r['arguments'] === 'string' ? { arguments: r['arguments'] } : {}),
+    ...(typeof r['reason'] === 'string' ? { reason: r['reason'] } : {}),
+    state: s.state as ApprovalState,
+    ...(s.decidedBy === undefined ? {} : { decidedBy: s.decidedBy }),
+    ...(s.decidedAt === undefined ? {} : { decidedAt: s.decidedAt }),
+    ...(s.note === undefined ? {} : { note: s.note }),
+    ...(s.usableUntil === undefined ? {} : { usableUntil: s.usableUntil }),
+    ...(s.usedAt === undefined ? {} : { usedAt: s.usedAt }),
+  };
+}

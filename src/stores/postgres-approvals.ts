@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { BehalfError } from '../errors.js';
-import { APPROVAL_RETENTION_MS, asSeen } from './approval-state.js';
+import { APPROVAL_RETENTION_MS, approvalFromStored, asSeen } from './approval-state.js';
 import { checkout, createPostgresPool, describePgError } from './postgres-pool.js';
 import { parsePostgresUrl, quoteIdent } from './postgres-url.js';
-import type { Approval, ApprovalRequest, ApprovalState, ApprovalStore, ApproverSet } from './types.js';
+import type { Approval, ApprovalStore } from './types.js';
 
 /** Ids the gateway makes: anything else names no approval (and is never sent to the database). */
 const ID = /^[A-Za-z0-9_-]{16,64}$/;
@@ -181,43 +181,19 @@ interface Row {
   used_at: string | null;
 }
 
-const STATES: ReadonlySet<string> = new Set(['pending', 'approved', 'denied', 'used']);
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 const num = (v: string | null): number | undefined => (v === null ? undefined : Number(v));
 
 /** The approval a row holds, or undefined when it is damaged (never trusted). */
 function approvalOf(row: Row): Approval | undefined {
-  const req = row.request;
-  if (!STATES.has(row.state) || typeof req !== 'object' || req === null) return undefined;
-  const { id, binding, ruleId, user, target, createdAt, expiresAt, validMs } = req;
-  if (id !== row.id || binding !== row.binding || typeof ruleId !== 'string' || typeof user !== 'string' || typeof target !== 'string') return undefined;
-  if (typeof createdAt !== 'number' || typeof expiresAt !== 'number' || typeof validMs !== 'number') return undefined;
-  const approvers = (req['approvers'] ?? {}) as Record<string, unknown>;
-  const set: ApproverSet = { users: strings(approvers['users']), roles: strings(approvers['roles']), groups: strings(approvers['groups']) };
-  const request: ApprovalRequest = {
+  return approvalFromStored({
     id: row.id,
     binding: row.binding,
-    ruleId,
-    user,
-    target,
-    createdAt,
-    expiresAt,
-    validMs,
-    approvers: set,
-    ...(typeof req['client'] === 'string' ? { client: req['client'] } : {}),
-    ...(typeof req['arguments'] === 'string' ? { arguments: req['arguments'] } : {}),
-    ...(typeof req['reason'] === 'string' ? { reason: req['reason'] } : {}),
-  };
-  const decidedAt = num(row.decided_at);
-  const usableUntil = num(row.usable_until);
-  const usedAt = num(row.used_at);
-  return {
-    ...request,
-    state: row.state as ApprovalState,
-    ...(row.decided_by === null ? {} : { decidedBy: row.decided_by }),
-    ...(decidedAt === undefined ? {} : { decidedAt }),
-    ...(row.note === null ? {} : { note: row.note }),
-    ...(usableUntil === undefined ? {} : { usableUntil }),
-    ...(usedAt === undefined ? {} : { usedAt }),
-  };
+    state: row.state,
+    request: row.request,
+    decidedBy: row.decided_by ?? undefined,
+    decidedAt: num(row.decided_at),
+    note: row.note ?? undefined,
+    usableUntil: num(row.usable_until),
+    usedAt: num(row.used_at),
+  });
 }

@@ -1,8 +1,8 @@
 import { DEFAULTS } from '../config/defaults.js';
 import { BehalfError } from '../errors.js';
-import { APPROVAL_RETENTION_MS, asSeen, forgetAt } from './approval-state.js';
+import { APPROVAL_RETENTION_MS, approvalFromStored, asSeen, forgetAt } from './approval-state.js';
 import { connectRedis, redisConnectionControls, type RedisClientOptions } from './redis-client.js';
-import type { Approval, ApprovalRequest, ApprovalState, ApproverSet, ApprovalStore } from './types.js';
+import type { Approval, ApprovalStore } from './types.js';
 
 /**
  * Approvals shared by every gateway instance, in Redis. Each approval is a hash (`req`: the
@@ -101,7 +101,7 @@ export function createRedisApprovalStore(url: string, opts: RedisApprovalStoreOp
   const read = async (id: string, now: number): Promise<Approval | undefined> => {
     if (!ID.test(id)) return undefined;
     const fields = await redis.hgetall(approvalPrefix + id);
-    const a = parseApproval(fields);
+    const a = parseApproval(fields, id);
     return a === undefined || forgetAt(a) <= now ? undefined : asSeen(a, now);
   };
 
@@ -150,49 +150,26 @@ export function createRedisApprovalStore(url: string, opts: RedisApprovalStoreOp
   };
 }
 
-const STATES: ReadonlySet<string> = new Set(['pending', 'approved', 'denied', 'used']);
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 const num = (v: string | undefined): number | undefined => (v === undefined || !/^\d{1,16}$/.test(v) ? undefined : Number(v));
 
-/** A stored approval, or undefined when the hash is missing or damaged (a damaged entry is never trusted). */
-function parseApproval(f: Record<string, string>): Approval | undefined {
-  if (f['req'] === undefined || f['state'] === undefined || !STATES.has(f['state'])) return undefined;
-  let req: Record<string, unknown>;
+/** The approval stored under `id`, or undefined when the hash is missing or damaged (its request naming another id included: never trusted). */
+function parseApproval(f: Record<string, string>, id: string): Approval | undefined {
+  if (f['req'] === undefined || f['state'] === undefined || f['binding'] === undefined) return undefined;
+  let request: unknown;
   try {
-    req = JSON.parse(f['req']) as Record<string, unknown>;
+    request = JSON.parse(f['req']);
   } catch {
     return undefined;
   }
-  if (typeof req !== 'object' || req === null) return undefined;
-  const { id, binding, ruleId, user, target, createdAt, expiresAt, validMs } = req;
-  if (typeof id !== 'string' || typeof binding !== 'string' || binding !== f['binding'] || typeof ruleId !== 'string' || typeof user !== 'string' || typeof target !== 'string') return undefined;
-  if (typeof createdAt !== 'number' || typeof expiresAt !== 'number' || typeof validMs !== 'number') return undefined;
-  const approvers = (req['approvers'] ?? {}) as Record<string, unknown>;
-  const set: ApproverSet = { users: strings(approvers['users']), roles: strings(approvers['roles']), groups: strings(approvers['groups']) };
-  const request: ApprovalRequest = {
+  return approvalFromStored({
     id,
-    binding,
-    ruleId,
-    user,
-    target,
-    createdAt,
-    expiresAt,
-    validMs,
-    approvers: set,
-    ...(typeof req['client'] === 'string' ? { client: req['client'] } : {}),
-    ...(typeof req['arguments'] === 'string' ? { arguments: req['arguments'] } : {}),
-    ...(typeof req['reason'] === 'string' ? { reason: req['reason'] } : {}),
-  };
-  const decidedAt = num(f['decidedAt']);
-  const usableUntil = num(f['usableUntil']);
-  const usedAt = num(f['usedAt']);
-  return {
-    ...request,
-    state: f['state'] as ApprovalState,
-    ...(f['decidedBy'] === undefined ? {} : { decidedBy: f['decidedBy'] }),
-    ...(decidedAt === undefined ? {} : { decidedAt }),
-    ...(f['note'] === undefined ? {} : { note: f['note'] }),
-    ...(usableUntil === undefined ? {} : { usableUntil }),
-    ...(usedAt === undefined ? {} : { usedAt }),
-  };
+    binding: f['binding'],
+    state: f['state'],
+    request,
+    decidedBy: f['decidedBy'],
+    decidedAt: num(f['decidedAt']),
+    note: f['note'],
+    usableUntil: num(f['usableUntil']),
+    usedAt: num(f['usedAt']),
+  });
 }

@@ -12,7 +12,7 @@ import { createMemoryApprovalStore } from '../../src/stores/memory-approvals.js'
 import { createPostgresApprovalStore } from '../../src/stores/postgres-approvals.js';
 import { createRedisApprovalStore } from '../../src/stores/redis-approvals.js';
 import type { ApprovalRequest, ApprovalStore } from '../../src/stores/types.js';
-import { freshSchema, PG_URL } from '../audit/postgres-helpers.js';
+import { freshSchema, PG_URL, sql } from '../audit/postgres-helpers.js';
 import { adminClient, keysUnder, REDIS_URL, testPrefix } from '../limit/redis-env.js';
 
 // Real time: Redis expires keys by its own clock.
@@ -176,6 +176,43 @@ describe('approval store: PostgreSQL across processes', () => {
     const store = createPostgresApprovalStore(u.toString());
     try {
       await assert.rejects(store.open(request(), T0), (err: Error & { code?: string }) => err.code === 'approval-store-failed' && !err.message.includes('not-this-secret'));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('approval store: a damaged entry is never trusted', () => {
+  test('Redis: a hash whose request names another id or binding, or holds no JSON, reads as unknown and cannot be used', async () => {
+    const keyPrefix = `${prefix}damaged${Math.random().toString(36).slice(2)}:`;
+    const store = createRedisApprovalStore(REDIS_URL, { keyPrefix });
+    const redis = await adminClient();
+    try {
+      assert.ok(await store.waitConnected(3_000));
+      const { approval } = await store.open(request(), T0);
+      await store.decide(approval.id, 'approved', 'dana', T0 + 1);
+      const key = `${keyPrefix}{approvals}:a:${approval.id}`;
+      await redis.hset(key, 'req', JSON.stringify({ ...request(), id: 'some-other-approval-id-00' }));
+      assert.equal(await store.get(approval.id, T0 + 2), undefined, 'another id inside');
+      assert.equal(await store.use(approval.id, approval.binding, T0 + 2), undefined, 'and so it cannot be used');
+      await redis.hset(key, 'req', '{not json');
+      assert.equal(await store.get(approval.id, T0 + 2), undefined, 'no JSON');
+      await redis.hset(key, 'req', JSON.stringify({ ...request(), id: approval.id }), 'state', 'granted-by-attacker');
+      assert.equal(await store.get(approval.id, T0 + 2), undefined, 'a state that is never stored');
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
+  });
+
+  test('PostgreSQL: a row whose request names another binding reads as unknown', async () => {
+    const { url, schema } = await freshSchema();
+    const store = createPostgresApprovalStore(url);
+    try {
+      const { approval } = await store.open(request(), T0);
+      await sql(`UPDATE "${schema}".behalf_approvals SET request = jsonb_set(request, '{binding}', '"another-binding"') WHERE id = $1`, [approval.id]);
+      assert.equal(await store.get(approval.id, T0 + 1), undefined);
+      assert.deepEqual(await store.list(T0 + 1), []);
     } finally {
       await store.close();
     }
