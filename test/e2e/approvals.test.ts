@@ -120,6 +120,48 @@ async function startEnv(): Promise<Env> {
   };
 }
 
+/** What a stateless (2026-07-28) `tools/call` result may hold. */
+type StatelessResult = Record<string, unknown> & {
+  resultType: string;
+  isError?: boolean;
+  content: { text: string }[];
+  inputRequests?: Record<string, { method: string; params: { mode: string; elicitationId: string; url: string; message: string } }>;
+};
+
+/** A `tools/call` in the stateless 2026-07-28 form (no session), with these client capabilities; its result. */
+async function statelessToolCall(gateway: string, token: string, tool: string, args: Record<string, unknown>, capabilities: Record<string, unknown>, inputResponses?: Record<string, unknown>): Promise<StatelessResult> {
+  const res = await fetch(`${gateway}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': tool,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: {
+        name: tool,
+        arguments: args,
+        ...(inputResponses === undefined ? {} : { inputResponses }),
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': capabilities, 'io.modelcontextprotocol/clientInfo': { name: 'stateless-test', version: '1' } },
+      },
+    }),
+  });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const messages = (res.headers.get('content-type') ?? '').startsWith('text/event-stream')
+    ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>)
+    : [JSON.parse(text) as Record<string, unknown>];
+  const answer = messages.find((m) => m['id'] === 7);
+  assert.ok(answer, text.slice(0, 300));
+  return answer['result'] as StatelessResult;
+}
+
 describe('human approval', () => {
   let env: Env;
   before(async () => {
@@ -309,33 +351,7 @@ describe('human approval', () => {
   test('MCP, the stateless 2026-07-28 revision: the same isError result, and the same call succeeds once approved', async () => {
     const mcpToken = await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` });
     const args = { employee: 'carol', rating: 'exceeds' };
-    const call = async () => {
-      const res = await fetch(`${env.gw.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${mcpToken}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'add_review',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 7,
-          method: 'tools/call',
-          params: {
-            name: 'add_review',
-            arguments: args,
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'stateless-test', version: '1' } },
-          },
-        }),
-      });
-      assert.equal(res.status, 200);
-      const text = await res.text();
-      const json = (res.headers.get('content-type') ?? '').startsWith('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === 7)! : (JSON.parse(text) as Record<string, unknown>);
-      return json['result'] as { isError?: boolean; content: { text: string }[] };
-    };
+    const call = () => statelessToolCall(env.gw.url, mcpToken, 'add_review', args, {});
     const first = await call();
     assert.equal(first.isError, true);
     const id = /Approval ([A-Za-z0-9_-]{22}) is waiting/.exec(first.content[0]!.text)?.[1];
@@ -349,34 +365,7 @@ describe('human approval', () => {
 
   test('MCP, a 2026-07-28 client that takes URL-mode elicitation: an InputRequiredResult naming the approval page; the retried call goes through once approved, and a declined page gets the isError result', async () => {
     const mcpToken = await env.idp.mint('alice', { audience: `${env.gw.url}/mcp` });
-    const call = async (args: Record<string, unknown>, inputResponses?: Record<string, unknown>) => {
-      const res = await fetch(`${env.gw.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${mcpToken}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'add_review',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 9,
-          method: 'tools/call',
-          params: {
-            name: 'add_review',
-            arguments: args,
-            ...(inputResponses === undefined ? {} : { inputResponses }),
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } }, 'io.modelcontextprotocol/clientInfo': { name: 'mrtr-test', version: '1' } },
-          },
-        }),
-      });
-      assert.equal(res.status, 200);
-      const text = await res.text();
-      const json = (res.headers.get('content-type') ?? '').startsWith('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>).find((m) => m['id'] === 9)! : (JSON.parse(text) as Record<string, unknown>);
-      return json['result'] as Record<string, unknown> & { resultType: string; isError?: boolean; content?: { text: string }[]; inputRequests?: Record<string, { method: string; params: { mode: string; elicitationId: string; url: string; message: string } }> };
-    };
+    const call = (args: Record<string, unknown>, inputResponses?: Record<string, unknown>) => statelessToolCall(env.gw.url, mcpToken, 'add_review', args, { elicitation: { url: {} } }, inputResponses);
     const args = { employee: 'carol', rating: 'meets' };
     const first = await call(args);
     assert.equal(first.resultType, 'input_required');
