@@ -183,7 +183,7 @@ export async function startGateway(loaded: LoadedConfig, opts: GatewayOptions = 
     closers.push(() => limitStore.close());
     const limiter: Limiter = createLimiter(config.limits, limitStore, { metrics, logger, ...(opts.now ? { now: opts.now } : {}) });
 
-    const approvals: Approvals = createApprovals(config, { logger, metrics, ...(opts.approvalStore === undefined ? {} : { store: opts.approvalStore }), ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    const approvals: Approvals = createApprovals(config, { logger, metrics, ...(opts.approvalStore === undefined ? {} : { store: opts.approvalStore }) });
     closers.push(() => approvals.close());
 
     const forwardPlans = compileForwardPlans(config);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../lib/canonical-json.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { redactPath } from '../audit/redact.js';
 
 /** Longest arguments text an approver is shown, characters (the binding covers all of them). */
 const MAX_SHOWN_ARGUMENTS = 4_000;
@@ -9,9 +10,9 @@ const MAX_SHOWN_ARGUMENTS = 4_000;
 export interface BoundRequest {
   /** SHA-256 (base64url) of everything below that decides what the request does. */
   readonly binding: string;
-  /** For people: `tool add_review`, `POST /api/hr/reviews/bob?period=2026-H2`. */
+  /** For people, and safe for chat and audit details: `tool add_review`, `POST /api/hr/reviews/bob?period=` (query values left out). */
   readonly target: string;
-  /** The arguments or JSON body as the approver is shown them (canonical JSON, bounded), when there are any. */
+  /** The arguments, or the query and JSON body, as the approver is shown them (canonical JSON, bounded), when there are any. */
   readonly arguments?: string;
 }
 
@@ -40,8 +41,10 @@ export function boundRequest(ctx: RequestContext): BoundRequest | undefined {
     case 'route': {
       if (ctx.bodyDigest === undefined) return undefined;
       what = ['route', target.route.id, ctx.method, ctx.path, ctx.search, ctx.bodyDigest];
-      shown = `${ctx.method} ${ctx.path}${ctx.search}`;
-      args = ctx.json ?? undefined;
+      // The target goes to chat (the webhook) and into audit details: query values stay out of
+      // it, as out of the record's path. The approver sees them with the body (`arguments`).
+      shown = `${ctx.method} ${redactPath(ctx.path + ctx.search, false)}`;
+      args = ctx.search === '' ? (ctx.json ?? undefined) : { query: ctx.search, body: ctx.json ?? null };
       break;
     }
     case 'tool': {

@@ -34,12 +34,12 @@ export function openApprovalStore(config: Config['approvals'], logger: Logger): 
  * Human approval as configured: the rules with an `approval` block by id, the store (`store`,
  * or the one `approvals.store` names), and the webhook notifier when `approvals.webhook` is set.
  */
-export function createApprovals(config: Config, opts: { logger: Logger; store?: ApprovalStore; fetch?: typeof fetch; metrics?: Pick<Metrics, 'approvalEvents'> }): Approvals {
+export function createApprovals(config: Config, opts: { logger: Logger; store?: ApprovalStore; metrics?: Pick<Metrics, 'approvalEvents'> }): Approvals {
   const rules = new Map<string, RuleApproval>();
   for (const rule of config.policies) if (rule.approval !== undefined) rules.set(rule.id, rule.approval);
   const store = opts.store ?? openApprovalStore(config.approvals, opts.logger);
   const webhook = config.approvals.webhook;
-  const notifier: ApprovalNotifier | undefined = webhook === undefined ? undefined : createWebhookNotifier(webhook, opts.logger, opts.fetch);
+  const notifier: ApprovalNotifier | undefined = webhook === undefined ? undefined : createWebhookNotifier(webhook, opts.logger);
   const urlFor = (id: string) => config.approvals.url?.replaceAll('{id}', encodeURIComponent(id));
   return {
     store,

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { ApprovalsConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Approval } from '../stores/types.js';
+import { SinkPump } from '../audit/sink-pump.js';
+import { createWebhookSender } from '../audit/webhook-sink.js';
 import { describeApprovers } from './approvers.js';
 
-/** Pauses between webhook attempts, ms. */
-const BACKOFF_MS = [1_000, 4_000];
 
 /** Tells approvers of new requests through a Slack-compatible incoming webhook. */
 export interface ApprovalNotifier {
@@ -28,52 +28,39 @@ export function announcementText(a: Approval, url: string | undefined): string {
 
 /**
  * A notifier posting `{"text": ..., "behalf": {id, user, client, target, ruleId, expiresAt, url}}`
- * to `config.webhook.url` (Slack and compatible chat tools read `text`). Each announcement is
- * tried up to 3 times (5 s each, 1 s then 4 s apart) on a network error, a 5xx or a 429; a 4xx is
- * final. Failures are logged without the URL (it often holds a secret).
+ * to `config.webhook.url` (Slack and compatible chat tools read `text`), one announcement per
+ * request, through the audit sinks' delivery loop (`SinkPump`: a bounded queue that never blocks,
+ * retries with backoff, jitter and Retry-After on a network error, a timeout, 408, 429 or 5xx; any
+ * other status is final) and sender (`createWebhookSender`, which never logs the URL or a header).
  *
- * This does NOT guarantee delivery: approvers also find every waiting request in the console
- * and with `behalf approvals list`.
+ * This does NOT guarantee delivery: approvers also find every waiting request in the queue
+ * (`behalf approvals list`, the admin API).
  */
-export function createWebhookNotifier(webhook: NonNullable<ApprovalsConfig['webhook']>, logger: Logger, fetchImpl: typeof fetch = fetch): ApprovalNotifier {
-  const inFlight = new Set<Promise<void>>();
-  const stop = new AbortController();
-  const send = async (a: Approval, url: string | undefined) => {
-    const body = JSON.stringify({
-      text: announcementText(a, url),
-      behalf: { id: a.id, user: a.user, client: a.client, target: a.target, ruleId: a.ruleId, expiresAt: new Date(a.expiresAt).toISOString(), url },
-    });
-    for (let attempt = 0; attempt < DEFAULTS.approvalNotifyAttempts; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, BACKOFF_MS[attempt - 1] ?? 4_000).unref());
-      if (stop.signal.aborted) return;
-      let status = 0;
-      try {
-        const res = await fetchImpl(webhook.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...webhook.headers },
-          body,
-          signal: AbortSignal.any([stop.signal, AbortSignal.timeout(DEFAULTS.approvalNotifyTimeoutMs)]),
-        });
-        status = res.status;
-        await res.body?.cancel();
-        if (res.ok) return;
-        if (status < 500 && status !== 429) break;
-      } catch {
-        if (stop.signal.aborted) return;
-      }
-      logger.warn({ approval: a.id, attempt: attempt + 1, status }, 'approval webhook failed');
-    }
-    logger.error({ approval: a.id }, 'approval webhook gave up: approvers were not told (the request still waits in the console and `behalf approvals list`)');
-  };
+export function createWebhookNotifier(webhook: NonNullable<ApprovalsConfig['webhook']>, logger: Logger): ApprovalNotifier {
+  const sender = createWebhookSender({ url: webhook.url, headers: webhook.headers, timeoutMs: DEFAULTS.approvalNotifyTimeoutMs }, { json: true });
+  const pump = new SinkPump<string>({
+    batchMaxRecords: 1,
+    flushMs: 0,
+    maxQueue: DEFAULTS.approvalNotifyQueue,
+    retryMinMs: 1_000,
+    retryMaxMs: 30_000,
+    retryAfterMaxMs: 300_000,
+    send: (batch, signal) => sender.send(batch, signal),
+    onFailing: (reason) => {
+      if (reason !== undefined) logger.warn({ reason }, 'approval webhook failing; retrying');
+    },
+    onDropped: (count, why) => logger.error({ count, why }, 'approval webhook gave up on announcements: approvers were not told (the requests still wait in `behalf approvals list`)'),
+  });
   return {
-    announce(approval, url) {
-      const p = send(approval, url).catch(() => {});
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
+    announce(a, url) {
+      pump.offer(JSON.stringify({
+        text: announcementText(a, url),
+        behalf: { id: a.id, user: a.user, client: a.client, target: a.target, ruleId: a.ruleId, expiresAt: new Date(a.expiresAt).toISOString(), url },
+      }));
     },
     async close(graceMs = 2_000) {
-      if (inFlight.size > 0) await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      stop.abort();
+      await pump.close(graceMs);
+      await sender.close();
     },
   };
 }

@@ -20,7 +20,8 @@ export interface WebhookSender {
 }
 
 /**
- * The sender of `cfg`, on a connection pool of its own (never the backends'). 2xx is success;
+ * The sender of `cfg`, on a connection pool of its own (never the backends'). Batches go as JSON
+ * lines; with `json`, each batch is one JSON document (`application/json`: send batches of one). 2xx is success;
  * 408, 429 and 5xx, a network error or a timeout are retried (with the answer's Retry-After,
  * seconds or an HTTP date, when it has one); any other status drops the batch (the receiver
  * refused it, and would again). The answer's body is read and thrown away, never logged.
@@ -28,14 +29,14 @@ export interface WebhookSender {
  * This does NOT log or return the URL's path or query, nor any header value: they may hold the
  * receiver's secret. Reasons name the status or the error code only.
  */
-export function createWebhookSender(cfg: WebhookSinkConfig, opts: { now?: () => number } = {}): WebhookSender {
+export function createWebhookSender(cfg: Pick<WebhookSinkConfig, 'url' | 'headers' | 'timeoutMs'>, opts: { now?: () => number; json?: boolean } = {}): WebhookSender {
   const url = new URL(cfg.url);
   const agent = new Agent({ keepAliveTimeout: KEEP_ALIVE_MS, connections: 2, connectTimeout: cfg.timeoutMs });
   const now = opts.now ?? Date.now;
   const path = url.pathname + url.search;
   return {
     async send(lines, signal) {
-      const body = `${lines.join('\n')}\n`;
+      const body = opts.json === true ? (lines[0] ?? '') : `${lines.join('\n')}\n`;
       const timeout = AbortSignal.timeout(cfg.timeoutMs);
       let res: Dispatcher.ResponseData;
       try {
@@ -43,7 +44,7 @@ export function createWebhookSender(cfg: WebhookSinkConfig, opts: { now?: () => 
           origin: url.origin,
           path,
           method: 'POST',
-          headers: { ...cfg.headers, 'content-type': 'application/x-ndjson' },
+          headers: { ...cfg.headers, 'content-type': opts.json === true ? 'application/json' : 'application/x-ndjson' },
           body,
           signal: AbortSignal.any([signal, timeout]),
           headersTimeout: cfg.timeoutMs,

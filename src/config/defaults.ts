@@ -162,7 +162,7 @@ export const DEFAULTS = {
   approvalTimeoutSeconds: 900, // 15 min: a request waits this long for a decision
   approvalValidSeconds: 600, // 10 min: once approved, the request can be retried this long (once)
   approvalNotifyTimeoutMs: 5_000, // 5 s per webhook attempt
-  approvalNotifyAttempts: 3, // webhook attempts per approval, 1 s apart then 4 s
+  approvalNotifyQueue: 1_000, // announcements waiting for the webhook, at most (the oldest are dropped)
 
   // Redis stores (limits, revocations, approvals)
   redisCommandTimeoutMs: 500, // a command that takes longer fails (the store then follows onStoreError)

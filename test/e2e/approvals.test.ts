@@ -251,6 +251,22 @@ describe('human approval', () => {
     assert.equal((await post('alice', 'carol', { rating: 'meets' }, id)).status, 200, 'the approved one still works');
     const malformed = await post('alice', 'carol', { rating: 'meets' }, `${id}, ${id}`);
     assert.equal(malformed.status, 400);
+
+    // A query binds too; its values reach the approver with the body, never the chat message or an audit detail.
+    const withQuery = await fetch(`${env.gw.url}/api/reviews/carol?period=secret-h2`, { method: 'POST', headers: { authorization: `Bearer ${await token('alice')}`, 'content-type': 'application/json' }, body: '{"rating":"meets"}' });
+    const queryId = await requiredId(withQuery);
+    assert.notEqual(queryId, otherId);
+    const shown = ((await (await admin('dana', 'GET', `/${queryId}`)).json()) as { approval: { target: string; arguments: string } }).approval;
+    assert.equal(shown.target, 'POST /api/reviews/carol?period=');
+    assert.equal(shown.arguments, '{"body":{"rating":"meets"},"query":"?period=secret-h2"}');
+    assert.equal((await admin('dana', 'POST', `/${queryId}/approve`)).status, 200);
+    const granted = (await env.gw.auditRecords()).find((r) => r.reason === 'approval-granted' && (r.detail ?? '').includes(queryId));
+    assert.match(granted?.detail ?? '', /POST \/api\/reviews\/carol\?period= for alice/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(env.hooks.some((h) => JSON.stringify(h).includes(queryId)), 'the webhook was told');
+    assert.ok(!JSON.stringify(env.hooks).includes('secret-h2'), 'the query value stays out of chat');
+    // (The record's own `query` field keeps values as `audit.query` says; the approval's detail does not add them.)
+    assert.ok((await env.gw.auditRecords()).every((r) => !(r.detail ?? '').includes('secret-h2')), 'and out of audit details');
   });
 
   test('HTTP: a refusal stands for the request until its deadline; a late decision is refused; an unused approval expires', async () => {
